@@ -1,0 +1,1 @@
+"""fasttok: fast, exact subword tokenizer training."""

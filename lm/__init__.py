@@ -1,0 +1,1 @@
+"""lm: language models on top of fasttok tokens, in pure Python + numpy."""
