@@ -186,8 +186,9 @@ def bpe_to_hf_json(tok):
     if len(vocab) != tok.vocab_size - len(tok.special_tokens):
         raise ValueError("two tokens share one string; this vocabulary cannot be written as tokenizer.json")
     merges = [[tok._id_to_token[l], tok._id_to_token[r]] for l, r in tok.merges]
+    # Removed + invert keeps exactly the matches, i.e. regex.findall semantics (as HF's Whitespace does).
     split = None if source is None else {"type": "Split", "pattern": {"Regex": source},
-                                         "behavior": "Isolated", "invert": False}
+                                         "behavior": "Removed", "invert": True}
     if tok.byte_level:
         byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
         if source == GPT2_PATTERN:
@@ -237,6 +238,8 @@ def bpe_from_hf_json(cls, data):
     pattern = None
     for p in pres:
         if p.get("type") == "Split":
+            if (p.get("behavior"), p.get("invert")) not in (("Removed", True), ("Isolated", False)):
+                raise ModelFileError(f"Split behavior {p.get('behavior')!r} invert={p.get('invert')} is not supported")
             pattern = p["pattern"].get("Regex") or regex_escape(p["pattern"]["String"])
         elif p.get("type") == "ByteLevel" and p.get("use_regex", True):
             pattern = GPT2_PATTERN

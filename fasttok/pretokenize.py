@@ -84,17 +84,18 @@ def split(text, pattern):
 def _safe_cut(data, named):
     """The last offset in `data` where a block may end, or -1.
 
-    After a newline that precedes a printable ASCII character, no named or whitespace-style pattern
-    can match across the cut (none of them lets a newline lead into a non-space). For the named
-    patterns, a space between two ASCII letters is also safe (a letter run ends before it, and the
-    next piece starts with it), which keeps files without newlines in bounded blocks.
+    A lone newline between two printable ASCII characters is safe: no named or whitespace-style
+    pattern lets a newline lead into a non-space, and a one-character whitespace run is the same
+    piece whether or not text follows it (a longer run is not: `\s+(?!\S)` leaves its last character
+    to the next piece only when a non-space follows). For the named patterns, a space between two
+    ASCII letters is also safe, which keeps files without newlines in bounded blocks.
     """
     i = len(data) - 1
     while True:
-        i = data.rfind(b"\n", 0, i)
-        if i < 0:
+        i = data.rfind(b"\n", 1, i)
+        if i < 1:
             break
-        if 0x21 <= data[i + 1] <= 0x7E:
+        if 0x21 <= data[i + 1] <= 0x7E and 0x21 <= data[i - 1] <= 0x7E:
             return i + 1
     last = -1
     if named:
