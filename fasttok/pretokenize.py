@@ -82,7 +82,7 @@ def split(text, pattern):
 
 
 def _safe_cut(data, named):
-    """The last offset in `data` where a block may end, or -1.
+    r"""The last offset in `data` where a block may end, or -1.
 
     A lone newline between two printable ASCII characters is safe: no named or whitespace-style
     pattern lets a newline lead into a non-space, and a one-character whitespace run is the same
