@@ -201,7 +201,7 @@ def cell(row, fmt, key="seconds"):
     if "timeout" in row:
         return f"> {row['timeout']:g} s (stopped)"
     if "skipped" in row:
-        return f"skipped: {row['skipped']}"
+        return row["skipped"] if row["skipped"].startswith("not ") else f"skipped: {row['skipped']}"
     return fmt.format(row[key])
 
 
