@@ -14,6 +14,7 @@ from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
 from fasttok._heap cimport HeapEntry, heap_pop, heap_push
+from fasttok._pretok cimport CharClasses, char_classes, next_piece
 from fasttok._types cimport count_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t
 
 
@@ -384,6 +385,76 @@ cdef class MergeTable:
         with nogil:
             self.encode_words_nogil(&symbols[0], &offsets[0], n_words, out, ends)
         return _to_array(out), _to_array64(ends)
+
+
+    def encode_utf8(self, const unsigned char[::1] data, const pos_t[::1] text_offsets, int pattern,
+                    const token_t[::1] byte_ids):
+        """Fused byte-level path: split each text with the core scanner, then merge each piece.
+
+        data: (n_bytes,) the UTF-8 texts back to back; text_offsets: (n_texts + 1,) their bounds;
+        pattern: a scanner pattern id; byte_ids: (256,) the base id of each byte.
+        Returns (ids, ends): text t's ids are ids[ends[t]:ends[t + 1]].
+        """
+        cdef vector[token_t] out
+        cdef vector[pos_t] ends
+        cdef Py_ssize_t n_texts = text_offsets.shape[0] - 1
+        cdef const CharClasses* cc = char_classes()
+        cdef Py_ssize_t bad = -1
+        if byte_ids.shape[0] != 256:
+            raise ValueError("byte_ids must have 256 entries")
+        if n_texts < 0 or text_offsets[0] != 0 or text_offsets[n_texts] != data.shape[0]:
+            raise ValueError("text_offsets must run from 0 to len(data)")
+        if data.shape[0] == 0:
+            return np.zeros(0, dtype=np.int32), np.zeros(n_texts + 1, dtype=np.int64)
+        with nogil:
+            bad = self._encode_utf8(&data[0], &text_offsets[0], n_texts, pattern, &byte_ids[0], cc, out, ends)
+        if bad >= 0:
+            raise ValueError(f"invalid UTF-8 at byte offset {bad}")
+        return _to_array(out), _to_array64(ends)
+
+    cdef Py_ssize_t _encode_utf8(self, const unsigned char* data, const pos_t* text_offsets, Py_ssize_t n_texts,
+                                 int pattern, const token_t* byte_ids, const CharClasses* cc,
+                                 vector[token_t]& out, vector[pos_t]& ends) noexcept nogil:
+        # One cache per call: threads encoding other batches never share mutable state.
+        cdef unordered_map[string, vector[token_t]] cache
+        cdef unordered_map[string, vector[token_t]].iterator hit
+        cdef vector[token_t] word
+        cdef string key
+        cdef Py_ssize_t t, pos, end, n, k
+        cdef const unsigned char* text
+        cdef size_t before
+        ends.reserve(n_texts + 1)
+        ends.push_back(0)
+        for t in range(n_texts):
+            text = data + text_offsets[t]
+            n = text_offsets[t + 1] - text_offsets[t]
+            pos = 0
+            while pos < n:
+                end = next_piece(text, n, pos, pattern, cc)
+                if end < 0:
+                    return text_offsets[t] + (-1 - end)
+                if end - pos == 1:
+                    out.push_back(byte_ids[text[pos]])
+                elif end - pos > CACHE_MAX_SYMBOLS:
+                    word.resize(end - pos)
+                    for k in range(end - pos):
+                        word[k] = byte_ids[text[pos + k]]
+                    self.merge_word(word.data(), end - pos, out)
+                else:
+                    key.assign(<const char*>(text + pos), end - pos)
+                    hit = cache.find(key)
+                    if hit != cache.end():
+                        out.insert(out.end(), deref(hit).second.begin(), deref(hit).second.end())
+                    else:
+                        word.resize(end - pos)
+                        for k in range(end - pos):
+                            word[k] = byte_ids[text[pos + k]]
+                        before = out.size()
+                        self.merge_word(word.data(), end - pos, out)
+                        cache[key] = vector[token_t](out.begin() + before, out.end())
+                pos = end
+            ends.push_back(out.size())
+        return -1
 
 
 cdef object _to_array(vector[token_t]& v):
