@@ -5,13 +5,14 @@
     >>> tok.decode(tok.encode("lowest")) == "lowest"
     True
 """
+from fasttok.counts import WordCounts, count_words
 from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from fasttok.io import load, load_gpt2
 from fasttok.tokenizer import BPETokenizer, Tokenizer
-from fasttok.train import TrainingWarning, train_bpe
+from fasttok.train import TrainingWarning, train_bpe, train_bpe_from_counts
 
 __all__ = [
-    "train_bpe", "load", "load_gpt2", "Tokenizer", "BPETokenizer",
+    "train_bpe", "train_bpe_from_counts", "count_words", "WordCounts", "load", "load_gpt2", "Tokenizer", "BPETokenizer",
     "FasttokError", "CorpusError", "ModelFileError", "UnknownTokenError", "TrainingWarning",
 ]
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import regex
 
-from fasttok import _bpe
+from fasttok import _bpe, _pretok
 from fasttok.errors import UnknownTokenError
 from fasttok.pretokenize import compile_pattern, pattern_name, pattern_source
 
@@ -297,6 +297,9 @@ class BPETokenizer(Tokenizer):
         self._findall = (functools.partial(compile_pattern(self._pattern).findall, concurrent=True)
                          if self._pattern else None)
         self._base = dict(base)
+        self._scanner_id = None
+        if self.byte_level and self._pattern is not None and self.pattern in _pretok.PATTERNS:
+            self._scanner_id = _pretok.pattern_id(self.pattern)
 
     def _join(self, left, right):
         if self.byte_level:
@@ -331,6 +334,13 @@ class BPETokenizer(Tokenizer):
         return self._findall(text) if self._findall is not None else ([text] if text else [])
 
     def _encode_ordinary_many(self, texts):
+        if self._scanner_id is not None:
+            # Fused path: the core splits and merges; Python only encodes the texts to UTF-8 once.
+            raw = [t.encode("utf-8") for t in texts]
+            offsets = np.zeros(len(raw) + 1, dtype=np.int64)  # (n_texts + 1,)
+            np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)), out=offsets[1:])
+            ids, ends = self._table.encode_utf8(b"".join(raw), offsets, self._scanner_id, self._byte_ids)
+            return [ids[a:b].tolist() for a, b in zip(ends[:-1].tolist(), ends[1:].tolist())]
         pieces_per_text = [self._pieces(t) for t in texts]
         pieces = [p for ps in pieces_per_text for p in ps]
         if self.byte_level:
