@@ -7,14 +7,16 @@
     python benchmarks/bench_scale.py peers benchmarks/out/corpus50.txt --json benchmarks/out/peers.json
 
 stream   trains fasttok (vocab 8192, from a file Path) on CORPUS and on CORPUS concatenated --copies
-         times (a temp file): peak RSS should stay nearly flat while time grows about --copies times,
-         and the merges must be the same (every count is scaled by the same factor).
+         times (a temp file), and times count_words alone on both: peak RSS should stay nearly flat,
+         counting time should grow about --copies times (merge learning depends on the distinct
+         pre-tokens, not on the corpus size), and the merges must be the same (every count is
+         scaled by the same factor). One-off setup (import, Unicode tables) is kept out of the time.
 linear   encodes one long piece -- "a" * n, and n random letters without spaces -- for n from 10 KB
          to 10 MB with the GPT-2 files and with a fasttok-trained tokenizer; tiktoken (GPT-2 ranks)
          runs on the same inputs for reference. Time per byte should be flat. A config that takes
          longer than --timeout seconds is stopped and the larger sizes of that row are not tried.
-threads  fasttok training (`num_workers=`, when this fasttok's train_bpe has it) and encode_batch
-         (`num_threads=`) with 1 and 2 threads.
+threads  fasttok training and counting (`num_workers=`, when this fasttok's train_bpe / count_words
+         have it) and encode_batch (`num_threads=`) with 1 and 2 threads.
 peers    the training comparison of bench_bpe.py plus youtokentome (when it is installed).
 
 As in bench_bpe.py (whose workers and helpers this reuses), every (tool, config) runs in a fresh
@@ -53,16 +55,36 @@ def _digest(ids):
     return hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
-def train_fasttok(corpus, vocab_size, num_workers=None, save=None):
+def _warm_up_fasttok():
+    """Import fasttok and build its one-off tables (Unicode classes) so the timed call scales with the data."""
     import fasttok
+    start = time.perf_counter()
+    if hasattr(fasttok, "count_words"):
+        fasttok.count_words("warm up: 1 table")
+    return fasttok, time.perf_counter() - start
+
+
+def train_fasttok(corpus, vocab_size, num_workers=None, save=None):
+    fasttok, setup = _warm_up_fasttok()
     options = {} if num_workers is None else {"num_workers": num_workers}
     start = time.perf_counter()
     tok = fasttok.train_bpe(pathlib.Path(corpus), vocab_size=vocab_size, pattern="gpt2", **options)
     seconds = time.perf_counter() - start
     if save:
         tok.save(save)
-    return {"seconds": seconds, "version": fasttok.__version__, "vocab": tok.vocab_size,
+    return {"seconds": seconds, "setup_seconds": setup, "version": fasttok.__version__, "vocab": tok.vocab_size,
             "merges": _digest(tok.merges)}
+
+
+def count_fasttok(corpus, num_workers=None):
+    """fasttok.count_words alone: the part of training that reads the whole corpus."""
+    fasttok, setup = _warm_up_fasttok()
+    options = {} if num_workers is None else {"num_workers": num_workers}
+    start = time.perf_counter()
+    counts = fasttok.count_words(pathlib.Path(corpus), pattern="gpt2", **options)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "setup_seconds": setup, "version": fasttok.__version__, "distinct": len(counts),
+            "total": counts.total()}
 
 
 def train_youtokentome(corpus, vocab_size, threads):
@@ -148,13 +170,17 @@ def encode_batch_fasttok(corpus, threads):
             "tokens": sum(map(len, out)), "ids": _digest([i for ids in out for i in ids])}
 
 
-def train_bpe_parameters():
+def api_parameters():
+    """The keyword names of this fasttok's train_bpe and count_words (absent: count_words is missing)."""
     import fasttok
-    return {"seconds": 0.0, "parameters": list(inspect.signature(fasttok.train_bpe).parameters)}
+    out = {"seconds": 0.0, "train_bpe": list(inspect.signature(fasttok.train_bpe).parameters)}
+    if hasattr(fasttok, "count_words"):
+        out["count_words"] = list(inspect.signature(fasttok.count_words).parameters)
+    return out
 
 
-WORKERS = {f.__name__: f for f in (train_fasttok, train_peer, encode_long, encode_batch_fasttok,
-                                   train_bpe_parameters)}
+WORKERS = {f.__name__: f for f in (train_fasttok, count_fasttok, train_peer, encode_long, encode_batch_fasttok,
+                                   api_parameters)}
 
 
 def run_worker(name, kwargs):
@@ -219,18 +245,23 @@ def cmd_stream(args):
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as d:
         big = os.path.join(d, f"x{args.copies}-{os.path.basename(corpus)}")
         concatenate(corpus, big, args.copies)
-        for copies, path in ((1, corpus), (args.copies, big)):
-            r = measure("train_fasttok", {"corpus": path, "vocab_size": args.vocab_size}, runs=args.runs)
-            rows.append({"tool": "fasttok", "copies": copies, "mb": mb * copies, **r})
-            progress("fasttok", f"x{copies}")
-    base = rows[0]
-    print(f"\nfasttok train_bpe(Path, vocab_size={args.vocab_size}, pattern='gpt2'), 1 thread, "
-          f"median of {args.runs}; corpus {os.path.basename(corpus)} ({mb:.2f} MB)")
-    print("| corpus | MB | seconds | MB/s | peak MB | time / x1 | peak / x1 | merges |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+        has_count = "count_words" in measure("api_parameters", {}, runs=1)
+        for task in ("train_bpe", "count_words") if has_count else ("train_bpe",):
+            for copies, path in ((1, corpus), (args.copies, big)):
+                if task == "train_bpe":
+                    r = measure("train_fasttok", {"corpus": path, "vocab_size": args.vocab_size}, runs=args.runs)
+                else:
+                    r = measure("count_fasttok", {"corpus": path}, runs=args.runs)
+                rows.append({"tool": "fasttok", "task": task, "copies": copies, "mb": mb * copies, **r})
+                progress("fasttok", task, f"x{copies}")
+    print(f"\nfasttok train_bpe(Path, vocab_size={args.vocab_size}, pattern='gpt2') and count_words(Path), "
+          f"1 thread, median of {args.runs}; corpus {os.path.basename(corpus)} ({mb:.2f} MB)")
+    print("| task | corpus | MB | seconds | MB/s | peak MB | time / x1 | peak / x1 | result |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
+        base = next(t for t in rows if t["task"] == r["task"] and t["copies"] == 1)
         if "seconds" not in r:
-            print(f"| x{r['copies']} | {r['mb']:.1f} | {cell(r, '')} | | | | | |")
+            print(f"| {r['task']} | x{r['copies']} | {r['mb']:.1f} | {cell(r, '')} | | | | | |")
             continue
         if "seconds" not in base:
             ratios, same = "| - | - |", "-"
@@ -238,8 +269,11 @@ def cmd_stream(args):
             r["time_ratio"] = r["seconds"] / base["seconds"]
             r["peak_ratio"] = r["peak_mb"] / base["peak_mb"]
             ratios = f"| {r['time_ratio']:.2f} | {r['peak_ratio']:.2f} |"
-            same = "-" if r is base else ("same as x1" if r["merges"] == base["merges"] else "DIFFERENT")
-        print(f"| x{r['copies']} | {r['mb']:.1f} | {r['seconds']:.2f} | {r['mb'] / r['seconds']:.2f} | "
+            if r["task"] == "count_words":
+                same = f"{r['distinct']:,} distinct of {r['total']:,}"
+            else:
+                same = "-" if r is base else ("same merges as x1" if r["merges"] == base["merges"] else "DIFFERENT")
+        print(f"| {r['task']} | x{r['copies']} | {r['mb']:.1f} | {r['seconds']:.2f} | {r['mb'] / r['seconds']:.2f} | "
               f"{r['peak_mb']:.0f} {ratios} {same} |")
     return {"corpus": os.path.basename(corpus), "mb": mb, "vocab_size": args.vocab_size, "rows": rows}
 
@@ -295,16 +329,18 @@ def cmd_linear(args):
 def cmd_threads(args):
     corpus = os.path.abspath(args.corpus)
     mb = os.path.getsize(corpus) / 1e6
-    params = measure("train_bpe_parameters", {}, runs=1).get("parameters", [])
+    params = measure("api_parameters", {}, runs=1)
     rows = []
-    for threads in (1, 2):
-        if "num_workers" in params:
-            r = measure("train_fasttok", {"corpus": corpus, "vocab_size": args.vocab_size, "num_workers": threads},
-                        runs=args.runs, threads=threads)
-        else:
-            r = {"skipped": "not available: this fasttok's train_bpe has no num_workers="}
-        rows.append({"task": "train_bpe", "option": f"num_workers={threads}", "threads": threads, **r})
-        progress("train", threads)
+    for task, worker, options in (("train_bpe", "train_fasttok", {"vocab_size": args.vocab_size}),
+                                  ("count_words", "count_fasttok", {})):
+        for threads in (1, 2):
+            if "num_workers" in params.get(task, ()):
+                r = measure(worker, {"corpus": corpus, "num_workers": threads, **options}, runs=args.runs,
+                            threads=threads)
+            else:
+                r = {"skipped": f"not available: this fasttok's {task} has no num_workers="}
+            rows.append({"task": task, "option": f"num_workers={threads}", "threads": threads, **r})
+            progress(task, threads)
     for threads in (1, 2):
         r = measure("encode_batch_fasttok", {"corpus": corpus, "threads": threads}, runs=args.runs, threads=threads)
         rows.append({"task": "encode_batch (GPT-2 files)", "option": f"num_threads={threads}", "threads": threads, **r})
@@ -319,14 +355,14 @@ def cmd_threads(args):
             continue
         one = next(t for t in rows if t["task"] == r["task"] and t["threads"] == 1)
         r["speedup"] = one["seconds"] / r["seconds"] if "seconds" in one else None
-        key = "merges" if "merges" in r else "ids"
+        key = next(k for k in ("merges", "ids", "distinct") if k in r)
         same = "-" if r is one else ("yes" if one.get(key) == r[key] else "NO")
         peak = max(r["peak_mb"], r["children_peak_mb"])
         speedup = f"{r['speedup']:.2f}" if r["speedup"] is not None else "-"
         print(f"| {r['task']} | {r['option']} | {r['seconds']:.2f} | {mb / r['seconds']:.2f} | {peak:.0f} | "
               f"{speedup} | {same} |")
     return {"corpus": os.path.basename(corpus), "mb": mb, "vocab_size": args.vocab_size,
-            "train_bpe_parameters": params, "rows": rows}
+            "parameters": params, "rows": rows}
 
 
 def cmd_peers(args):
