@@ -49,6 +49,12 @@ TINY_SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"
 
 # -- workers: each runs in its own subprocess and returns a dict with "seconds" ------------------
 
+def _cpu_seconds():
+    """User + system CPU of this process and its finished children (num_workers= processes)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _digest(ids):
     """A short fingerprint of an id sequence (or of merges), to check two runs agree without shipping them."""
     import numpy as np
@@ -67,12 +73,12 @@ def _warm_up_fasttok():
 def train_fasttok(corpus, vocab_size, num_workers=None, save=None):
     fasttok, setup = _warm_up_fasttok()
     options = {} if num_workers is None else {"num_workers": num_workers}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     tok = fasttok.train_bpe(pathlib.Path(corpus), vocab_size=vocab_size, pattern="gpt2", **options)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     if save:
         tok.save(save)
-    return {"seconds": seconds, "setup_seconds": setup, "version": fasttok.__version__, "vocab": tok.vocab_size,
+    return {"seconds": seconds, "cpu_seconds": cpu, "setup_seconds": setup, "version": fasttok.__version__, "vocab": tok.vocab_size,
             "merges": _digest(tok.merges)}
 
 
@@ -80,10 +86,10 @@ def count_fasttok(corpus, num_workers=None):
     """fasttok.count_words alone: the part of training that reads the whole corpus."""
     fasttok, setup = _warm_up_fasttok()
     options = {} if num_workers is None else {"num_workers": num_workers}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     counts = fasttok.count_words(pathlib.Path(corpus), pattern="gpt2", **options)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "setup_seconds": setup, "version": fasttok.__version__, "distinct": len(counts),
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "setup_seconds": setup, "version": fasttok.__version__, "distinct": len(counts),
             "total": counts.total()}
 
 
@@ -133,14 +139,15 @@ def encode_long(tool, kind, n, model=None, min_seconds=0.3):
         encode, version = tok.encode_ordinary, fasttok.__version__
     text = make_long_text(kind, n)
     encode("warm up: tables and caches built on first use")
-    calls, start = 0, time.perf_counter()
+    calls, start, cpu = 0, time.perf_counter(), time.process_time()
     while True:
         ids = encode(text)
         calls += 1
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
             break
-    return {"seconds": elapsed / calls, "calls": calls, "version": version, "tokens": len(ids), "ids": _digest(ids)}
+    cpu = time.process_time() - cpu  # all threads of this process
+    return {"seconds": elapsed / calls, "cpu_seconds": cpu / calls, "calls": calls, "version": version, "tokens": len(ids), "ids": _digest(ids)}
 
 
 def _documents(corpus, size=4096):
@@ -163,10 +170,10 @@ def encode_batch_fasttok(corpus, threads):
     tok = fasttok.load_gpt2(GPT2_FILES / "encoder.json", GPT2_FILES / "vocab.bpe")
     docs = _documents(corpus)
     tok.encode_batch(docs[:8], num_threads=threads)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     out = tok.encode_batch(docs, num_threads=threads)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "version": fasttok.__version__, "docs": len(docs),
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "version": fasttok.__version__, "docs": len(docs),
             "tokens": sum(map(len, out)), "ids": _digest([i for ids in out for i in ids])}
 
 
@@ -184,7 +191,11 @@ WORKERS = {f.__name__: f for f in (train_fasttok, count_fasttok, train_peer, enc
 
 
 def run_worker(name, kwargs):
+    cpu = _cpu_seconds()
     info = WORKERS[name](**kwargs)
+    # The machine may be shared: CPU seconds are less disturbed by other jobs than wall seconds.
+    # This covers the whole worker call (with its loading and warm-up) unless the worker measured it.
+    info.setdefault("cpu_seconds", _cpu_seconds() - cpu)
     info["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # worker processes (num_workers=) are not in RUSAGE_SELF: report the largest of them too
     info["children_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -212,8 +223,9 @@ def measure(name, kwargs, *, runs, threads=1, timeout=None):
             last = (proc.stderr.strip().splitlines() or ["?"])[-1]
             return {"skipped": last[:120]}
         samples.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    out = {k: v for k, v in samples[0].items() if k not in ("seconds", "peak_mb", "children_peak_mb")}
+    out = {k: v for k, v in samples[0].items() if k not in ("seconds", "cpu_seconds", "peak_mb", "children_peak_mb")}
     out.update(seconds=statistics.median(s["seconds"] for s in samples), runs=runs,
+               cpu_seconds=statistics.median(s["cpu_seconds"] for s in samples),
                samples=[s["seconds"] for s in samples], peak_mb=max(s["peak_mb"] for s in samples),
                children_peak_mb=max(s["children_peak_mb"] for s in samples))
     return out
@@ -256,25 +268,26 @@ def cmd_stream(args):
                 progress("fasttok", task, f"x{copies}")
     print(f"\nfasttok train_bpe(Path, vocab_size={args.vocab_size}, pattern='gpt2') and count_words(Path), "
           f"1 thread, median of {args.runs}; corpus {os.path.basename(corpus)} ({mb:.2f} MB)")
-    print("| task | corpus | MB | seconds | MB/s | peak MB | time / x1 | peak / x1 | result |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| task | corpus | MB | seconds | MB/s | CPU s | peak MB | time / x1 | CPU / x1 | peak / x1 | result |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         base = next(t for t in rows if t["task"] == r["task"] and t["copies"] == 1)
         if "seconds" not in r:
-            print(f"| {r['task']} | x{r['copies']} | {r['mb']:.1f} | {cell(r, '')} | | | | | |")
+            print(f"| {r['task']} | x{r['copies']} | {r['mb']:.1f} | {cell(r, '')} | | | | | | | |")
             continue
         if "seconds" not in base:
-            ratios, same = "| - | - |", "-"
+            ratios, same = "| - | - | - |", "-"
         else:
             r["time_ratio"] = r["seconds"] / base["seconds"]
+            r["cpu_ratio"] = r["cpu_seconds"] / base["cpu_seconds"]
             r["peak_ratio"] = r["peak_mb"] / base["peak_mb"]
-            ratios = f"| {r['time_ratio']:.2f} | {r['peak_ratio']:.2f} |"
+            ratios = f"| {r['time_ratio']:.2f} | {r['cpu_ratio']:.2f} | {r['peak_ratio']:.2f} |"
             if r["task"] == "count_words":
                 same = f"{r['distinct']:,} distinct of {r['total']:,}"
             else:
                 same = "-" if r is base else ("same merges as x1" if r["merges"] == base["merges"] else "DIFFERENT")
         print(f"| {r['task']} | x{r['copies']} | {r['mb']:.1f} | {r['seconds']:.2f} | {r['mb'] / r['seconds']:.2f} | "
-              f"{r['peak_mb']:.0f} {ratios} {same} |")
+              f"{r['cpu_seconds']:.2f} | {r['peak_mb']:.0f} {ratios} {same} |")
     return {"corpus": os.path.basename(corpus), "mb": mb, "vocab_size": args.vocab_size, "rows": rows}
 
 
@@ -306,13 +319,13 @@ def cmd_linear(args):
     print(f"\nencode_ordinary on one long piece, 1 thread, median of {args.runs} (inputs under 1 s are "
           f"repeated inside a run); fasttok-trained: vocab {args.vocab_size} from "
           f"{os.path.basename(str(args.train_corpus))}; stopped after {args.timeout:g} s per run")
-    print("| input | tool | n bytes | seconds | ns/byte | per-byte / smallest n | tokens | ids = tiktoken |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("| input | tool | n bytes | seconds | ns/byte | CPU ns/byte | per-byte / smallest n | tokens | ids = tiktoken |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     first = {}
     for r in rows:
         label = '"a" * n' if r["kind"] == "repeat" else "random a-z"
         if "seconds" not in r:
-            print(f"| {label} | {r['tool']} | {r['n']:,} | {cell(r, '')} | | | | |")
+            print(f"| {label} | {r['tool']} | {r['n']:,} | {cell(r, '')} | | | | | |")
             continue
         r["ns_per_byte"] = r["seconds"] / r["n"] * 1e9
         first.setdefault((r["kind"], r["tool"]), r["ns_per_byte"])
@@ -321,6 +334,7 @@ def cmd_linear(args):
                     and t["n"] == r["n"] and "ids" in t), None)
         same = "-" if r["tool"] != "fasttok-gpt2" or ref is None else ("yes" if ref["ids"] == r["ids"] else "NO")
         print(f"| {label} | {r['tool']} | {r['n']:,} | {r['seconds']:.4g} | {r['ns_per_byte']:.1f} | "
+              f"{r['cpu_seconds'] / r['n'] * 1e9:.1f} | "
               f"{r['vs_smallest']:.2f} | {r['tokens']:,} | {same} |")
     return {"sizes": sizes, "vocab_size": args.vocab_size, "train_corpus": os.path.basename(str(args.train_corpus)),
             "timeout": args.timeout, "rows": rows}
@@ -347,11 +361,11 @@ def cmd_threads(args):
         progress("encode_batch", threads)
     print(f"\nfasttok with 1 and 2 threads, corpus {os.path.basename(corpus)} ({mb:.2f} MB), "
           f"vocab {args.vocab_size}, median of {args.runs}; encode_batch on documents of ~4 KB")
-    print("| task | option | seconds | MB/s | peak MB | speed-up vs 1 | same output |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print("| task | option | seconds | MB/s | CPU s | peak MB | speed-up vs 1 | same output |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         if "seconds" not in r:
-            print(f"| {r['task']} | {r['option']} | {cell(r, '')} | | | | |")
+            print(f"| {r['task']} | {r['option']} | {cell(r, '')} | | | | | |")
             continue
         one = next(t for t in rows if t["task"] == r["task"] and t["threads"] == 1)
         r["speedup"] = one["seconds"] / r["seconds"] if "seconds" in one else None
@@ -359,7 +373,8 @@ def cmd_threads(args):
         same = "-" if r is one else ("yes" if one.get(key) == r[key] else "NO")
         peak = max(r["peak_mb"], r["children_peak_mb"])
         speedup = f"{r['speedup']:.2f}" if r["speedup"] is not None else "-"
-        print(f"| {r['task']} | {r['option']} | {r['seconds']:.2f} | {mb / r['seconds']:.2f} | {peak:.0f} | "
+        print(f"| {r['task']} | {r['option']} | {r['seconds']:.2f} | {mb / r['seconds']:.2f} | "
+              f"{r['cpu_seconds']:.2f} | {peak:.0f} | "
               f"{speedup} | {same} |")
     return {"corpus": os.path.basename(corpus), "mb": mb, "vocab_size": args.vocab_size,
             "parameters": params, "rows": rows}
@@ -375,19 +390,21 @@ def cmd_peers(args):
                                    "threads": args.threads}, runs=args.runs, threads=args.threads)
         rows.append({"tool": tool, **r})
         progress(tool)
-    ours = rows[0].get("seconds")
+    ours, ours_cpu = rows[0].get("seconds"), rows[0].get("cpu_seconds")
     print(f"\ntraining, corpus {os.path.basename(corpus)} ({mb:.2f} MB), vocab {args.vocab_size}, "
           f"{args.threads} thread(s), median of {args.runs}")
-    print("| tool | version | seconds | MB/s | peak MB | fasttok / tool |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| tool | version | seconds | MB/s | CPU s | peak MB | fasttok / tool | (by CPU s) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         if "seconds" not in r:
-            print(f"| {r['tool']} | - | {cell(r, '')} | | | |")
+            print(f"| {r['tool']} | - | {cell(r, '')} | | | | | |")
             continue
         r["ratio"] = ours / r["seconds"] if ours else None
+        r["cpu_ratio"] = ours_cpu / r["cpu_seconds"] if ours_cpu else None
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+        cpu_ratio = f"{r['cpu_ratio']:.2f}" if r["cpu_ratio"] is not None else "-"
         print(f"| {r['tool']} | {r.get('version')} | {r['seconds']:.2f} | {mb / r['seconds']:.2f} | "
-              f"{r['peak_mb']:.0f} | {ratio} |")
+              f"{r['cpu_seconds']:.2f} | {r['peak_mb']:.0f} | {ratio} | {cpu_ratio} |")
     return {"corpus": os.path.basename(corpus), "mb": mb, "vocab_size": args.vocab_size,
             "threads": args.threads, "rows": rows}
 
