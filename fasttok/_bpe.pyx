@@ -9,8 +9,6 @@ import numpy as np
 from cython.operator cimport dereference as deref, preincrement as inc
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.string cimport memcmp, memcpy
-from libcpp.string cimport string
-from libcpp.unordered_map cimport unordered_map
 from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
@@ -23,12 +21,32 @@ from fasttok._types cimport count_t, make_pair, pair_left, pair_right, pair_t, p
 # Training
 # ----------------------------------------------------------------------------------------------
 
+cdef pair_t EMPTY_KEY = <pair_t>0xFFFFFFFFFFFFFFFFULL  # never a pair: ids are below 2**31
+
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    # The murmur3 finalizer: every input bit reaches the low bits used as the table index.
+    x ^= x >> 33
+    x *= 0xFF51AFD7ED558CCDULL
+    x ^= x >> 33
+    x *= 0xC4CEB9FE1A85EC53ULL
+    x ^= x >> 33
+    return x
+
+
+cdef struct PairSlot:
+    pair_t pair          # EMPTY_KEY: a free slot
+    count_t count
+    int32_t words        # index into _MergeLearner.word_lists, or -1
+
+
 cdef class _MergeLearner:
     """State of one merge-learning run over a unique-word table.
 
     Each word is a doubly linked list of symbols inside one flat array; a merge rewrites the left
     symbol and unlinks the right one, so a word's head position never changes. Only the words listed
     under the merged pair are visited, and pair counts are updated locally around each occurrence.
+    Pair counts live in one open-addressing table (no deletions: a dead pair keeps count 0).
     """
     cdef vector[token_t] sym            # (n_symbols,) current symbol at each position
     cdef vector[pos_t] nxt              # (n_symbols,) next live position in the word, or -1
@@ -36,25 +54,74 @@ cdef class _MergeLearner:
     cdef vector[pos_t] head             # (n_words,) first position of each word
     cdef vector[count_t] weight         # (n_words,) how often the word occurs in the corpus
     cdef vector[int] stamp              # (n_words,) last merge step that visited the word
-    cdef unordered_map[pair_t, count_t] pair_count
-    cdef unordered_map[pair_t, vector[int]] pair_words   # may hold stale or repeated word ids
+    cdef vector[PairSlot] slots         # the pair table, a power of two in size, at most half full
+    cdef size_t n_pairs
+    cdef vector[vector[int]] word_lists # words that may contain a pair (stale or repeated ids allowed)
     cdef vector[HeapEntry] heap
-    cdef vector[pair_t] created          # pairs that gained count during the current merge
+    cdef vector[pair_t] created         # pairs that gained count during the current merge
     cdef vector[count_t] length         # (n_tokens,) how many base symbols each token spans
 
+    cdef void _init_table(self, size_t expected) noexcept nogil:
+        cdef size_t size = 1024
+        while size < 2 * expected:
+            size *= 2
+        cdef PairSlot empty
+        empty.pair = EMPTY_KEY
+        empty.count = 0
+        empty.words = -1
+        self.slots.assign(size, empty)
+        self.n_pairs = 0
+
+    cdef inline size_t _find(self, pair_t key) noexcept nogil:
+        # The slot holding key, or the free slot where it would go.
+        cdef size_t mask = self.slots.size() - 1
+        cdef size_t i = _mix(key) & mask
+        while self.slots[i].pair != key and self.slots[i].pair != EMPTY_KEY:
+            i = (i + 1) & mask
+        return i
+
+    cdef PairSlot* _slot(self, pair_t key) noexcept nogil:
+        # The slot of key, inserted if new. Valid until the next insertion.
+        cdef size_t i = self._find(key)
+        if self.slots[i].pair == EMPTY_KEY:
+            if 2 * (self.n_pairs + 1) > self.slots.size():
+                self._grow()
+                i = self._find(key)
+            self.slots[i].pair = key
+            self.n_pairs += 1
+        return &self.slots[i]
+
+    cdef void _grow(self) noexcept nogil:
+        cdef vector[PairSlot] old
+        cdef size_t k, i, mask
+        old.swap(self.slots)
+        self._init_table(old.size())
+        mask = self.slots.size() - 1
+        for k in range(old.size()):
+            if old[k].pair != EMPTY_KEY:
+                i = _mix(old[k].pair) & mask
+                while self.slots[i].pair != EMPTY_KEY:
+                    i = (i + 1) & mask
+                self.slots[i] = old[k]
+                self.n_pairs += 1
+
+    cdef inline count_t _count(self, pair_t key) noexcept nogil:
+        return self.slots[self._find(key)].count   # a free slot has count 0
+
     cdef void _add(self, pair_t key, count_t delta, int word) noexcept nogil:
-        cdef count_t* c = &self.pair_count[key]
-        if c[0] == 0:
+        cdef PairSlot* s = self._slot(key)
+        if s.count == 0:
             self.created.push_back(key)
-        c[0] += delta
-        cdef vector[int]* words = &self.pair_words[key]
+        s.count += delta
+        if s.words < 0:
+            s.words = <int32_t>self.word_lists.size()
+            self.word_lists.push_back(vector[int]())
+        cdef vector[int]* words = &self.word_lists[s.words]
         if words.empty() or words.back() != word:
             words.push_back(word)
 
-    cdef void _sub(self, pair_t key, count_t delta) noexcept nogil:
-        # operator[] yields a reference; `deref(it).second -= d` would update a copy.
-        cdef count_t* c = &self.pair_count[key]
-        c[0] -= delta
+    cdef inline void _sub(self, pair_t key, count_t delta) noexcept nogil:
+        self.slots[self._find(key)].count -= delta
 
     cdef void _merge_word(self, int word, token_t left, token_t right, token_t new_id) noexcept nogil:
         cdef pos_t p = self.head[word]
@@ -85,10 +152,10 @@ cdef class _MergeLearner:
     cdef int run(self, token_t first_id, int n_merges, count_t min_frequency,
                  count_t max_token_length, token_t* out, object progress) except -1:
         cdef HeapEntry top
-        cdef unordered_map[pair_t, count_t].iterator it
         cdef count_t current
         cdef token_t left, right, new_id
         cdef vector[int] words
+        cdef int32_t list_id
         cdef size_t i
         cdef int done = 0
         cdef int report_every = max(1, n_merges // 100)
@@ -97,8 +164,7 @@ cdef class _MergeLearner:
             with nogil:
                 while done < n_merges and not self.heap.empty():
                     top = heap_pop(self.heap)
-                    it = self.pair_count.find(top.pair)
-                    current = deref(it).second if it != self.pair_count.end() else 0
+                    current = self._count(top.pair)
                     if current != top.count:
                         # Counts of existing pairs only fall, so a stale entry is too high: re-file it.
                         if current > 0:
@@ -115,19 +181,19 @@ cdef class _MergeLearner:
                     out[2 * done] = left
                     out[2 * done + 1] = right
                     self.length.push_back(self.length[left] + self.length[right])
-                    words.swap(self.pair_words[top.pair])
-                    self.pair_words.erase(top.pair)
+                    list_id = self.slots[self._find(top.pair)].words
+                    words.swap(self.word_lists[list_id])
+                    vector[int]().swap(self.word_lists[list_id])  # the pair is gone: free its list
                     self.created.clear()
                     for i in range(words.size()):
                         if self.stamp[words[i]] != done:
                             self.stamp[words[i]] = done
                             self._merge_word(words[i], left, right, new_id)
                     words.clear()
-                    self.pair_count.erase(top.pair)
                     for i in range(self.created.size()):
-                        it = self.pair_count.find(self.created[i])
-                        if deref(it).second > 0:
-                            heap_push(self.heap, deref(it).second, self.created[i])
+                        current = self._count(self.created[i])
+                        if current > 0:
+                            heap_push(self.heap, current, self.created[i])
                     done += 1
                     if has_progress and done % report_every == 0:
                         break
@@ -168,6 +234,7 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
         st.head.resize(n_words)
         st.weight.resize(n_words)
         st.stamp.assign(n_words, -1)
+        st._init_table(n // 4 + 16)
         for w in range(n_words):
             start = offsets[w]
             end = offsets[w + 1]
@@ -179,7 +246,7 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
                 if p > start:
                     st._add(make_pair(symbols[p - 1], symbols[p]), counts[w], <int>w)
         for p in range(<Py_ssize_t>st.created.size()):
-            heap_push(st.heap, st.pair_count[st.created[p]], st.created[p])
+            heap_push(st.heap, st._count(st.created[p]), st.created[p])
         st.created.clear()
     if n_merges <= 0:
         return out[:0]
@@ -198,19 +265,6 @@ DEF SHORT_WORD = 48
 DEF CACHE_MAX_KEY_BYTES = 256       # longer pieces are not cached
 DEF CACHE_MAX_ENTRIES = 1 << 20     # the per-call cache stops growing here
 DEF NO_RANK = 0x7FFFFFFF
-
-
-cdef pair_t EMPTY_KEY = <pair_t>0xFFFFFFFFFFFFFFFFULL  # never a pair: ids are below 2**31
-
-
-cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
-    # The murmur3 finalizer: every input bit reaches the low bits used as the table index.
-    x ^= x >> 33
-    x *= 0xFF51AFD7ED558CCDULL
-    x ^= x >> 33
-    x *= 0xC4CEB9FE1A85EC53ULL
-    x ^= x >> 33
-    return x
 
 
 cdef inline uint64_t _hash_bytes(const unsigned char* p, Py_ssize_t n) noexcept nogil:
