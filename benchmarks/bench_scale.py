@@ -78,8 +78,8 @@ def train_fasttok(corpus, vocab_size, num_workers=None, save=None):
     seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     if save:
         tok.save(save)
-    return {"seconds": seconds, "cpu_seconds": cpu, "setup_seconds": setup, "version": fasttok.__version__, "vocab": tok.vocab_size,
-            "merges": _digest(tok.merges)}
+    return {"seconds": seconds, "cpu_seconds": cpu, "setup_seconds": setup, "version": fasttok.__version__,
+            "vocab": tok.vocab_size, "merges": _digest(tok.merges)}
 
 
 def count_fasttok(corpus, num_workers=None):
@@ -89,8 +89,8 @@ def count_fasttok(corpus, num_workers=None):
     start, cpu = time.perf_counter(), _cpu_seconds()
     counts = fasttok.count_words(pathlib.Path(corpus), pattern="gpt2", **options)
     seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "setup_seconds": setup, "version": fasttok.__version__, "distinct": len(counts),
-            "total": counts.total()}
+    return {"seconds": seconds, "cpu_seconds": cpu, "setup_seconds": setup, "version": fasttok.__version__,
+            "distinct": len(counts), "total": counts.total()}
 
 
 def train_youtokentome(corpus, vocab_size, threads):
@@ -316,8 +316,8 @@ def cmd_linear(args):
                         stopped = "timeout" in r
                     rows.append({"kind": kind, "tool": tool, "n": n, **r})
                     progress(kind, tool, n)
-    print(f"\nencode_ordinary on one long piece, 1 thread, median of {args.runs} (inputs under 1 s are "
-          f"repeated inside a run); fasttok-trained: vocab {args.vocab_size} from "
+    print(f"\nencode_ordinary on one long piece, 1 thread, median of {args.runs} (a call under "
+          f"0.3 s is repeated and averaged within the run); fasttok-trained: vocab {args.vocab_size} from "
           f"{os.path.basename(str(args.train_corpus))}; stopped after {args.timeout:g} s per run")
     print("| input | tool | n bytes | seconds | ns/byte | CPU ns/byte | per-byte / smallest n | tokens | ids = tiktoken |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
