@@ -147,7 +147,8 @@ def encode_long(tool, kind, n, model=None, min_seconds=0.3):
         if elapsed >= min_seconds:
             break
     cpu = time.process_time() - cpu  # all threads of this process
-    return {"seconds": elapsed / calls, "cpu_seconds": cpu / calls, "calls": calls, "version": version, "tokens": len(ids), "ids": _digest(ids)}
+    return {"seconds": elapsed / calls, "cpu_seconds": cpu / calls, "calls": calls, "version": version,
+            "tokens": len(ids), "ids": _digest(ids)}
 
 
 def _documents(corpus, size=4096):
@@ -319,7 +320,8 @@ def cmd_linear(args):
     print(f"\nencode_ordinary on one long piece, 1 thread, median of {args.runs} (a call under "
           f"0.3 s is repeated and averaged within the run); fasttok-trained: vocab {args.vocab_size} from "
           f"{os.path.basename(str(args.train_corpus))}; stopped after {args.timeout:g} s per run")
-    print("| input | tool | n bytes | seconds | ns/byte | CPU ns/byte | per-byte / smallest n | tokens | ids = tiktoken |")
+    print("| input | tool | n bytes | seconds | ns/byte | CPU ns/byte | per-byte / smallest n | tokens "
+          "| ids = tiktoken |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     first = {}
     for r in rows:
