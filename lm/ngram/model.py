@@ -1,0 +1,516 @@
+"""`NgramModel`: an immutable n-gram model in backoff form, and `train_ngram`, which builds one.
+
+All log-probabilities are log10, as in ARPA files and the `kenlm` module.
+
+Scoring follows the ARPA backoff rule: with m the longest n-gram ending at the word that the model
+holds, log p(w | history) = logp(that m-gram) + the log backoffs of every longer history suffix the
+model holds as a context. It runs vectorised over all positions at once: one `searchsorted` per order.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import estimators
+from .counts import count_ngrams, lookup_rows
+
+NPZ_FORMAT = "lm.ngram/1"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `NgramModel.evaluate` reports; the token count includes one `</s>` per sentence."""
+
+    n_sentences: int
+    n_tokens: int
+    n_oov: int
+    log10_prob: float  # total over all tokens, OOVs scored as <unk>
+    log10_prob_oov: float  # the part of log10_prob that the OOV tokens contribute
+
+    @property
+    def perplexity(self) -> float:
+        return float(10.0 ** (-self.log10_prob / self.n_tokens)) if self.n_tokens else float("nan")
+
+    @property
+    def perplexity_excluding_oov(self) -> float:
+        n = self.n_tokens - self.n_oov
+        return float(10.0 ** (-(self.log10_prob - self.log10_prob_oov) / n)) if n else float("nan")
+
+
+def _check_sentence(sentence) -> None:
+    if isinstance(sentence, (str, bytes)):
+        raise TypeError(
+            "a sentence must be a sequence of tokens, not a string; split it first, e.g. text.split()"
+        )
+
+
+class NgramModel:
+    """An n-gram language model: `order`, vocabulary and per-order tables of log10 probabilities
+    and backoffs. Build one with `train_ngram`, `NgramModel.from_arpa` or `NgramModel.load`."""
+
+    def __init__(
+        self,
+        *,
+        vocab: Sequence,
+        keys: Sequence[np.ndarray],
+        logp: Sequence[np.ndarray],
+        logb: Sequence[np.ndarray],
+        smoothing: str,
+        discounts: tuple = (),
+        missing_logb: float = 0.0,
+    ):
+        # Ids 0, 1, 2 are always <unk>, <s>, </s> (lmplz's order), whatever their spelling.
+        if len(vocab) < 3:
+            raise ValueError("vocab must start with the <unk>, <s>, </s> tokens")
+        order = len(keys)
+        if order < 1 or len(logp) != order or len(logb) != order - 1:
+            raise ValueError("need one keys/logp array per order and one logb array per order but the last")
+        self.order = order
+        self.smoothing = smoothing
+        self.vocab = tuple(vocab)
+        self.unk, self.bos, self.eos = self.vocab[:3]
+        self.discounts = tuple(tuple(float(x) for x in d) for d in discounts)
+        self._index = {token: i for i, token in enumerate(self.vocab)}
+        if len(self._index) != len(self.vocab):
+            raise ValueError("vocab has duplicate tokens")
+        self._missing_logb = float(missing_logb)
+        self._keys = tuple(_frozen(k, np.int64) for k in keys)
+        self._logp = tuple(_frozen(p, np.float64) for p in logp)
+        self._logb = tuple(_frozen(b, np.float64) for b in logb)
+        for k in range(order):
+            n = self._keys[k].shape[0]
+            if self._logp[k].shape != (n,) or (k < order - 1 and self._logb[k].shape != (n,)):
+                raise ValueError(f"order {k + 1}: keys, logp and logb lengths differ")
+        if self._keys[0].shape[0] != len(self.vocab):
+            raise ValueError("the unigram table must hold exactly the vocabulary")
+        self._unigram_prob = 10.0 ** self._logp[0]  # (V,) used by generate
+
+    # ----------------------------------------------------------------------------------- basics
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        """How many n-grams the model holds at each order (an ARPA header's `ngram k=` lines)."""
+        return tuple(int(k.shape[0]) for k in self._keys)
+
+    def __repr__(self) -> str:
+        return f"NgramModel(order={self.order}, smoothing={self.smoothing!r}, vocab_size={self.vocab_size})"
+
+    def encode(self, tokens: Iterable) -> np.ndarray:
+        """Token ids, `<unk>` (id 0) for unknown tokens."""
+        get = self._index.get
+        return np.fromiter((get(t, 0) for t in tokens), dtype=np.int64)
+
+    def ngrams(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All k-grams the model holds: (ids (N_k, k), log10 probabilities, log10 backoffs).
+        The backoff of a highest-order n-gram is reported as 0."""
+        self._check_k(k)
+        words = np.empty((self._keys[k - 1].shape[0], k), dtype=np.int64)  # (N_k, k)
+        rows = np.arange(words.shape[0])  # (N_k,)
+        for j in range(k, 0, -1):
+            key = self._keys[j - 1][rows]
+            words[:, j - 1] = key % self.vocab_size
+            rows = key // self.vocab_size
+        logb = self._logb[k - 1] if k < self.order else np.zeros(words.shape[0])
+        return words, self._logp[k - 1], logb
+
+    def _check_k(self, k: int) -> None:
+        if not 1 <= k <= self.order:
+            raise ValueError(f"n-gram length must be in 1..{self.order}, got {k}")
+
+    # ---------------------------------------------------------------------------------- scoring
+    def score_ids(self, ids: np.ndarray, hist: np.ndarray) -> np.ndarray:
+        """log10 p(ids[p] | the hist[p] ids before it) for every position p, vectorised.
+
+        `ids` is a flat (T,) array of token ids, `hist` says how many preceding positions belong
+        to the same sentence (0 at a sentence start). Histories longer than order - 1 are cut.
+        """
+        ids = np.asarray(ids, dtype=np.int64)  # (T,)
+        hist = np.asarray(hist, dtype=np.int64)  # (T,)
+        if ids.shape != hist.shape or ids.ndim != 1:
+            raise ValueError("ids and hist must be 1-d arrays of the same length")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"token ids must be in 0..{self.vocab_size - 1}")
+        n_pos, V = ids.shape[0], self.vocab_size
+        nodes = [ids]  # nodes[j-1][p]: row of the j-gram ending at p, -1 if the model lacks it
+        for j in range(2, self.order + 1):
+            prev = nodes[-1]
+            node = np.full(n_pos, -1, dtype=np.int64)  # (T,)
+            ends = np.flatnonzero(hist >= j - 1)  # (M,)
+            ends = ends[prev[ends - 1] >= 0]
+            node[ends] = lookup_rows(self._keys[j - 1], prev[ends - 1] * V + ids[ends])
+            nodes.append(node)
+        logp = self._logp[0][ids].copy()  # (T,) unigram first
+        longest = np.ones(n_pos, dtype=np.int64)  # (T,) length of the longest n-gram found
+        for j in range(2, self.order + 1):
+            found = nodes[j - 1] >= 0
+            logp[found] = self._logp[j - 1][nodes[j - 1][found]]
+            longest[found] = j
+        for j in range(1, self.order):
+            ctx = np.full(n_pos, -1, dtype=np.int64)  # (T,) the j-gram context ending at p - 1
+            ctx[1:] = nodes[j - 1][:-1]
+            ctx[hist < j] = -1  # a history shorter than j has no j-gram context
+            backs = (longest <= j) & (ctx >= 0)
+            logp[backs] += self._logb[j - 1][ctx[backs]]
+            if self._missing_logb:
+                missing = (longest <= j) & (ctx < 0) & (hist >= j)
+                logp[missing] += self._missing_logb
+        return logp
+
+    def score_ngrams(self, ngrams) -> np.ndarray:
+        """log10 p(last | the others) for each row of an (N, k) array of ids, k <= order."""
+        ngrams = np.asarray(ngrams, dtype=np.int64)
+        if ngrams.ndim != 2:
+            raise ValueError("ngrams must be a 2-d (N, k) array of token ids")
+        n, k = ngrams.shape
+        self._check_k(k)
+        hist = np.tile(np.arange(k, dtype=np.int64), n)  # (N*k,)
+        return self.score_ids(ngrams.reshape(-1), hist).reshape(n, k)[:, -1]
+
+    def logprob(self, word, context: Sequence = ()) -> float:
+        """log10 p(word | context); the context may start with `<s>` and has at most order - 1
+        tokens. Unknown tokens count as `<unk>`."""
+        _check_sentence(context)
+        context = tuple(context)
+        if len(context) > self.order - 1:
+            raise ValueError(
+                f"context has {len(context)} tokens but an order-{self.order} model uses at most {self.order - 1}"
+            )
+        ids = self.encode(context + (word,))
+        return float(self.score_ids(ids, np.arange(ids.shape[0]))[-1])
+
+    def _flatten(self, sentences: Iterable[Sequence], *, bos: bool, eos: bool):
+        """Sentences -> (ids, hist, scored mask, oov mask, number of sentences)."""
+        get = self._index.get
+        flat: list[int] = []
+        lengths: list[int] = []
+        for sentence in sentences:
+            _check_sentence(sentence)
+            start = len(flat)
+            if bos:
+                flat.append(1)
+            flat.extend([get(t, 0) for t in sentence])
+            if eos:
+                flat.append(2)
+            lengths.append(len(flat) - start)
+        ids = np.array(flat, dtype=np.int64)  # (T,)
+        lengths_a = np.array(lengths, dtype=np.int64)  # (S,)
+        starts = np.cumsum(lengths_a) - lengths_a  # (S,)
+        hist = np.arange(ids.shape[0], dtype=np.int64) - np.repeat(starts, lengths_a)  # (T,)
+        scored = np.ones(ids.shape[0], dtype=bool)  # (T,)
+        if bos:
+            scored[starts[lengths_a > 0]] = False  # <s> is context, never predicted
+        return ids, hist, scored, len(lengths)
+
+    def score_sentence(self, sentence: Sequence, *, bos: bool = True, eos: bool = True) -> float:
+        """log10 probability of a sentence (a sequence of tokens), like `kenlm.Model.score`."""
+        ids, hist, scored, _ = self._flatten([sentence], bos=bos, eos=eos)
+        return float(self.score_ids(ids, hist)[scored].sum())
+
+    def score_sentences(self, sentences: Iterable[Sequence], *, bos: bool = True, eos: bool = True) -> np.ndarray:
+        """log10 probability of each sentence, vectorised over all of them."""
+        ids, hist, scored, n = self._flatten(sentences, bos=bos, eos=eos)
+        logp = self.score_ids(ids, hist)  # (T,)
+        sentence_of = np.cumsum(hist == 0) - 1  # (T,)
+        return np.bincount(sentence_of[scored], weights=logp[scored], minlength=n)
+
+    def evaluate(self, sentences: Iterable[Sequence]) -> Evaluation:
+        """Total log10 probability, token and OOV counts over sentences; OOVs are scored as `<unk>`
+        (so perplexity stays finite); the `Evaluation` also gives the perplexity without them."""
+        ids, hist, scored, n = self._flatten(sentences, bos=True, eos=True)
+        logp = self.score_ids(ids, hist)[scored]  # (N,)
+        oov = ids[scored] == 0  # (N,)
+        return Evaluation(
+            n_sentences=n,
+            n_tokens=int(logp.shape[0]),
+            n_oov=int(oov.sum()),
+            log10_prob=float(logp.sum()),
+            log10_prob_oov=float(logp[oov].sum()),
+        )
+
+    def perplexity(self, sentences: Iterable[Sequence], *, exclude_oov: bool = False) -> float:
+        """Perplexity over sentences, counting one `</s>` per sentence; with `exclude_oov`, OOV tokens
+        are left out of both the log-probability and the token count (KenLM's second figure)."""
+        ev = self.evaluate(sentences)
+        return ev.perplexity_excluding_oov if exclude_oov else ev.perplexity
+
+    # --------------------------------------------------------------------------------- sampling
+    def _context_rows(self, context_ids: Sequence[int]) -> list[int]:
+        """rows[j-1]: row of the last j context ids in table j; stops after the first absent (-1)."""
+        rows: list[int] = []
+        for j in range(1, min(len(context_ids), self.order - 1) + 1):
+            rows.append(self._lookup(context_ids[-j:]))
+            if rows[-1] < 0:
+                break
+        return rows
+
+    def _lookup(self, ids: Sequence[int]) -> int:
+        row = int(ids[0])
+        for j in range(2, len(ids) + 1):
+            row = int(lookup_rows(self._keys[j - 1], np.array([row * self.vocab_size + ids[j - 1]]))[0])
+            if row < 0:
+                return -1
+        return row
+
+    def next_distribution(self, context: Sequence = ()) -> np.ndarray:
+        """p(w | context) for every vocabulary id w, as a (V,) array (renormalised for stupid
+        backoff, whose scores do not sum to 1)."""
+        _check_sentence(context)
+        ctx = list(self.encode(context))[-(self.order - 1):] if self.order > 1 else []
+        return self._distribution(ctx)
+
+    def _distribution(self, ctx: list[int]) -> np.ndarray:
+        V = self.vocab_size
+        prob = self._unigram_prob.copy()  # (V,)
+        rows = self._context_rows(ctx)
+        for j, row in enumerate(rows, start=1):
+            if row < 0:
+                if self._missing_logb:
+                    prob *= 10.0 ** self._missing_logb
+                break
+            prob *= 10.0 ** self._logb[j - 1][row]
+            keys = self._keys[j]
+            lo, hi = np.searchsorted(keys, [row * V, (row + 1) * V])
+            prob[keys[lo:hi] - row * V] = 10.0 ** self._logp[j][lo:hi]
+        total = prob.sum()
+        if not total > 0:
+            raise ValueError("the model gives this context no probability mass")
+        return prob / total
+
+    def generate(
+        self,
+        n: int,
+        *,
+        context: Sequence = (),
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        rng: np.random.Generator,
+    ) -> list:
+        """Sample n tokens after `context` (default: a sentence start). A drawn `</s>` is emitted and
+        the next token starts a new sentence. Each step is O(V) numpy work, no rescans of counts."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator")
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        if not temperature > 0:
+            raise ValueError("temperature must be > 0")
+        if top_k is not None and top_k < 1:
+            raise ValueError("top_k must be >= 1")
+        _check_sentence(context)
+        history = [1] + [int(i) for i in self.encode(context)]
+        if len(context) and context[0] == self.bos:
+            history = history[1:]
+        out = []
+        for _ in range(n):
+            ctx = history[-(self.order - 1):] if self.order > 1 else []
+            prob = self._distribution(ctx)  # (V,)
+            if temperature != 1.0:
+                with np.errstate(divide="ignore"):
+                    logits = np.log(prob) / temperature  # (V,)
+                prob = np.exp(logits - logits.max())
+            if top_k is not None and top_k < prob.shape[0]:
+                cut = np.partition(prob, -top_k)[-top_k]
+                prob = np.where(prob >= cut, prob, 0.0)
+            cdf = np.cumsum(prob)  # (V,)
+            word = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+            word = min(word, self.vocab_size - 1)
+            out.append(self.vocab[word])
+            history = [1] if word == 2 else history + [word]
+        return out
+
+    # ------------------------------------------------------------------------------------ files
+    def to_arpa(self, path) -> None:
+        """Write an ARPA file (gzip when the name ends in .gz), atomically."""
+        from .arpa import write_arpa
+
+        write_arpa(self, path)
+
+    @classmethod
+    def from_arpa(cls, path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>") -> "NgramModel":
+        """Read an ARPA file (gzip when the name ends in .gz). Tokens come back as strings."""
+        from .arpa import read_arpa
+
+        return read_arpa(path, bos=bos, eos=eos, unk=unk)
+
+    def save(self, path) -> None:
+        """The native compact format: one .npz with the tables and a JSON header, written atomically."""
+        header = {
+            "format": NPZ_FORMAT,
+            "order": self.order,
+            "smoothing": self.smoothing,
+            "vocab": list(self.vocab),
+            "discounts": [list(d) for d in self.discounts],
+            "missing_logb": self._missing_logb,
+        }
+        try:
+            header_text = json.dumps(header)
+        except TypeError as exc:
+            raise TypeError("only str and int tokens can be saved") from exc
+        arrays = {"header": np.array(header_text)}
+        for k in range(self.order):
+            arrays[f"keys{k + 1}"] = self._keys[k]
+            arrays[f"logp{k + 1}"] = self._logp[k]
+            if k < self.order - 1:
+                arrays[f"logb{k + 1}"] = self._logb[k]
+
+        def write(f):
+            np.savez(f, **arrays)
+
+        atomic_write(path, write, binary=True)
+
+    @classmethod
+    def load(cls, path) -> "NgramModel":
+        """Read a model written by `save`."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(str(data["header"]))
+                if header.get("format") != NPZ_FORMAT:
+                    raise ValueError(f"{path}: not an {NPZ_FORMAT} file")
+                order = int(header["order"])
+                keys = [data[f"keys{k}"] for k in range(1, order + 1)]
+                logp = [data[f"logp{k}"] for k in range(1, order + 1)]
+                logb = [data[f"logb{k}"] for k in range(1, order)]
+        except (KeyError, json.JSONDecodeError, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
+        vocab = [tuple(t) if isinstance(t, list) else t for t in header["vocab"]]
+        return cls(
+            vocab=vocab,
+            keys=keys,
+            logp=logp,
+            logb=logb,
+            smoothing=header["smoothing"],
+            discounts=header["discounts"],
+            missing_logb=header["missing_logb"],
+        )
+
+
+def _frozen(a, dtype) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=dtype).copy()
+    a.flags.writeable = False
+    return a
+
+
+def atomic_write(path, write, *, binary: bool = False) -> None:
+    """Call write(file) on a temporary file next to `path`, then rename it over `path`, so readers
+    never see a half-written model. A name ending in .gz is gzip-compressed."""
+    import gzip
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if path.name.endswith(".gz"):
+            os.close(fd)
+            with gzip.open(tmp, "wb" if binary else "wt", encoding=None if binary else "utf-8") as f:
+                write(f)
+        else:
+            with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+                write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def train_ngram(
+    sentences: Iterable[Sequence],
+    *,
+    order: int = 3,
+    smoothing: str = "mkn",
+    min_count: int = 1,
+    k: float = 1.0,
+    alpha: float = 0.4,
+    discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK,
+    bos="<s>",
+    eos="</s>",
+    unk="<unk>",
+) -> NgramModel:
+    """Train an n-gram model on sentences, each a sequence of tokens (str or int ids).
+
+    `<s>`/`</s>` (or the given `bos`/`eos` tokens) are added around each sentence. Tokens seen fewer
+    than `min_count` times become `<unk>`. `smoothing` is one of "mle", "add_k" (uses `k`; Laplace
+    when k = 1), "kn", "mkn" (the default, lmplz's estimate), "witten_bell", "stupid_backoff"
+    (uses `alpha`; unnormalised scores). `discount_fallback` = (D1, D2, D3+) replaces the
+    Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
+
+    >>> m = train_ngram([["je", "suis", "content"], ["je", "suis"]], order=2, smoothing="mle")
+    >>> round(10 ** m.logprob("content", ["suis"]), 6)
+    0.5
+    """
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    if smoothing not in estimators.SMOOTHINGS:
+        raise ValueError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(estimators.SMOOTHINGS)}")
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
+    if smoothing == "add_k" and not k > 0:
+        raise ValueError(f"k must be > 0, got {k!r}")
+    if smoothing == "stupid_backoff" and not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if len(discount_fallback) != 3 or not all(0 <= d <= j for j, d in zip((1, 2, 3), discount_fallback)):
+        raise ValueError("discount_fallback must be (D1, D2, D3+) with 0 <= Dj <= j")
+    if len({bos, eos, unk}) != 3:
+        raise ValueError("bos, eos and unk must be three different tokens")
+
+    sentences = list(sentences)
+    for sentence in sentences:
+        _check_sentence(sentence)
+    vocab_index = {unk: 0, bos: 1, eos: 2}
+    if min_count > 1:
+        freq = Counter(t for s in sentences for t in s)
+        for token, c in freq.items():
+            if c >= min_count and token not in vocab_index:
+                vocab_index[token] = len(vocab_index)
+    flat: list[int] = []
+    lengths: list[int] = []
+    setdefault, get = vocab_index.setdefault, vocab_index.get
+    for sentence in sentences:
+        start = len(flat)
+        flat.append(1)
+        if min_count > 1:
+            flat.extend([get(t, 0) for t in sentence])
+        else:
+            flat.extend([setdefault(t, len(vocab_index)) for t in sentence])
+        flat.append(2)
+        lengths.append(len(flat) - start)
+    n_words = len(flat) - 2 * len(lengths)
+    if n_words == 0:
+        raise ValueError("training data is empty: no sentence has any token")
+    ids = np.array(flat, dtype=np.int64)  # (T,)
+    if np.count_nonzero(ids == 1) != len(lengths) or np.count_nonzero(ids == 2) != len(lengths):
+        raise ValueError(f"the tokens {bos!r} and {eos!r} are added per sentence and must not occur inside one")
+    lengths_a = np.array(lengths, dtype=np.int64)  # (S,)
+    hist = np.arange(ids.shape[0], dtype=np.int64) - np.repeat(np.cumsum(lengths_a) - lengths_a, lengths_a)  # (T,)
+    vocab = list(vocab_index)
+    counts = count_ngrams(ids, hist, order=order, vocab_size=len(vocab))
+
+    if smoothing in ("kn", "mkn"):
+        est = estimators.kneser_ney(
+            counts, bos_id=1, modified=smoothing == "mkn", discount_fallback=tuple(discount_fallback)
+        )
+    elif smoothing == "witten_bell":
+        est = estimators.witten_bell(counts, bos_id=1)
+    elif smoothing == "mle":
+        est = estimators.mle(counts, bos_id=1)
+    elif smoothing == "add_k":
+        est = estimators.add_k(counts, bos_id=1, k=float(k))
+    else:
+        est = estimators.stupid_backoff(counts, bos_id=1, alpha=float(alpha))
+    return NgramModel(
+        vocab=vocab,
+        keys=[t.keys for t in counts.tables],
+        logp=est.logp,
+        logb=est.logb,
+        smoothing=smoothing,
+        discounts=est.discounts,
+        missing_logb=est.missing_logb,
+    )
