@@ -374,12 +374,12 @@ class NgramModel:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(str(data["header"]))
                 if header.get("format") != NPZ_FORMAT:
-                    raise ValueError(f"{path}: not an {NPZ_FORMAT} file")
+                    raise KeyError(f"format is {header.get('format')!r}")
                 order = int(header["order"])
                 keys = [data[f"keys{k}"] for k in range(1, order + 1)]
                 logp = [data[f"logp{k}"] for k in range(1, order + 1)]
                 logb = [data[f"logb{k}"] for k in range(1, order)]
-        except (KeyError, json.JSONDecodeError, OSError, EOFError) as exc:
+        except (KeyError, ValueError, OSError, EOFError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
         vocab = [tuple(t) if isinstance(t, list) else t for t in header["vocab"]]
         return cls(
