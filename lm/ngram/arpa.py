@@ -12,7 +12,9 @@ as probability 0 whatever the file says) and log10 0 is written as -99.
 """
 from __future__ import annotations
 
+import gc
 import gzip
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +83,18 @@ def _open_text(path):
 
 def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
     """Read an ARPA file into an `NgramModel` (tokens are strings)."""
+    # Parsing makes hundreds of thousands of small lists that all live to the end: the cyclic
+    # garbage collector would rescan them again and again for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_arpa(path, bos=bos, eos=eos, unk=unk)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_arpa(path, *, bos: str, eos: str, unk: str):
     from .model import NgramModel
 
     try:
@@ -125,18 +139,18 @@ def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
             fail(f"expected \\{k}-grams:, got {lines[pos]!r}")
         pos += 1
         body = lines[pos : pos + sizes[k - 1]]
-        grams, probs, backs = [], np.zeros(len(body)), np.zeros(len(body))
-        for i, line in enumerate(body):
-            parts = line.split()
-            if len(parts) == k + 2 and k < order:
-                backs[i] = float_or_fail(parts[-1], pos + i, path)
-            elif len(parts) != k + 1:
-                pos += i
-                if not line.strip() or line.startswith("\\"):
-                    fail(f"truncated: the header announces {sizes[k - 1]} {k}-grams, found {i}")
-                fail(f"malformed {k}-gram line {line!r}")
-            probs[i] = float_or_fail(parts[0], pos + i, path)
-            grams.append(" ".join(parts[1 : k + 1]))
+        parts = [line.split() for line in body]
+        widths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))  # (N_k,)
+        ok = (widths == k + 1) | ((widths == k + 2) & (k < order))
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            pos += i
+            if not body[i].strip() or body[i].startswith("\\"):
+                fail(f"truncated: the header announces {sizes[k - 1]} {k}-grams, found {i}")
+            fail(f"malformed {k}-gram line {body[i]!r}")
+        probs = _floats([q[0] for q in parts], pos, path)
+        backs = _floats([q[k + 1] if len(q) == k + 2 else "0" for q in parts], pos, path)
+        grams = [q[1 : k + 1] for q in parts]
         if len(body) < sizes[k - 1]:
             raise ArpaFormatError(
                 f"{path}: truncated: the header announces {sizes[k - 1]} {k}-grams, found {len(body)}"
@@ -149,6 +163,7 @@ def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
         raise ArpaFormatError(f"{path}: truncated or malformed: expected \\end\\ after the {order}-grams")
 
     unigrams, probs1, backs1 = sections[0]
+    unigrams = [g[0] for g in unigrams]
     if bos not in unigrams or eos not in unigrams:
         raise ArpaFormatError(f"{path}: the 1-grams must include {bos!r} and {eos!r}")
     vocab = [unk, bos, eos] + [w for w in unigrams if w not in (unk, bos, eos)]
@@ -165,15 +180,17 @@ def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
     keys, logp, logb = [np.arange(V, dtype=np.int64)], [logp1], [logb1]
     for k in range(2, order + 1):
         grams, probs, backs = sections[k - 1]
-        try:
-            ids = np.array([[index[w] for w in g.split(" ")] for g in grams], dtype=np.int64).reshape(-1, k)
-        except KeyError as exc:
-            raise ArpaFormatError(f"{path}: a {k}-gram uses {exc.args[0]!r}, which is not a 1-gram") from exc
+        flat = [w for g in grams for w in g]
+        ids = np.fromiter(map(index.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))  # (N_k*k,)
+        if (ids < 0).any():
+            word = flat[int(np.flatnonzero(ids < 0)[0])]
+            raise ArpaFormatError(f"{path}: a {k}-gram uses {word!r}, which is not a 1-gram")
+        ids = ids.reshape(-1, k)  # (N_k, k)
         row = ids[:, 0]  # (N_k,)
         for j in range(2, k):
             row = lookup_rows(keys[j - 1], row * V + ids[:, j - 1])
             if (row < 0).any():
-                bad = grams[int(np.flatnonzero(row < 0)[0])]
+                bad = " ".join(grams[int(np.flatnonzero(row < 0)[0])])
                 raise ArpaFormatError(f"{path}: the {k}-gram {bad!r} has no {k - 1}-gram prefix entry")
         key = row * V + ids[:, -1]  # (N_k,)
         sort = np.argsort(key, kind="stable")
@@ -188,8 +205,13 @@ def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
     return NgramModel(vocab=vocab, keys=keys, logp=logp, logb=logb[: order - 1], smoothing="arpa")
 
 
-def float_or_fail(text: str, line_index: int, path) -> float:
+def _floats(texts: list, first_line: int, path) -> np.ndarray:
     try:
-        return float(text)
+        return np.array(texts, dtype=np.float64)
     except ValueError:
-        raise ArpaFormatError(f"{path}:{line_index + 1}: {text!r} is not a number") from None
+        for i, text in enumerate(texts):
+            try:
+                float(text)
+            except ValueError:
+                raise ArpaFormatError(f"{path}:{first_line + i + 1}: {text!r} is not a number") from None
+        raise

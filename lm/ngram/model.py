@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections import Counter
+from itertools import chain, repeat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -140,6 +141,8 @@ class NgramModel:
             raise ValueError("ids and hist must be 1-d arrays of the same length")
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
             raise ValueError(f"token ids must be in 0..{self.vocab_size - 1}")
+        if hist.size and (hist[0] != 0 or (hist < 0).any() or (hist[1:] > hist[:-1] + 1).any()):
+            raise ValueError("hist must start at 0 and grow by at most 1 per position")
         n_pos, V = ids.shape[0], self.vocab_size
         nodes = [ids]  # nodes[j-1][p]: row of the j-gram ending at p, -1 if the model lacks it
         for j in range(2, self.order + 1):
@@ -189,27 +192,13 @@ class NgramModel:
         return float(self.score_ids(ids, np.arange(ids.shape[0]))[-1])
 
     def _flatten(self, sentences: Iterable[Sequence], *, bos: bool, eos: bool):
-        """Sentences -> (ids, hist, scored mask, oov mask, number of sentences)."""
-        get = self._index.get
-        flat: list[int] = []
-        lengths: list[int] = []
-        for sentence in sentences:
-            _check_sentence(sentence)
-            start = len(flat)
-            if bos:
-                flat.append(1)
-            flat.extend([get(t, 0) for t in sentence])
-            if eos:
-                flat.append(2)
-            lengths.append(len(flat) - start)
-        ids = np.array(flat, dtype=np.int64)  # (T,)
-        lengths_a = np.array(lengths, dtype=np.int64)  # (S,)
-        starts = np.cumsum(lengths_a) - lengths_a  # (S,)
-        hist = np.arange(ids.shape[0], dtype=np.int64) - np.repeat(starts, lengths_a)  # (T,)
-        scored = np.ones(ids.shape[0], dtype=bool)  # (T,)
-        if bos:
-            scored[starts[lengths_a > 0]] = False  # <s> is context, never predicted
-        return ids, hist, scored, len(lengths)
+        """Sentences -> (ids (T,), hist (T,), scored (T,) mask, number of sentences)."""
+        sentences = sentences if isinstance(sentences, list) else list(sentences)
+        words, lengths = _words_and_lengths(sentences)
+        ids = np.fromiter(map(self._index.get, words, repeat(0)), dtype=np.int64, count=len(words))
+        ids, hist = pad_sentences(ids, lengths, bos=bos, eos=eos)
+        scored = hist > 0 if bos else np.ones(ids.shape[0], dtype=bool)  # <s> is never predicted
+        return ids, hist, scored, len(sentences)
 
     def score_sentence(self, sentence: Sequence, *, bos: bool = True, eos: bool = True) -> float:
         """log10 probability of a sentence (a sequence of tokens), like `kenlm.Model.score`."""
@@ -393,6 +382,35 @@ class NgramModel:
         )
 
 
+def _words_and_lengths(sentences: list) -> tuple[list, np.ndarray]:
+    """All tokens in one list, and each sentence's length."""
+    for sentence in sentences:
+        _check_sentence(sentence)
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))  # (S,)
+    return list(chain.from_iterable(sentences)), lengths
+
+
+def pad_sentences(words: np.ndarray, lengths: np.ndarray, *, bos: bool = True, eos: bool = True):
+    """Flat word ids and sentence lengths -> (ids, hist) with <s> (id 1) / </s> (id 2) around each
+    sentence; hist[p] counts the positions before p in the same sentence.
+
+    >>> ids, hist = pad_sentences(np.array([7, 8, 9]), np.array([2, 1]))
+    >>> ids.tolist(), hist.tolist()
+    ([1, 7, 8, 2, 1, 9, 2], [0, 1, 2, 3, 0, 1, 2])
+    """
+    padded = lengths + int(bos) + int(eos)  # (S,)
+    starts = np.cumsum(padded) - padded  # (S,)
+    ids = np.empty(int(padded.sum()), dtype=np.int64)  # (T,)
+    word_pos = np.arange(words.shape[0]) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + int(bos)
+    ids[word_pos] = words
+    if bos:
+        ids[starts] = 1
+    if eos:
+        ids[starts + padded - 1] = 2
+    hist = np.arange(ids.shape[0], dtype=np.int64) - np.repeat(starts, padded)  # (T,)
+    return ids, hist
+
+
 def _frozen(a, dtype) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=dtype).copy()
     a.flags.writeable = False
@@ -461,35 +479,23 @@ def train_ngram(
     if len({bos, eos, unk}) != 3:
         raise ValueError("bos, eos and unk must be three different tokens")
 
-    sentences = list(sentences)
-    for sentence in sentences:
-        _check_sentence(sentence)
-    vocab_index = {unk: 0, bos: 1, eos: 2}
-    if min_count > 1:
-        freq = Counter(t for s in sentences for t in s)
-        for token, c in freq.items():
-            if c >= min_count and token not in vocab_index:
-                vocab_index[token] = len(vocab_index)
-    flat: list[int] = []
-    lengths: list[int] = []
-    setdefault, get = vocab_index.setdefault, vocab_index.get
-    for sentence in sentences:
-        start = len(flat)
-        flat.append(1)
-        if min_count > 1:
-            flat.extend([get(t, 0) for t in sentence])
-        else:
-            flat.extend([setdefault(t, len(vocab_index)) for t in sentence])
-        flat.append(2)
-        lengths.append(len(flat) - start)
-    n_words = len(flat) - 2 * len(lengths)
-    if n_words == 0:
+    sentences = sentences if isinstance(sentences, list) else list(sentences)
+    words, lengths = _words_and_lengths(sentences)
+    if not words:
         raise ValueError("training data is empty: no sentence has any token")
-    ids = np.array(flat, dtype=np.int64)  # (T,)
-    if np.count_nonzero(ids == 1) != len(lengths) or np.count_nonzero(ids == 2) != len(lengths):
+    vocab_index = {unk: 0, bos: 1, eos: 2}
+    # first-appearance order, as lmplz numbers its vocabulary
+    if min_count > 1:
+        kept = (t for t, c in Counter(words).items() if c >= min_count)
+    else:
+        kept = dict.fromkeys(words)
+    for token in kept:
+        if token not in vocab_index:
+            vocab_index[token] = len(vocab_index)
+    word_ids = np.fromiter(map(vocab_index.get, words, repeat(0)), dtype=np.int64, count=len(words))  # (N,)
+    if ((word_ids == 1) | (word_ids == 2)).any():
         raise ValueError(f"the tokens {bos!r} and {eos!r} are added per sentence and must not occur inside one")
-    lengths_a = np.array(lengths, dtype=np.int64)  # (S,)
-    hist = np.arange(ids.shape[0], dtype=np.int64) - np.repeat(np.cumsum(lengths_a) - lengths_a, lengths_a)  # (T,)
+    ids, hist = pad_sentences(word_ids, lengths)
     vocab = list(vocab_index)
     counts = count_ngrams(ids, hist, order=order, vocab_size=len(vocab))
 

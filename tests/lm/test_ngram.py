@@ -372,3 +372,11 @@ def test_truncated_gzip_arpa_and_missing_prefix(tmp_path):
     (tmp_path / "x.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="npz|readable"):
         NgramModel.load(tmp_path / "x.npz")
+
+
+def test_score_ids_checks_hist():
+    m = train_ngram(SEED, order=2)
+    with pytest.raises(ValueError, match="hist"):
+        m.score_ids(np.array([1, 3]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="same length"):
+        m.score_ids(np.array([1, 3]), np.array([0]))
