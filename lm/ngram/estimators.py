@@ -105,14 +105,12 @@ def kneser_ney(
     adjusted = adjusted_counts(counts, bos_id)
     discounts = []
     for a in adjusted:
-        d = closed_form_discounts(a)
-        if not modified:
+        if modified:
+            d = closed_form_discounts(a) or tuple(discount_fallback)
+        else:
             t1, t2 = int(np.count_nonzero(a == 1)), int(np.count_nonzero(a == 2))
-            y = t1 / (t1 + 2.0 * t2) if t1 and t2 else None
-            d = (y, y, y) if y is not None else None
-            if d is None:
-                d = (discount_fallback[0],) * 3
-        discounts.append(tuple(float(x) for x in (d if d is not None else discount_fallback)))
+            d = (t1 / (t1 + 2.0 * t2),) * 3 if t1 and t2 else (discount_fallback[0],) * 3
+        discounts.append(tuple(float(x) for x in d))
 
     logp, logb = [], []
     prob_lower = None

@@ -370,9 +370,8 @@ class NgramModel:
                 logb = [data[f"logb{k}"] for k in range(1, order)]
         except (KeyError, ValueError, OSError, EOFError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
-        vocab = [tuple(t) if isinstance(t, list) else t for t in header["vocab"]]
         return cls(
-            vocab=vocab,
+            vocab=header["vocab"],
             keys=keys,
             logp=logp,
             logb=logb,
@@ -490,6 +489,8 @@ def train_ngram(
     else:
         kept = dict.fromkeys(words)
     for token in kept:
+        if isinstance(token, np.generic):  # numpy ints hash like ints: keep the plain Python value
+            token = token.item()
         if token not in vocab_index:
             vocab_index[token] = len(vocab_index)
     word_ids = np.fromiter(map(vocab_index.get, words, repeat(0)), dtype=np.int64, count=len(words))  # (N,)

@@ -107,6 +107,14 @@ def test_int_tokens_and_custom_specials():
     assert m.vocab[:3] == (-3, -1, -2)
 
 
+def test_numpy_id_sentences(tmp_path):
+    m = train_ngram([np.array([5, 6, 7]), np.array([5, 6])], order=2, smoothing="mle")
+    assert m.vocab[3:] == (5, 6, 7) and all(type(t) is int for t in m.vocab[3:])
+    assert p(m, np.int64(7), [np.int64(6)]) == pytest.approx(0.5)
+    m.save(tmp_path / "ids.npz")
+    assert NgramModel.load(tmp_path / "ids.npz").vocab == m.vocab
+
+
 # ------------------------------------------------------------------------------ properties
 words = st.sampled_from(["a", "b", "c", "d", "e"])
 corpora = st.lists(st.lists(words, min_size=0, max_size=7), min_size=1, max_size=8).filter(
