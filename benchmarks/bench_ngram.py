@@ -18,11 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from lm.ngram import NgramModel, train_ngram  # noqa: E402
+from lm.ngram import train_ngram  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 
@@ -60,7 +59,7 @@ def main(argv=None) -> int:
     # ---- lm.ngram
     fit_s, model = median_time(lambda: train_ngram(train, order=3, smoothing="mkn"), args.runs)
     tokens_s, ev = median_time(lambda: model.evaluate(test), args.runs)
-    ids, hist, scored, _ = model._flatten(test, bos=True, eos=True)
+    ids, hist, scored, _, _ = model._flatten(test, bos=True, eos=True)
     ids_s, _ = median_time(lambda: model.score_ids(ids, hist), args.runs)
     n_tok = ev.n_tokens
     rows.append(("lm.ngram mkn (tokens in)", fit_s, 1e6 * tokens_s / n_tok, ev.perplexity_excluding_oov, ""))

@@ -192,30 +192,30 @@ class NgramModel:
         return float(self.score_ids(ids, np.arange(ids.shape[0]))[-1])
 
     def _flatten(self, sentences: Iterable[Sequence], *, bos: bool, eos: bool):
-        """Sentences -> (ids (T,), hist (T,), scored (T,) mask, number of sentences)."""
+        """Sentences -> (ids (T,), hist (T,), scored (T,) mask, sentence index (T,), number of sentences)."""
         sentences = sentences if isinstance(sentences, list) else list(sentences)
         words, lengths = _words_and_lengths(sentences)
         ids = np.fromiter(map(self._index.get, words, repeat(0)), dtype=np.int64, count=len(words))
         ids, hist = pad_sentences(ids, lengths, bos=bos, eos=eos)
         scored = hist > 0 if bos else np.ones(ids.shape[0], dtype=bool)  # <s> is never predicted
-        return ids, hist, scored, len(sentences)
+        sentence_of = np.repeat(np.arange(lengths.shape[0]), lengths + int(bos) + int(eos))  # (T,)
+        return ids, hist, scored, sentence_of, len(sentences)
 
     def score_sentence(self, sentence: Sequence, *, bos: bool = True, eos: bool = True) -> float:
         """log10 probability of a sentence (a sequence of tokens), like `kenlm.Model.score`."""
-        ids, hist, scored, _ = self._flatten([sentence], bos=bos, eos=eos)
+        ids, hist, scored, _, _ = self._flatten([sentence], bos=bos, eos=eos)
         return float(self.score_ids(ids, hist)[scored].sum())
 
     def score_sentences(self, sentences: Iterable[Sequence], *, bos: bool = True, eos: bool = True) -> np.ndarray:
         """log10 probability of each sentence, vectorised over all of them."""
-        ids, hist, scored, n = self._flatten(sentences, bos=bos, eos=eos)
+        ids, hist, scored, sentence_of, n = self._flatten(sentences, bos=bos, eos=eos)
         logp = self.score_ids(ids, hist)  # (T,)
-        sentence_of = np.cumsum(hist == 0) - 1  # (T,)
         return np.bincount(sentence_of[scored], weights=logp[scored], minlength=n)
 
     def evaluate(self, sentences: Iterable[Sequence]) -> Evaluation:
         """Total log10 probability, token and OOV counts over sentences; OOVs are scored as `<unk>`
         (so perplexity stays finite); the `Evaluation` also gives the perplexity without them."""
-        ids, hist, scored, n = self._flatten(sentences, bos=True, eos=True)
+        ids, hist, scored, _, n = self._flatten(sentences, bos=True, eos=True)
         logp = self.score_ids(ids, hist)[scored]  # (N,)
         oov = ids[scored] == 0  # (N,)
         return Evaluation(

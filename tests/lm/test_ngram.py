@@ -191,6 +191,9 @@ def test_vectorised_scores_match_one_at_a_time(corpus, order, smoothing):
         one = sum(model.logprob(padded[t], padded[max(0, t - order + 1) : t]) for t in range(1, len(padded)))
         assert score == pytest.approx(one, abs=1e-9) or (score == one == -math.inf)
         assert model.score_sentence(s) == pytest.approx(score, abs=1e-9) or score == -math.inf
+    bare = model.score_sentences(test, bos=False, eos=False)
+    for s, score in zip(test, bare):
+        assert model.score_sentence(s, bos=False, eos=False) == pytest.approx(score, abs=1e-9) or score == -math.inf
 
 
 # ------------------------------------------------------------------------------ queries

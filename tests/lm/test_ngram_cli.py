@@ -92,19 +92,19 @@ def test_tokenizer_option_models_ids(files, capsys, monkeypatch):
 def test_tokenizer_option_with_fasttok(files, capsys):
     pytest.importorskip("fasttok.tokenizer")  # lands with the fasttok branch; CI has it after the merge
     import fasttok
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    hf = Tokenizer(models.BPE(unk_token="[UNK]"))
-    hf.pre_tokenizer = pre_tokenizers.Whitespace()
-    hf.train_from_iterator(TRAIN.split("\n"), trainers.BpeTrainer(vocab_size=60, special_tokens=["[UNK]"]))
+    if not hasattr(fasttok, "load"):  # only in this branch before the merge: fasttok/__init__ is the skeleton
+        pytest.skip("fasttok/__init__.py does not export load yet")
     tok_path = files / "tok.json"
-    hf.save(str(tok_path))
-    tokenizer = fasttok.load(str(tok_path))
+    fasttok.train_bpe([line for line in TRAIN.split("\n") if line], vocab_size=270).save(tok_path)
+    tokenizer = fasttok.load(tok_path)
     model_path = str(files / "ids.arpa")
     argv = ["--tokenizer", str(tok_path)]
     assert main(["train", "--order", "3", *argv, "-o", model_path, str(files / "train.txt")]) == 0
     assert main(["eval", *argv, model_path, str(files / "test.txt")]) == 0
     report = _parse(capsys.readouterr().out)
-    lines = [line for line in TEST.split("\n") if line]
-    assert int(report["tokens"]) == sum(len(tokenizer.encode(line)) + 1 for line in lines)
-    assert all(t.isdigit() for t in NgramModel.from_arpa(model_path).vocab[3:])
+    test = [[str(i) for i in tokenizer.encode(line)] for line in TEST.split("\n") if line]
+    assert int(report["tokens"]) == sum(len(s) + 1 for s in test)
+    model = NgramModel.from_arpa(model_path)
+    assert all(t.isdigit() for t in model.vocab[3:])
+    assert float(report["perplexity"]) == pytest.approx(model.perplexity(test), rel=1e-5)
