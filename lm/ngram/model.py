@@ -12,8 +12,8 @@ import json
 import os
 import tempfile
 from collections import Counter
-from itertools import chain, repeat
 from dataclasses import dataclass
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -91,7 +91,13 @@ class NgramModel:
                 raise ValueError(f"order {k + 1}: keys, logp and logb lengths differ")
         if self._keys[0].shape[0] != len(self.vocab):
             raise ValueError("the unigram table must hold exactly the vocabulary")
-        self._unigram_prob = 10.0 ** self._logp[0]  # (V,) used by generate
+        self._unigram_prob = _frozen(10.0 ** self._logp[0], np.float64)  # (V,) used by generate
+        self._sealed = True
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"NgramModel is immutable: cannot set {name!r}")
+        object.__setattr__(self, name, value)
 
     # ----------------------------------------------------------------------------------- basics
     @property

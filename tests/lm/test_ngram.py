@@ -259,10 +259,16 @@ def test_npz_round_trip(tmp_path):
         np.testing.assert_array_equal(back.score_sentences(test), m.score_sentences(test))
 
 
-def test_model_is_immutable():
+def test_model_is_immutable_and_picklable():
+    import pickle
+
     m = train_ngram(SEED, order=2)
     with pytest.raises(ValueError):
         m.ngrams(2)[1][0] = 0.0
+    with pytest.raises(AttributeError, match="immutable"):
+        m.order = 3
+    back = pickle.loads(pickle.dumps(m))
+    assert back.score_sentence(["je", "suis"]) == m.score_sentence(["je", "suis"])
 
 
 # ------------------------------------------------------------------------------ bad input
