@@ -83,8 +83,11 @@ class NgramModel:
             raise ValueError("vocab has duplicate tokens")
         self._missing_logb = float(missing_logb)
         self._keys = tuple(_frozen(k, np.int64) for k in keys)
-        self._logp = tuple(_frozen(p, np.float64) for p in logp)
-        self._logb = tuple(_frozen(b, np.float64) for b in logb)
+        # Each table ends with a sentinel so that row -1 (absent) can be gathered without masking.
+        self._logp_ext = tuple(_frozen(np.append(p, 0.0), np.float64) for p in logp)
+        self._logb_ext = tuple(_frozen(np.append(b, 0.0), np.float64) for b in logb)
+        self._logp = tuple(p[:-1] for p in self._logp_ext)
+        self._logb = tuple(b[:-1] for b in self._logb_ext)
         for k in range(order):
             n = self._keys[k].shape[0]
             if self._logp[k].shape != (n,) or (k < order - 1 and self._logb[k].shape != (n,)):
@@ -150,6 +153,8 @@ class NgramModel:
         if hist.size and (hist[0] != 0 or (hist < 0).any() or (hist[1:] > hist[:-1] + 1).any()):
             raise ValueError("hist must start at 0 and grow by at most 1 per position")
         n_pos, V = ids.shape[0], self.vocab_size
+        if n_pos == 0:
+            return np.zeros(0)
         nodes = [ids]  # nodes[j-1][p]: row of the j-gram ending at p, -1 if the model lacks it
         for j in range(2, self.order + 1):
             prev = nodes[-1]
@@ -158,21 +163,23 @@ class NgramModel:
             ends = ends[prev[ends - 1] >= 0]
             node[ends] = lookup_rows(self._keys[j - 1], prev[ends - 1] * V + ids[ends])
             nodes.append(node)
-        logp = self._logp[0][ids].copy()  # (T,) unigram first
+        # Dense where-updates rather than boolean compaction; a row of -1 reads the sentinel that
+        # ends every table (its value does not matter for logp, and is log10 1 = 0 for backoffs).
+        logp = self._logp[0][ids]  # (T,) unigram first
         longest = np.ones(n_pos, dtype=np.int64)  # (T,) length of the longest n-gram found
         for j in range(2, self.order + 1):
-            found = nodes[j - 1] >= 0
-            logp[found] = self._logp[j - 1][nodes[j - 1][found]]
+            found = nodes[j - 1] >= 0  # (T,)
+            logp = np.where(found, self._logp_ext[j - 1][nodes[j - 1]], logp)
             longest[found] = j
+        ctx = np.empty(n_pos, dtype=np.int64)  # (T,) the j-gram context ending at p - 1
         for j in range(1, self.order):
-            ctx = np.full(n_pos, -1, dtype=np.int64)  # (T,) the j-gram context ending at p - 1
+            ctx[0] = -1
             ctx[1:] = nodes[j - 1][:-1]
-            ctx[hist < j] = -1  # a history shorter than j has no j-gram context
-            backs = (longest <= j) & (ctx >= 0)
-            logp[backs] += self._logb[j - 1][ctx[backs]]
+            ctx[hist == 0] = -1  # p - 1 belongs to the previous sentence
+            backs_off = longest <= j  # (T,) the (j+1)-gram is absent: back off through the j-gram
+            logp += np.where(backs_off, self._logb_ext[j - 1][ctx], 0.0)
             if self._missing_logb:
-                missing = (longest <= j) & (ctx < 0) & (hist >= j)
-                logp[missing] += self._missing_logb
+                logp += np.where(backs_off & (ctx < 0) & (hist >= j), self._missing_logb, 0.0)
         return logp
 
     def score_ngrams(self, ngrams) -> np.ndarray:
