@@ -85,3 +85,41 @@ class ReferenceKneserNey:
     def logprob(self, word, context=()) -> float:
         p = self.prob(word, context)
         return math.log10(p) if p > 0 else -math.inf
+
+
+class ReferenceWittenBell:
+    """Interpolated Witten-Bell on raw counts (see lm.ngram.estimators.witten_bell), by recursion:
+    p(w | ctx) = (c(ctx w) + T(ctx) p(w | ctx')) / (c(ctx .) + T(ctx)), T = distinct continuations."""
+
+    def __init__(self, sentences, *, order: int, bos="<s>", eos="</s>", unk="<unk>"):
+        self.order, self.bos, self.unk = order, bos, unk
+        self.counts = Counter()  # n-gram tuple (any order) -> raw count
+        for sentence in sentences:
+            padded = [bos, *sentence, eos]
+            for k in range(1, order + 1):
+                for i in range(len(padded) - k + 1):
+                    self.counts[tuple(padded[i : i + k])] += 1
+        self.counts[(bos,)] = 0  # <s> is never predicted
+        self.vocab = {unk, bos, eos} | {g[0] for g in self.counts if len(g) == 1}
+        self.total, self.types = Counter(), Counter()  # per context
+        for g, c in self.counts.items():
+            if c > 0:
+                self.total[g[:-1]] += c
+                self.types[g[:-1]] += 1
+
+    def prob(self, word, context=()) -> float:
+        known = lambda t: t if t in self.vocab else self.unk  # noqa: E731
+        word, context = known(word), tuple(known(t) for t in context)
+        context = context[max(0, len(context) - (self.order - 1)):] if self.order > 1 else ()
+        return 0.0 if word == self.bos else self._prob(word, context)
+
+    def _prob(self, word, context) -> float:
+        norm = self.total[context] + self.types[context]
+        if norm == 0:
+            return self._prob(word, context[1:])
+        lower = 1.0 / (len(self.vocab) - 1) if not context else self._prob(word, context[1:])
+        return (self.counts.get(context + (word,), 0) + self.types[context] * lower) / norm
+
+    def logprob(self, word, context=()) -> float:
+        p = self.prob(word, context)
+        return math.log10(p) if p > 0 else -math.inf

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lm.ngram import SMOOTHINGS, ArpaFormatError, NgramModel, train_ngram
-from lm.ngram._reference import ReferenceKneserNey
+from lm.ngram._reference import ReferenceKneserNey, ReferenceWittenBell
 
 SHAKESPEARE = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "tinyshakespeare.txt"
 SEED = [["je", "suis", "content"], ["je", "suis"]]
@@ -162,6 +162,18 @@ def test_kneser_ney_matches_dictionary_reference(corpus, order, modified, data):
         theirs = [ref.logprob(w, context) for w in vocab]
         np.testing.assert_allclose(ours, theirs, atol=1e-10)
         assert ref.logprob("<s>", context) == model.logprob("<s>", context) == -math.inf
+
+
+@settings(max_examples=30, deadline=None)
+@given(corpus=corpora, order=st.integers(1, 4), data=st.data())
+def test_witten_bell_matches_dictionary_reference(corpus, order, data):
+    model = train_ngram(corpus, order=order, smoothing="witten_bell")
+    ref = ReferenceWittenBell(corpus, order=order)
+    vocab = sorted(ref.vocab) + ["unseen"]
+    for _ in range(4):
+        context = data.draw(st.lists(st.sampled_from(vocab), max_size=order - 1))
+        ours = [model.logprob(w, context) for w in vocab]
+        np.testing.assert_allclose(ours, [ref.logprob(w, context) for w in vocab], atol=1e-10)
 
 
 def test_reference_and_model_agree_on_a_real_text_sample(shakespeare_lines):
