@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _train(args) if args.command == "train" else _eval(args)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         print(f"lm ngram {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

@@ -57,6 +57,8 @@ def test_errors_are_reported(files, capsys):
     assert "empty" in capsys.readouterr().err
     assert main(["eval", str(files / "missing.arpa"), str(files / "test.txt")]) == 1
     assert "cannot read" in capsys.readouterr().err
+    assert main(["train", "-o", str(files / "no" / "such" / "dir.arpa"), str(files / "train.txt")]) == 1
+    assert "error" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--smoothing", "nope", "-o", "x.arpa", str(files / "train.txt")])
 
