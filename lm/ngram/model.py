@@ -95,6 +95,7 @@ class NgramModel:
         if self._keys[0].shape[0] != len(self.vocab):
             raise ValueError("the unigram table must hold exactly the vocabulary")
         self._unigram_prob = _frozen(10.0 ** self._logp[0], np.float64)  # (V,) used by generate
+        self._cache: dict = {}  # derived sampling tables, built on first use
         self._sealed = True
 
     def __setattr__(self, name, value):
@@ -298,7 +299,8 @@ class NgramModel:
         rng: np.random.Generator,
     ) -> list:
         """Sample n tokens after `context` (default: a sentence start). A drawn `</s>` is emitted and
-        the next token starts a new sentence. Each step is O(V) numpy work, no rescans of counts."""
+        the next token starts a new sentence. No count is ever rescanned: a step costs O(continuations
+        of the context + log V), or O(V) numpy work with a temperature or top-k."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator")
         if n < 0:
@@ -311,23 +313,72 @@ class NgramModel:
         history = [1] + [int(i) for i in self.encode(context)]
         if len(context) and context[0] == self.bos:
             history = history[1:]
+        # Without temperature or top-k, sample by descending the backoff chain (exact, see _draw);
+        # otherwise build the whole (V,) distribution and reshape it.
+        exact_chain = temperature == 1.0 and top_k is None and not self._missing_logb
+        keep = self.order - 1
         out = []
         for _ in range(n):
-            ctx = history[-(self.order - 1):] if self.order > 1 else []
-            prob = self._distribution(ctx)  # (V,)
-            if temperature != 1.0:
-                with np.errstate(divide="ignore"):
-                    logits = np.log(prob) / temperature  # (V,)
-                prob = np.exp(logits - logits.max())
-            if top_k is not None and top_k < prob.shape[0]:
-                cut = np.partition(prob, -top_k)[-top_k]
-                prob = np.where(prob >= cut, prob, 0.0)
-            cdf = np.cumsum(prob)  # (V,)
-            word = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
-            word = min(word, self.vocab_size - 1)
+            ctx = history[len(history) - keep:] if keep else []
+            word = self._draw(ctx, rng) if exact_chain else None
+            if word is None:
+                prob = self._distribution(ctx)  # (V,)
+                if temperature != 1.0:
+                    with np.errstate(divide="ignore"):
+                        logits = np.log(prob) / temperature  # (V,)
+                    prob = np.exp(logits - logits.max())
+                if top_k is not None and top_k < prob.shape[0]:
+                    cut = np.partition(prob, -top_k)[-top_k]
+                    prob = np.where(prob >= cut, prob, 0.0)
+                cdf = np.cumsum(prob)  # (V,)
+                word = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+                word = min(word, self.vocab_size - 1)
             out.append(self.vocab[word])
-            history = [1] if word == 2 else history + [word]
+            history = [1] if word == 2 else history[len(history) - keep + 1:] + [word] if keep else []
         return out
+
+    def _sampling_tables(self):
+        """Unigram CDF and, per order j >= 2, where each (j-1)-gram's continuations start."""
+        if "starts" not in self._cache:
+            V = self.vocab_size
+            self._cache["unigram_cdf"] = np.cumsum(self._unigram_prob)  # (V,)
+            self._cache["starts"] = [None] + [
+                np.searchsorted(self._keys[j], np.arange(self._keys[j - 1].shape[0] + 1) * V)  # (N_{j-1}+1,)
+                for j in range(1, self.order)
+            ]
+        return self._cache["unigram_cdf"], self._cache["starts"]
+
+    def _draw(self, ctx: list[int], rng: np.random.Generator, *, max_tries: int = 64):
+        """One exact sample of p(. | ctx) in O(continuations + log V), or None to ask for the O(V) way.
+
+        At a held context c: p(w | c) = P(w) for its seen continuations S (total E), and
+        b(c) p(w | c') elsewhere, whose mass is 1 - E. So with probability E draw from S by P;
+        otherwise draw from p(. | c') (recursively) until the word is not in S (rejection)."""
+        cdf, starts = self._sampling_tables()
+        rows = [r for r in self._context_rows(ctx) if r >= 0]  # rows[j-1]: the length-j context
+        V = self.vocab_size
+
+        def draw(level: int):
+            if level == 0:
+                return int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+            row = rows[level - 1]
+            lo, hi = starts[level][row], starts[level][row + 1]
+            words = self._keys[level][lo:hi] - row * V  # (C,) sorted continuation ids
+            cum = np.cumsum(10.0 ** self._logp[level][lo:hi])  # (C,)
+            u = rng.random()
+            if cum.shape[0] and u < cum[-1]:
+                return int(words[min(int(np.searchsorted(cum, u, side="right")), cum.shape[0] - 1)])
+            for _ in range(max_tries):
+                word = draw(level - 1)
+                if word is None:
+                    return None
+                at = int(np.searchsorted(words, word))
+                if at == words.shape[0] or words[at] != word:
+                    return word
+            return None
+
+        word = draw(len(rows))
+        return None if word is None else min(word, V - 1)
 
     # ------------------------------------------------------------------------------------ files
     def to_arpa(self, path) -> None:

@@ -244,6 +244,23 @@ def test_generate_is_deterministic_and_respects_top_k():
         assert firsts.count(w) / 2000 == pytest.approx(dist[m.vocab.index(w)], abs=0.04)
 
 
+@pytest.mark.parametrize("smoothing", ["mkn", "mle", "witten_bell"])
+def test_backoff_chain_sampling_is_exact(smoothing):
+    # generate() without temperature/top-k samples by rejection down the backoff chain; its
+    # frequencies must match the full next-word distribution (z-scores of 2000 draws)
+    sentences = [s.split() for s in ["a b c a", "b c d", "a d d b", "c c", "e", "a b c d e", "b b a"]]
+    m = train_ngram(sentences, order=3, smoothing=smoothing)
+    rng = np.random.default_rng(7)
+    n = 2000
+    for context in (["<s>"], ["a", "b"], ["zz", "c"]):
+        draws = [m.generate(1, context=context, rng=rng)[0] for _ in range(n)]
+        freq = np.array([draws.count(w) for w in m.vocab]) / n
+        dist = m.next_distribution(context)
+        z = np.abs(freq - dist) / np.sqrt(np.maximum(dist * (1 - dist), 1e-12) / n)
+        assert z.max() < 5, (context, z.max())
+        assert freq[dist == 0].sum() == 0  # never a word of probability 0 (<s>, or MLE's unseen)
+
+
 # ------------------------------------------------------------------------------ files
 @pytest.mark.parametrize("smoothing", ["mkn", "kn", "witten_bell", "add_k", "mle"])
 @pytest.mark.parametrize("name", ["m.arpa", "m.arpa.gz"])
