@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -133,7 +135,11 @@ def main(argv=None) -> int:
         us_txt = "—" if math.isnan(us) else f"{us:.3g}"
         ratio = "—" if math.isnan(us) else f"{us / ours_us:.3g}"
         print(f"| {name} | {fit_txt} | {us_txt} | {ratio} | {ppl:.2f} | {note} |")
-    print(f"\nlm.ngram test perplexity with OOVs as <unk>: {ev.perplexity:.4f} (lmplz/query: 434.7046)")
+    rng = np.random.default_rng(0)
+    gen_s, _ = median_time(lambda: model.generate(1000, rng=rng), args.runs)
+    topk_s, _ = median_time(lambda: model.generate(200, top_k=50, rng=rng), args.runs)
+    print(f"\nlm.ngram generate: {1e6 * gen_s / 1000:.0f} µs/token plain, {1e6 * topk_s / 200:.0f} µs/token with top_k=50")
+    print(f"lm.ngram test perplexity with OOVs as <unk>: {ev.perplexity:.4f} (lmplz/query: 434.7046)")
     print(f"machine load average at the end (1/5/15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 

@@ -298,8 +298,9 @@ class NgramModel:
         top_k: int | None = None,
         rng: np.random.Generator,
     ) -> list:
-        """Sample n tokens after `context` (default: a sentence start). A drawn `</s>` is emitted and
-        the next token starts a new sentence. No count is ever rescanned: a step costs O(continuations
+        """Sample n tokens after `context`: empty (the default) starts a sentence; otherwise, as for
+        `logprob`, it is the middle of a sentence unless it starts with `<s>`. A drawn `</s>` is
+        emitted and the next token starts a new sentence. No count is ever rescanned: a step costs O(continuations
         of the context + log V), or O(V) numpy work with a temperature or top-k."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator")
@@ -310,16 +311,15 @@ class NgramModel:
         if top_k is not None and top_k < 1:
             raise ValueError("top_k must be >= 1")
         _check_sentence(context)
-        history = [1] + [int(i) for i in self.encode(context)]
-        if len(context) and context[0] == self.bos:
-            history = history[1:]
+        # as for logprob, a context is the middle of a sentence unless it starts with <s>
+        history = [int(i) for i in self.encode(context)] if len(context) else [1]
         # Without temperature or top-k, sample by descending the backoff chain (exact, see _draw);
         # otherwise build the whole (V,) distribution and reshape it.
         exact_chain = temperature == 1.0 and top_k is None and not self._missing_logb
         keep = self.order - 1
         out = []
         for _ in range(n):
-            ctx = history[len(history) - keep:] if keep else []
+            ctx = history[max(0, len(history) - keep):] if keep else []
             word = self._draw(ctx, rng) if exact_chain else None
             if word is None:
                 prob = self._distribution(ctx)  # (V,)
@@ -334,7 +334,10 @@ class NgramModel:
                 word = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
                 word = min(word, self.vocab_size - 1)
             out.append(self.vocab[word])
-            history = [1] if word == 2 else history[len(history) - keep + 1:] + [word] if keep else []
+            if word == 2:
+                history = [1]  # a new sentence
+            elif keep:
+                history = history[max(0, len(history) - keep + 1):] + [word]
         return out
 
     def _sampling_tables(self):

@@ -261,6 +261,15 @@ def test_backoff_chain_sampling_is_exact(smoothing):
         assert freq[dist == 0].sum() == 0  # never a word of probability 0 (<s>, or MLE's unseen)
 
 
+def test_generate_uses_the_whole_context_at_high_order():
+    # order 5: a 3-token context must be used whole (a deterministic corpus continues it one way)
+    sentences = [["x", "a", "b", "c", "d", "e"], ["y", "q", "b", "c", "f", "g"]] * 3
+    m = train_ngram(sentences, order=5, smoothing="mle")
+    for seed in range(5):
+        assert m.generate(3, context=["a", "b", "c"], rng=np.random.default_rng(seed)) == ["d", "e", "</s>"]
+        assert m.generate(2, context=["<s>", "y", "q"], rng=np.random.default_rng(seed)) == ["b", "c"]
+
+
 # ------------------------------------------------------------------------------ files
 @pytest.mark.parametrize("smoothing", ["mkn", "kn", "witten_bell", "add_k", "mle"])
 @pytest.mark.parametrize("name", ["m.arpa", "m.arpa.gz"])
