@@ -12,8 +12,7 @@ import numpy as np
 
 from fasttok import _pretok
 from fasttok.errors import CorpusError, ModelFileError
-from fasttok.pretokenize import (PATTERNS, BLOCK_SIZE, compile_pattern, iter_texts, pattern_name,
-                                 pattern_source)
+from fasttok.pretokenize import PATTERNS, BLOCK_SIZE, compile_pattern, pattern_name, pattern_source
 
 _FORMAT = "fasttok-counts"
 _VERSION = 1

@@ -7,17 +7,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fasttok
-from fasttok import pretokenize
+from fasttok import _reference, pretokenize
 from tests.conftest import SHARED
 
 SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"
 
 
 def regex_counts(texts, pattern):
-    c = collections.Counter()
-    for t in texts:
-        c.update(pretokenize.split(t, pattern))
-    return dict(c)
+    return dict(_reference.count_words(texts, pattern))
 
 
 @given(texts=st.lists(st.text(max_size=60), max_size=5),
