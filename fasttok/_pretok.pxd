@@ -11,7 +11,7 @@
 # Piece k is data[ends[k-1]:ends[k]] (with ends[-1] taken as 0 for the first piece appended).
 # Every function that can meet invalid UTF-8 returns a negative value r for it: the first invalid
 # sequence starts at byte offset -1 - r (the same offset as UnicodeDecodeError.start).
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libcpp.vector cimport vector
 
 # Character classes (the same numbers as fasttok/_unicode.py).
@@ -56,12 +56,15 @@ cdef Py_ssize_t scan_utf8(const unsigned char* data, Py_ssize_t n, int pattern,
 cdef Py_ssize_t scan_utf8_partial(const unsigned char* data, Py_ssize_t n, int pattern,
                                   const CharClasses* classes, vector[int64_t]& ends) noexcept nogil
 
-# One entry of WordCounter's open-addressing table; count == 0 marks an empty slot.
+# One entry of WordCounter's open-addressing table; count == 0 marks an empty slot. The first 8
+# bytes of the word live in the slot, so most words (pre-tokens are short) compare without
+# touching the arena.
 cdef struct WordSlot:
-    uint64_t hash
+    uint64_t head       # the word's first 8 bytes, zero-padded (see _hash_bytes)
     int64_t count
     int64_t offset      # of the word's bytes in WordCounter.arena
-    int64_t length
+    uint32_t tag        # high half of the word's 64-bit hash
+    uint32_t length
 
 
 cdef class WordCounter:
@@ -70,8 +73,9 @@ cdef class WordCounter:
     cdef vector[unsigned char] arena # every distinct word's bytes, back to back
     cdef Py_ssize_t n_words
     cdef bint busy                   # a scan is running without the GIL: refuse concurrent use
+    cdef bint too_long               # a word of 4 GiB or more was dropped: the caller must raise
 
-    # Adds count (> 0) to the word piece[0:length].
+    # Adds count (> 0) to the word piece[0:length] (a word of 4 GiB or more sets too_long instead).
     cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count) noexcept nogil
     cdef void _grow(self) noexcept nogil
     cdef int _check_idle(self) except -1

@@ -149,7 +149,14 @@ cdef inline Py_ssize_t _run(const unsigned char* s, Py_ssize_t n, Py_ssize_t p, 
                             const CharClasses* cc) noexcept nogil:
     """End of the run of class-cls characters starting at p (p itself may end it)."""
     cdef Char c
+    cdef unsigned char b
     while True:
+        # ASCII fast path: most runs are ASCII letters, digits or punctuation.
+        while p < n:
+            b = s[p]
+            if b >= 0x80 or cc.ascii[b] != cls:
+                break
+            p += 1
         c = _char_at(s, n, p, cc)
         if c.cls != cls:
             if c.cls == CLS_INVALID:
@@ -457,26 +464,57 @@ def _py_scan_utf8(data, pattern, *, final=True):
     return [e for e in ends], consumed
 
 
+def _py_n_pieces(data, pattern):
+    """Number of pieces in UTF-8 data: the scanner alone, for benchmarks."""
+    cdef const unsigned char[::1] view = data
+    cdef const CharClasses* cc = char_classes()
+    cdef int pid = pattern_id(pattern)
+    cdef Py_ssize_t n = view.shape[0], pos = 0, n_pieces = 0
+    with nogil:
+        while pos < n:
+            pos = next_piece(&view[0], n, pos, pid, cc)
+            if pos < 0:
+                break
+            n_pieces += 1
+    if pos < 0:
+        raise _invalid_utf8(data, -1 - pos)
+    return n_pieces
+
+
 # ---------------------------------------------------------------------------------------------
 # Word counting
 
-cdef inline uint64_t _hash_bytes(const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    # Multiply-xorshift over 8-byte words, then the splitmix64 finalizer so the low bits (the
-    # table index under linear probing) depend on every input bit. Pieces are short: one or two
-    # words is the common case.
+cdef inline uint64_t _hash_bytes(const unsigned char* p, Py_ssize_t n, uint64_t* head) noexcept nogil:
+    """64-bit hash of p[0:n]; sets *head to the first 8 bytes (fewer: zero-padded, little-endian).
+
+    Multiply-xorshift over 8-byte words, then the splitmix64 finalizer so the low bits (the table
+    index under linear probing) depend on every input bit. Pre-tokens are short: one or two words.
+    """
     cdef uint64_t h = <uint64_t>n * 0x9E3779B97F4A7C15ULL
     cdef uint64_t w
-    while n >= 8:
-        memcpy(&w, p, 8)
-        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
-        h ^= h >> 31
-        p += 8
-        n -= 8
-    if n > 0:
+    cdef Py_ssize_t k
+    if n < 8:
+        # A byte loop, not memcpy(&w, p, n): a variable-length memcpy is a libc call.
         w = 0
-        memcpy(&w, p, n)
+        k = n
+        while k > 0:
+            k -= 1
+            w = (w << 8) | p[k]
+        head[0] = w
         h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
         h ^= h >> 31
+    else:
+        memcpy(head, p, 8)
+        while n >= 8:
+            memcpy(&w, p, 8)
+            h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
+            h ^= h >> 31
+            p += 8
+            n -= 8
+        if n > 0:
+            memcpy(&w, p + n - 8, 8)  # the last 8 bytes, overlapping the previous word
+            h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
+            h ^= h >> 31
     h ^= h >> 30
     h *= 0xBF58476D1CE4E5B9ULL
     h ^= h >> 27
@@ -511,6 +549,7 @@ cdef class WordCounter:
         self.slots.resize(64)  # value-initialised: every count is 0, i.e. empty
         self.n_words = 0
         self.busy = False
+        self.too_long = False
 
     @property
     def pattern(self):
@@ -518,27 +557,35 @@ cdef class WordCounter:
         return _PATTERN_NAMES[self.pattern_id]
 
     cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count) noexcept nogil:
-        cdef uint64_t h = _hash_bytes(piece, length)
+        cdef uint64_t head, h
+        cdef uint32_t tag
         cdef size_t mask = self.slots.size() - 1
-        cdef size_t i = h & mask
+        cdef size_t i
         cdef WordSlot* slot
         cdef size_t offset
+        if (length >> 32) != 0:
+            self.too_long = True
+            return
+        h = _hash_bytes(piece, length, &head)
+        tag = <uint32_t>(h >> 32)
+        i = h & mask
         while True:
             slot = &self.slots[i]
             if slot.count == 0:
                 break
-            if (slot.hash == h and slot.length == length
-                    and memcmp(self.arena.data() + slot.offset, piece, length) == 0):
+            if (slot.tag == tag and slot.head == head and slot.length == length
+                    and (length <= 8 or memcmp(self.arena.data() + slot.offset + 8, piece + 8, length - 8) == 0)):
                 slot.count += count
                 return
             i = (i + 1) & mask
         offset = self.arena.size()
         self.arena.resize(offset + length)
         memcpy(self.arena.data() + offset, piece, length)
-        slot.hash = h
+        slot.head = head
         slot.count = count
         slot.offset = offset
-        slot.length = length
+        slot.tag = tag
+        slot.length = <uint32_t>length
         self.n_words += 1
         if 2 * <size_t>self.n_words > self.slots.size():
             self._grow()
@@ -546,12 +593,14 @@ cdef class WordCounter:
     cdef void _grow(self) noexcept nogil:
         cdef vector[WordSlot] old
         cdef size_t k, i, mask
+        cdef uint64_t head
         old.swap(self.slots)
         self.slots.resize(2 * old.size())
         mask = self.slots.size() - 1
         for k in range(old.size()):
             if old[k].count != 0:
-                i = old[k].hash & mask
+                # Only the high half of the hash is stored: recompute it (growth is rare).
+                i = _hash_bytes(self.arena.data() + old[k].offset, old[k].length, &head) & mask
                 while self.slots[i].count != 0:
                     i = (i + 1) & mask
                 self.slots[i] = old[k]
@@ -608,9 +657,15 @@ cdef class WordCounter:
                 r = self.count_utf8(&view[0], n, is_final)
         finally:
             self.busy = False
+        self._check_too_long()
         if r < 0:
             raise _invalid_utf8(data, -1 - r)
         return r
+
+    def _check_too_long(self):
+        if self.too_long:
+            self.too_long = False
+            raise ValueError("a pre-token of 4 GiB or more cannot be counted; it was skipped")
 
     def add_text(self, str text):
         """Count the pieces of text (encoded once to UTF-8)."""
