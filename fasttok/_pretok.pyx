@@ -63,18 +63,20 @@ cdef const CharClasses* char_classes() except NULL:
     cdef int k
     if _class_arrays is None:
         from fasttok._unicode import build_class_table
-        index_array, blocks_array = build_class_table()
-        index = index_array
-        blocks = blocks_array
-        # Another thread may have built the table while this one ran Python code; install only the
-        # first, so a pointer some thread already holds never dangles.
+        arrays = build_class_table()
+        index = arrays[0]
+        blocks = arrays[1]
+        # Another thread may have built the table while this one ran Python code. Install only the
+        # first, and do it without any Python-level allocation between the check and the final
+        # assignment (a garbage collection there could run a finalizer and switch threads), so a
+        # pointer that some thread already holds never dangles.
         if _class_arrays is None:
             _classes.block_index = &index[0]
             _classes.blocks = &blocks[0]
             for k in range(256):
                 _byte_class[k] = blocks[128 * <Py_ssize_t>index[0] + k] if k < 128 else CLS_INVALID
             _classes.byte_class = _byte_class
-            _class_arrays = (index_array, blocks_array)
+            _class_arrays = arrays
     return &_classes
 
 
