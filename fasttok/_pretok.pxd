@@ -84,6 +84,8 @@ cdef class WordCounter:
                       uint64_t head, uint64_t hash) noexcept nogil
     cdef void _grow(self) noexcept nogil
     cdef int _check_idle(self) except -1
+    cdef Py_ssize_t _count_buffer(self, const unsigned char* data, Py_ssize_t n, bint final,
+                                  owner) except? -1
     # Scans and counts data[0:n]. final: returns n, like scan_utf8. Not final: counts only the pieces
     # scan_utf8_partial would append and returns where the rest starts. Either: -1 - offset on
     # invalid UTF-8 (the pieces before it may have been counted).

@@ -11,7 +11,7 @@ pattern's alternatives in order at each position, as the regex engine would, wit
     ['Hello', ' world', "'s", ' ', ' 123']
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 from libcpp.algorithm cimport sort
@@ -687,24 +687,36 @@ cdef class WordCounter:
         Invalid UTF-8 raises UnicodeDecodeError (a ValueError) whose .start is the byte offset.
         """
         cdef const unsigned char[::1] view = data
-        cdef Py_ssize_t n = view.shape[0], r = 0
-        cdef bint is_final = final
-        self._check_idle()
-        if n == 0:
+        if view.shape[0] == 0:
+            self._check_idle()
             return 0
+        return self._count_buffer(&view[0], view.shape[0], final, data)
+
+    def add_text(self, str text):
+        """Count the pieces of text (encoded once to UTF-8; an ASCII str is scanned in place)."""
+        cdef const char* utf8
+        cdef Py_ssize_t n
+        if text.isascii():  # O(1): CPython keeps ASCII text as its own UTF-8, no copy needed
+            utf8 = PyUnicode_AsUTF8AndSize(text, &n)
+            if n > 0:
+                self._count_buffer(<const unsigned char*>utf8, n, True, text)
+        else:
+            self.add_bytes(text.encode("utf-8"))
+
+    cdef Py_ssize_t _count_buffer(self, const unsigned char* data, Py_ssize_t n, bint final,
+                                  owner) except? -1:
+        # owner keeps data alive and names it in the error.
+        cdef Py_ssize_t r
+        self._check_idle()
         self.busy = True
         try:
             with nogil:
-                r = self.count_utf8(&view[0], n, is_final)
+                r = self.count_utf8(data, n, final)
         finally:
             self.busy = False
         if r < 0:
-            raise _invalid_utf8(data, -1 - r)
+            raise _invalid_utf8(owner, -1 - r)
         return r
-
-    def add_text(self, str text):
-        """Count the pieces of text (encoded once to UTF-8)."""
-        self.add_bytes(text.encode("utf-8"))
 
     def add_counts(self, words, counts):
         """Add count[i] (> 0) to words[i] (bytes) for every i, e.g. to rebuild a saved table."""
