@@ -185,7 +185,7 @@ cdef inline int32_t _ascii_lower(int32_t cp) noexcept nogil:
 # The two patterns. Each function is the pattern's alternation, tried in order at pos; every
 # "return -1 - offset" is invalid UTF-8 met while looking, which ends the whole scan anyway.
 
-cdef Py_ssize_t _next_gpt2(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
+cdef inline Py_ssize_t _next_gpt2(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
                            const CharClasses* cc) noexcept nogil:
     # 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
     cdef Char c, c1, c2
@@ -244,7 +244,7 @@ cdef Py_ssize_t _next_gpt2(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
     return last_start
 
 
-cdef Py_ssize_t _next_gpt4(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
+cdef inline Py_ssize_t _next_gpt4(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
                            const CharClasses* cc) noexcept nogil:
     # '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+
     # |\s++$|\s*[\r\n]|\s+(?!\S)|\s
@@ -642,31 +642,46 @@ cdef class WordCounter:
     cdef Py_ssize_t count_utf8(self, const unsigned char* data, Py_ssize_t n, bint final) noexcept nogil:
         cdef Py_ssize_t stop = n, pos = 0, end, readable = n
         cdef const CharClasses* cc = &_classes
-        cdef Py_ssize_t (*next_fn)(const unsigned char*, Py_ssize_t, Py_ssize_t, const CharClasses*) noexcept nogil
         cdef const unsigned char* previous = NULL
         cdef Py_ssize_t previous_length = 0
         cdef uint64_t head, hash, previous_head = 0, previous_hash = 0
-        next_fn = _next_gpt2 if self.pattern_id == PATTERN_GPT2 else _next_gpt4
         if not final:
             n = _complete_prefix(data, n)
             stop = _stable_limit(data, n)
         # Software pipelining: hash a piece and prefetch its slot, scan the next piece while the
         # slot's cache line arrives, and only then look the first one up. Table lookups were half
-        # of the counting time, mostly waiting on memory.
-        while pos < stop:
-            end = next_fn(data, n, pos, cc)
-            if end < 0 or end > stop:
-                break
-            head = _head(data + pos, end - pos, readable - pos)
-            hash = _hash_word(head, data + pos, end - pos)
-            _prefetch(self.slots.data() + (hash >> self.slot_shift))
-            if previous != NULL:
-                self._insert(previous, previous_length, 1, previous_head, previous_hash)
-            previous = data + pos
-            previous_length = end - pos
-            previous_head = head
-            previous_hash = hash
-            pos = end
+        # of the counting time, mostly waiting on memory. Two copies of the loop so each inlines
+        # its pattern's scanner.
+        if self.pattern_id == PATTERN_GPT2:
+            while pos < stop:
+                end = _next_gpt2(data, n, pos, cc)
+                if end < 0 or end > stop:
+                    break
+                head = _head(data + pos, end - pos, readable - pos)
+                hash = _hash_word(head, data + pos, end - pos)
+                _prefetch(self.slots.data() + (hash >> self.slot_shift))
+                if previous != NULL:
+                    self._insert(previous, previous_length, 1, previous_head, previous_hash)
+                previous = data + pos
+                previous_length = end - pos
+                previous_head = head
+                previous_hash = hash
+                pos = end
+        else:
+            while pos < stop:
+                end = _next_gpt4(data, n, pos, cc)
+                if end < 0 or end > stop:
+                    break
+                head = _head(data + pos, end - pos, readable - pos)
+                hash = _hash_word(head, data + pos, end - pos)
+                _prefetch(self.slots.data() + (hash >> self.slot_shift))
+                if previous != NULL:
+                    self._insert(previous, previous_length, 1, previous_head, previous_hash)
+                previous = data + pos
+                previous_length = end - pos
+                previous_head = head
+                previous_hash = hash
+                pos = end
         if previous != NULL:
             self._insert(previous, previous_length, 1, previous_head, previous_hash)
         if pos < stop and end < 0:
