@@ -6,6 +6,7 @@ running Python's unicodedata that the (newer) regex module classes as letters or
 exhaustive table tests below prove that this set is the *only* place where the classes differ.
 """
 import collections
+import doctest
 import pickle
 import threading
 import unicodedata
@@ -362,3 +363,9 @@ def test_buffers_other_than_bytes_are_accepted():
     assert _pretok.split_bytes(memoryview(data), "gpt2") == expected
     assert _pretok.split_bytes(np.frombuffer(data, dtype=np.uint8), "gpt2") == expected
     assert _pretok.split_bytes(b"", "gpt4") == []
+
+
+def test_docstring_examples_hold():
+    for module in (_pretok, _unicode):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
