@@ -64,7 +64,8 @@ cdef struct WordSlot:
     uint64_t head       # the word's first min(length, 8) bytes, memcpy'd into a zeroed uint64
     int64_t count
     int64_t offset      # of the word's bytes in WordCounter.arena
-    int64_t length
+    uint32_t hash_high  # the top half of the word's hash: enough to re-index when the table grows
+    uint32_t length     # a word is shorter than 4 GiB (longer ones set WordCounter.too_long)
 
 
 @cython.final
@@ -75,15 +76,17 @@ cdef class WordCounter:
     cdef vector[unsigned char] arena # every distinct word's bytes, back to back
     cdef Py_ssize_t n_words
     cdef bint busy                   # a scan is running without the GIL: refuse concurrent use
+    cdef bint too_long               # a word of 4 GiB or more was skipped: the caller must raise
 
     # Adds count (> 0) to the word piece[0:length]. readable: bytes readable from piece (>= length);
-    # 8 or more allows one 8-byte load for a short word.
+    # 8 or more allows one 8-byte load for a short word. A word of 4 GiB or more sets too_long.
     cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
                           Py_ssize_t readable) noexcept nogil
     cdef void _insert(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
                       uint64_t head, uint64_t hash) noexcept nogil
     cdef void _grow(self) noexcept nogil
     cdef int _check_idle(self) except -1
+    cdef int _raise_if_too_long(self) except -1
     cdef Py_ssize_t _count_buffer(self, const unsigned char* data, Py_ssize_t n, bint final,
                                   owner) except? -1
     # Scans and counts data[0:n]. final: returns n, like scan_utf8. Not final: counts only the pieces

@@ -588,6 +588,7 @@ cdef class WordCounter:
         self.slot_shift = 64 - 6
         self.n_words = 0
         self.busy = False
+        self.too_long = False
 
     @property
     def pattern(self):
@@ -605,6 +606,9 @@ cdef class WordCounter:
         cdef size_t i = hash >> self.slot_shift
         cdef WordSlot* slot
         cdef size_t offset
+        if (length >> 32) != 0:
+            self.too_long = True
+            return
         while True:
             slot = &self.slots[i]
             if slot.count == 0:
@@ -615,12 +619,12 @@ cdef class WordCounter:
                 return
             i = (i + 1) & mask
         offset = self.arena.size()
-        self.arena.resize(offset + length)
-        memcpy(self.arena.data() + offset, piece, length)
+        self.arena.insert(self.arena.end(), piece, piece + length)  # no zero-fill, unlike resize
         slot.head = head
         slot.count = count
         slot.offset = offset
-        slot.length = length
+        slot.hash_high = <uint32_t>(hash >> 32)
+        slot.length = <uint32_t>length
         self.n_words += 1
         if 2 * <size_t>self.n_words > self.slots.size():
             self._grow()
@@ -634,7 +638,8 @@ cdef class WordCounter:
         mask = self.slots.size() - 1
         for k in range(old.size()):
             if old[k].count != 0:
-                i = _hash_word(old[k].head, self.arena.data() + old[k].offset, old[k].length) >> self.slot_shift
+                # slot_shift >= 32 (fewer than 2**32 slots), so the stored top half suffices.
+                i = old[k].hash_high >> (self.slot_shift - 32)
                 while self.slots[i].count != 0:
                     i = (i + 1) & mask
                 self.slots[i] = old[k]
@@ -729,9 +734,16 @@ cdef class WordCounter:
                 r = self.count_utf8(data, n, final)
         finally:
             self.busy = False
+        self._raise_if_too_long()
         if r < 0:
             raise _invalid_utf8(owner, -1 - r)
         return r
+
+    cdef int _raise_if_too_long(self) except -1:
+        if self.too_long:
+            self.too_long = False
+            raise ValueError("a pre-token of 4 GiB or more cannot be counted (it was skipped)")
+        return 0
 
     def add_counts(self, words, counts):
         """Add count[i] (> 0) to words[i] (bytes) for every i, e.g. to rebuild a saved table."""
@@ -748,6 +760,7 @@ cdef class WordCounter:
                 raise TypeError(f"words must be non-empty bytes, got {words[i]!r}")
             word = words[i]
             self.count_piece(&word[0], word.shape[0], values[i], word.shape[0])
+        self._raise_if_too_long()
 
     def merge(self, WordCounter other not None):
         """Add every count of other (made with the same pattern) to this counter."""
