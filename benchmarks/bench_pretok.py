@@ -13,8 +13,9 @@ pattern ("gpt2", "gpt4") it times, as the median of --repeats runs (wall clock, 
     scan only       the scanner kernel alone (no Python objects, no counting)
 
 and prints MB/s (of UTF-8 input) and the ratio fasttok / regex. Corpora: ../shared tinyshakespeare,
-the first --stdlib-mb MB of this Python's standard-library sources (sorted paths, reproducible), two
-adversarial inputs, and any FILE given.
+the first --stdlib-mb MB of this Python's standard-library sources (sorted paths, reproducible), random
+non-ASCII words (nearly every piece new: the counter's worst case), two single-piece inputs, and any
+FILE given.
 """
 from __future__ import annotations
 
@@ -55,12 +56,28 @@ def stdlib_sources(n_bytes: int) -> bytes:
     return b"".join(parts)
 
 
+def random_words(rng: np.random.Generator, n_words: int) -> bytes:
+    """Worst case for a counter: words of 1-8 random Cyrillic/CJK letters, nearly all distinct,
+    with some digits and punctuation, separated by spaces and newlines."""
+    alphabet = [chr(c) for c in range(0x430, 0x450)] + [chr(c) for c in range(0x4E00, 0x4E00 + 500)]
+    alphabet += list("0123456789.,!'")
+    lengths = rng.integers(1, 9, size=n_words)  # (n_words,)
+    letters = rng.integers(0, len(alphabet), size=int(lengths.sum()))  # (total letters,)
+    separators = rng.choice([" ", " ", " ", "\n"], size=n_words)  # (n_words,)
+    words, start = [], 0
+    for length, separator in zip(lengths.tolist(), separators.tolist()):
+        words.append("".join(alphabet[i] for i in letters[start:start + length]) + separator)
+        start += length
+    return "".join(words).encode("utf-8")
+
+
 def corpora(args) -> dict[str, bytes]:
     rng = np.random.default_rng(0)
     found = {}
     if SHAKESPEARE.exists():
         found["tinyshakespeare"] = SHAKESPEARE.read_bytes()
     found[f"stdlib-py-{args.stdlib_mb}MB"] = stdlib_sources(args.stdlib_mb << 20)
+    found["random-words-nonascii"] = random_words(rng, 150_000)
     found["letters-no-spaces-2MB"] = rng.integers(97, 123, size=2 << 20, dtype=np.uint8).tobytes()
     found["one-char-2MB"] = b"x" * (2 << 20)
     for name in args.files:
