@@ -371,9 +371,9 @@ cdef Py_ssize_t scan_utf8(const unsigned char* data, Py_ssize_t n, int pattern,
 
 # ---------------------------------------------------------------------------------------------
 # Streaming. A piece depends on at most the two code points after it (the contractions look two
-# ahead: "'l" + "l"), except pieces that end where a white-space run reaches the end of the text,
-# and such a piece is always the last one. So, in a prefix of a longer text, a piece followed by at
-# least two complete code points is final.
+# ahead: "'l" + "l"), and on whether the white-space run it belongs to reaches the end of the text;
+# when that run does, the piece is the whole rest of the text, i.e. the last piece. So, in a prefix
+# of a longer text, a piece followed by at least two complete code points is final.
 
 cdef inline Py_ssize_t _complete_prefix(const unsigned char* s, Py_ssize_t n) noexcept nogil:
     """n minus a trailing UTF-8 sequence that the chunk boundary cut short."""
