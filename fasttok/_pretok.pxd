@@ -84,6 +84,8 @@ cdef class WordCounter:
                           Py_ssize_t readable) noexcept nogil
     cdef void _insert(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
                       uint64_t head, uint64_t hash) noexcept nogil
+    cdef void _add_new(self, WordSlot* slot, const unsigned char* piece, Py_ssize_t length, int64_t count,
+                       uint64_t head, uint64_t hash) noexcept nogil
     cdef void _grow(self) noexcept nogil
     cdef int _check_idle(self) except -1
     cdef int _raise_if_too_long(self) except -1

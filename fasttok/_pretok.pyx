@@ -602,23 +602,24 @@ cdef class WordCounter:
 
     cdef void _insert(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
                       uint64_t head, uint64_t hash) noexcept nogil:
+        # The hit path is small so the compiler can inline it; a new word goes to _add_new.
+        cdef WordSlot* slots = self.slots.data()
         cdef size_t mask = self.slots.size() - 1
         cdef size_t i = hash >> self.slot_shift
-        cdef WordSlot* slot
-        cdef size_t offset
+        while slots[i].count != 0:
+            if (slots[i].head == head and slots[i].length == length
+                    and (length <= 8 or memcmp(self.arena.data() + slots[i].offset + 8, piece + 8, length - 8) == 0)):
+                slots[i].count += count
+                return
+            i = (i + 1) & mask
+        self._add_new(&slots[i], piece, length, count, head, hash)
+
+    cdef void _add_new(self, WordSlot* slot, const unsigned char* piece, Py_ssize_t length, int64_t count,
+                       uint64_t head, uint64_t hash) noexcept nogil:
+        cdef size_t offset = self.arena.size()
         if (length >> 32) != 0:
             self.too_long = True
             return
-        while True:
-            slot = &self.slots[i]
-            if slot.count == 0:
-                break
-            if (slot.head == head and slot.length == length
-                    and (length <= 8 or memcmp(self.arena.data() + slot.offset + 8, piece + 8, length - 8) == 0)):
-                slot.count += count
-                return
-            i = (i + 1) & mask
-        offset = self.arena.size()
         self.arena.insert(self.arena.end(), piece, piece + length)  # no zero-fill, unlike resize
         slot.head = head
         slot.count = count
