@@ -608,7 +608,8 @@ cdef class WordCounter:
         cdef size_t i = hash >> self.slot_shift
         while slots[i].count != 0:
             if (slots[i].head == head and slots[i].length == length
-                    and (length <= 8 or memcmp(self.arena.data() + slots[i].offset + 8, piece + 8, length - 8) == 0)):
+                    and (length <= 8
+                         or memcmp(self.arena.data() + slots[i].offset + 8, piece + 8, length - 8) == 0)):
                 slots[i].count += count
                 return
             i = (i + 1) & mask
