@@ -10,7 +10,7 @@ answers them once for all 0x110000 code points and packs the answers into a two-
     blocks:      uint8[n_blocks * 128]      # block number * 128 + (code point & 127) -> class
 
 Only about 200 of the 8704 blocks of 128 code points differ from one another, so the table is about
-42 KB and stays in cache. Building it takes ~50 ms (measured on the project machine), so it is built
+42 KB and stays in cache. Building it takes 50-110 ms (measured on the project machine), so it is built
 lazily, on the first call that needs it, not at import.
 
 Unicode version: the classes follow `unicodedata.unidata_version` of the running Python (14.0.0 on
