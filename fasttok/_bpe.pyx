@@ -49,9 +49,11 @@ cdef class _MergeLearner:
     Pair counts live in one open-addressing table (no deletions: a dead pair keeps count 0).
     """
     cdef vector[token_t] sym            # (n_symbols,) current symbol at each position
-    cdef vector[pos_t] nxt              # (n_symbols,) next live position in the word, or -1
-    cdef vector[pos_t] prv              # (n_symbols,) previous live position, or -1
-    cdef vector[pos_t] head             # (n_words,) first position of each word
+    # Links are int32 (learn_merges refuses tables of 2**31 symbols or more): memory is the limit of
+    # how large a unique-word table fits, and these two arrays are most of it.
+    cdef vector[int32_t] nxt            # (n_symbols,) next live position in the word, or -1
+    cdef vector[int32_t] prv            # (n_symbols,) previous live position, or -1
+    cdef vector[int32_t] head           # (n_words,) first position of each word
     cdef vector[count_t] weight         # (n_words,) how often the word occurs in the corpus
     cdef vector[int] stamp              # (n_words,) last merge step that visited the word
     cdef vector[PairSlot] slots         # the pair table, a power of two in size, at most half full
@@ -124,8 +126,8 @@ cdef class _MergeLearner:
         self.slots[self._find(key)].count -= delta
 
     cdef void _merge_word(self, int word, token_t left, token_t right, token_t new_id) noexcept nogil:
-        cdef pos_t p = self.head[word]
-        cdef pos_t q, before, after
+        cdef int32_t p = self.head[word]
+        cdef int32_t q, before, after
         cdef count_t w = self.weight[word]
         while p != -1:
             q = self.nxt[p]
@@ -218,6 +220,9 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
     cdef Py_ssize_t n_words = counts.shape[0]
     if offsets.shape[0] != n_words + 1 or offsets[n_words] != symbols.shape[0]:
         raise ValueError("offsets must have n_words + 1 entries ending at len(symbols)")
+    if symbols.shape[0] >= 2**31 - 1:
+        raise ValueError(f"the unique-word table has {symbols.shape[0]} symbols; the trainer handles fewer "
+                         f"than 2**31 (count words on a sample, or raise min_frequency of the counts)")
     cdef token_t first_id = <token_t>base_length.shape[0]
     cdef _MergeLearner st = _MergeLearner()
     cdef Py_ssize_t n = symbols.shape[0]
@@ -234,7 +239,7 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
         st.head.resize(n_words)
         st.weight.resize(n_words)
         st.stamp.assign(n_words, -1)
-        st._init_table(n // 4 + 16)
+        st._init_table(1 << 15)  # grows by doubling: distinct pairs are far fewer than symbols
         for w in range(n_words):
             start = offsets[w]
             end = offsets[w + 1]

@@ -49,7 +49,8 @@ class WordCounts:
     def _add_pieces(self, pieces):
         counts = {}
         for p in pieces:
-            counts[p] = counts.get(p, 0) + 1
+            if p:  # a custom regex may match the empty string; an empty piece has nothing to learn
+                counts[p] = counts.get(p, 0) + 1
         if counts:
             self._table.add_counts([p.encode("utf-8") for p in counts], list(counts.values()))
 
@@ -71,7 +72,11 @@ class WordCounts:
             offset = start  # file offset of pending[0]
             pending = b""
             while True:
-                want = BLOCK_SIZE if stop is None else min(BLOCK_SIZE, stop - f.tell())
+                # A piece longer than the pending bytes makes add_bytes consume nothing; reading as
+                # much again as is pending keeps the rescans of such a piece linear in total.
+                want = max(BLOCK_SIZE, len(pending))
+                if stop is not None:
+                    want = min(want, stop - f.tell())
                 chunk = f.read(want) if want > 0 else b""
                 data = pending + chunk
                 final = not chunk

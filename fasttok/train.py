@@ -59,7 +59,9 @@ def train_bpe(corpus, *, vocab_size, pattern="gpt2", byte_level=True, special_to
                              continuing_subword_prefix=continuing_subword_prefix,
                              end_of_word_suffix=end_of_word_suffix, unk_token=unk_token, progress=progress)
     counts = count_words(corpus, pattern=pattern, num_workers=num_workers)
-    return _train_from_counts(counts, **options)
+    table = _word_table(counts, options)
+    del counts  # the table is all training needs: free the hash table before the learner allocates
+    return _learn(table, **options)
 
 
 def train_bpe_from_counts(counts, *, vocab_size, byte_level=True, special_tokens=(), min_frequency=1,
@@ -75,7 +77,7 @@ def train_bpe_from_counts(counts, *, vocab_size, byte_level=True, special_tokens
                              min_frequency=min_frequency, max_token_length=max_token_length,
                              continuing_subword_prefix=continuing_subword_prefix,
                              end_of_word_suffix=end_of_word_suffix, unk_token=unk_token, progress=progress)
-    return _train_from_counts(counts, **options)
+    return _learn(_word_table(counts, options), **options)
 
 
 def _check_options(*, vocab_size, byte_level, special_tokens, min_frequency, max_token_length,
@@ -99,37 +101,42 @@ def _check_options(*, vocab_size, byte_level, special_tokens, min_frequency, max
                 suffix=end_of_word_suffix or "", unk_token=unk_token, progress=progress)
 
 
-def _train_from_counts(counts, *, vocab_size, byte_level, special, min_frequency, max_token_length, prefix,
-                       suffix, unk_token, progress):
+def _word_table(counts, options):
+    """The unique-word table as flat arrays: what the core learns from."""
     pieces, weights = counts.items()  # bytes sorted bytewise (= code-point order), (n_words,) int64
     if not pieces:
         raise CorpusError("the corpus is empty: no pre-tokens to learn from")
-    if byte_level:
+    special = options["special"]
+    if options["byte_level"]:
         lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
         symbols = np.frombuffer(b"".join(pieces), dtype=np.uint8).astype(np.int32)  # (n_symbols,)
         base = {b: bytes([b]) for b in range(256)}
-        base_length = np.ones(256, dtype=np.int64)
     else:
-        words = [_char_word(p.decode("utf-8"), prefix, suffix) for p in pieces]
+        words = [_char_word(p.decode("utf-8"), options["prefix"], options["suffix"]) for p in pieces]
         alphabet = sorted({s for w in words for s in w})
         index = {s: i for i, s in enumerate(alphabet)}
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         symbols = np.fromiter((index[s] for w in words for s in w), dtype=np.int32, count=int(lengths.sum()))
         base = dict(enumerate(alphabet))
-        base_length = np.ones(len(alphabet), dtype=np.int64)
         clash = set(special) & set(alphabet)
         if clash:
             raise ValueError(f"special tokens {sorted(clash)} are also characters of the corpus alphabet")
     offsets = np.zeros(len(pieces) + 1, dtype=np.int64)  # (n_words + 1,)
     np.cumsum(lengths, out=offsets[1:])
+    return {"symbols": symbols, "offsets": offsets, "weights": weights, "base": base, "pattern": counts.pattern}
 
+
+def _learn(table, *, vocab_size, byte_level, special, min_frequency, max_token_length, prefix, suffix,
+           unk_token, progress):
+    base = table["base"]
     n_fixed = len(base) + len(special)
     if vocab_size < n_fixed:
         what = "256 byte tokens" if byte_level else f"{len(base)} characters of the corpus alphabet"
         raise ValueError(f"vocab_size {vocab_size} is below the {what} plus {len(special)} special tokens "
                          f"(at least {n_fixed} needed)")
     n_merges = vocab_size - n_fixed
-    merges = _bpe.learn_merges(symbols, offsets, weights, base_length, n_merges=n_merges,
+    merges = _bpe.learn_merges(table["symbols"], table["offsets"], table["weights"],
+                               np.ones(len(base), dtype=np.int64), n_merges=n_merges,
                                min_frequency=min_frequency, max_token_length=max_token_length or 0,
                                progress=progress)  # (n_learned, 2)
     n_learned = len(merges)
@@ -141,7 +148,7 @@ def _train_from_counts(counts, *, vocab_size, byte_level, special, min_frequency
     first = len(base)
     rows = np.column_stack([merges, np.arange(first, first + n_learned, dtype=np.int32)]).astype(np.int32)
     special_ids = {s: first + n_learned + k for k, s in enumerate(special)}
-    return BPETokenizer(base=base, merges=rows, special_tokens=special_ids, pattern=counts.pattern,
+    return BPETokenizer(base=base, merges=rows, special_tokens=special_ids, pattern=table["pattern"],
                         byte_level=byte_level, continuing_subword_prefix=prefix or None,
                         end_of_word_suffix=suffix or None, unk_token=unk_token, info=info)
 

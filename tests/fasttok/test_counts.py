@@ -107,3 +107,15 @@ def test_dask_local_cluster_equals_single_process(tmp_path):
     assert from_paths == expected
     assert from_bag == fasttok.count_words(lines)
     assert fasttok.train_bpe_from_counts(from_paths, vocab_size=400) == fasttok.train_bpe(paths, vocab_size=400)
+
+
+def test_custom_regex_that_matches_empty_strings():
+    counts = fasttok.count_words(["ab  cd"], pattern=r"\w*")
+    assert counts.to_dict() == {"ab": 1, "cd": 1}
+
+
+def test_one_piece_much_longer_than_a_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(fasttok.counts, "BLOCK_SIZE", 256)
+    path = tmp_path / "long.txt"
+    path.write_text("x" * 100_000 + " tail", encoding="utf-8")
+    assert fasttok.count_words([path]).to_dict() == {"x" * 100_000: 1, " tail": 1}
