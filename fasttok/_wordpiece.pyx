@@ -555,12 +555,12 @@ cdef class WordPieceTrainer:
                 done += <int64_t>(self.vocab.size() - before)
         return done
 
-    def vocab_units(self):
-        """The vocabulary in id order as (text, is_continuation) pairs."""
+    def vocab_units(self, size_t start=0):
+        """The vocabulary from id `start` on, in id order, as (text, is_continuation) pairs."""
         out = []
         cdef size_t i
         cdef const uint32_t* data
-        for i in range(self.vocab.size()):
+        for i in range(start, self.vocab.size()):
             data = <const uint32_t*>self.ustr[self.vocab[i]].data()
             if data[0] == CONT_MARK:
                 out.append((_key_to_str(self.ustr[self.vocab[i]], 1), True))
