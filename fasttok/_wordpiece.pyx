@@ -16,7 +16,8 @@ Three parts:
     Tokenization"), and a per-call cache of whole words.
 """
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
+cimport cython
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.unordered_map cimport unordered_map
@@ -55,6 +56,11 @@ cdef extern from *:
         }
     };
     typedef std::priority_queue<WPEntry, std::vector<WPEntry>, WPEntryLess> WPHeap;
+
+    // One open-addressing slot of the trie's child table: key and value side by side, one cache line.
+    struct WPSlot { uint64_t key; int32_t child; };
+    // One slot of the encoder's word cache: the word and its ids live in two arenas.
+    struct WPCacheSlot { uint64_t hash; uint32_t word_start; uint32_t word_len; uint32_t ids_start; uint32_t ids_len; };
     """
     double wp_gain(double c, double d) noexcept nogil
     ctypedef struct WPEntry:
@@ -64,6 +70,15 @@ cdef extern from *:
         int32_t right
         int32_t pair
         int32_t stamp
+    ctypedef struct WPSlot:
+        uint64_t key
+        int32_t child
+    ctypedef struct WPCacheSlot:
+        uint64_t hash
+        uint32_t word_start
+        uint32_t word_len
+        uint32_t ids_start
+        uint32_t ids_len
     cdef cppclass WPHeap:
         void push(WPEntry&) nogil
         WPEntry& top() nogil
@@ -77,6 +92,10 @@ cdef enum:
     PUNCTUATION = 2
     # a continuation unit's string starts with this code point (outside Unicode): "a" and "##a" differ
     CONT_MARK = 0x110000
+
+cdef enum:
+    CACHE_SLOTS = 1 << 16   # word cache slots (at most half are filled)
+    CACHE_MAX_WORD = 32     # longer words skip the cache
 
 cdef enum:
     SCORE_PMI = 0
@@ -196,6 +215,7 @@ cdef class WordCounter:
 # Training
 # ---------------------------------------------------------------------------------------------
 
+@cython.final
 cdef class WordPieceTrainer:
     """Greedy vocabulary learning: repeatedly merge the adjacent unit pair with the best score.
 
@@ -635,6 +655,7 @@ cdef inline uint64_t _mix(uint64_t k) noexcept nogil:
     return k
 
 
+@cython.final
 cdef class WordPieceEncoder:
     """Greedy longest-match-first WordPiece over a fixed vocabulary, linear in the word length.
 
@@ -649,9 +670,9 @@ cdef class WordPieceEncoder:
     failure transition emits at least one token and every goto consumes one character, so a word of
     n characters costs O(n + tokens emitted) = O(n) steps (Song et al. 2021, LinMaxMatch).
     """
-    cdef vector[uint64_t] keys     # open addressing: (node << 21 | code point) -> child
-    cdef vector[int32_t] children
+    cdef vector[WPSlot] slots      # open addressing: (node << 21 | code point) -> child
     cdef uint64_t mask
+    cdef int32_t root_ascii[256]   # children of the two roots for ASCII characters: no probing
     cdef vector[int32_t] tok, fail, pops_start, pops_len, pops
     cdef int32_t unk_id
     cdef int64_t max_chars
@@ -663,6 +684,7 @@ cdef class WordPieceEncoder:
         A (trie[i] == 0) or B (trie[i] == 1, prefix already removed)."""
         cdef Py_ssize_t n_tokens = ids.shape[0], i, j
         cdef size_t table = 16
+        cdef WPSlot empty
         self.unk_id = unk_id
         self.max_chars = max_chars  # < 0: no limit
         self.use_cache = use_cache
@@ -670,9 +692,12 @@ cdef class WordPieceEncoder:
             # the table is sized for every character of every token, kept at most half full
             while table < 2 * <size_t>(chars.shape[0] + 2):
                 table *= 2
-            self.keys.assign(table, <uint64_t>-1)
-            self.children.assign(table, -1)
+            empty.key = <uint64_t>-1
+            empty.child = -1
+            self.slots.assign(table, empty)
             self.mask = table - 1
+            for i in range(256):
+                self.root_ascii[i] = -1
             for i in range(2):
                 self._new_node()
             self._build(chars, offsets, ids, trie, n_tokens)
@@ -685,22 +710,28 @@ cdef class WordPieceEncoder:
         return self.tok.size() - 1
 
     cdef inline int32_t child(self, int32_t node, uint32_t c) noexcept nogil:
+        if node < 2 and c < 128:
+            return self.root_ascii[node * 128 + c]
         cdef uint64_t key = (<uint64_t>node << 21) | c
         cdef uint64_t h = _mix(key) & self.mask
+        cdef const WPSlot* slot
         while True:
-            if self.keys[h] == key:
-                return self.children[h]
-            if self.keys[h] == <uint64_t>-1:
+            slot = &self.slots[h]
+            if slot.key == key:
+                return slot.child
+            if slot.key == <uint64_t>-1:
                 return -1
             h = (h + 1) & self.mask
 
     cdef void _set_child(self, int32_t node, uint32_t c, int32_t v) noexcept nogil:
         cdef uint64_t key = (<uint64_t>node << 21) | c
         cdef uint64_t h = _mix(key) & self.mask
-        while self.keys[h] != <uint64_t>-1:
+        if node < 2 and c < 128:
+            self.root_ascii[node * 128 + c] = v
+        while self.slots[h].key != <uint64_t>-1:
             h = (h + 1) & self.mask
-        self.keys[h] = key
-        self.children[h] = v
+        self.slots[h].key = key
+        self.slots[h].child = v
 
     cdef void _build(self, const uint32_t[::1] chars, const int64_t[::1] offsets, const int32_t[::1] ids,
                      const uint8_t[::1] trie, Py_ssize_t n_tokens) noexcept nogil:
@@ -818,30 +849,58 @@ cdef class WordPieceEncoder:
         cdef vector[int64_t] spans
         cdef size_t k
         cdef const uint32_t* base = &text[0] if text.shape[0] else NULL
-        cdef unordered_map[string, cpair[int64_t, int64_t]] cache  # word -> (start, length) in out
-        cdef unordered_map[string, cpair[int64_t, int64_t]].iterator hit
-        cdef string key
-        cdef int64_t start, m
+        if classes.shape[0] < 0x80:
+            raise ValueError("the class table needs at least the 128 ASCII entries")
+        # Word cache, local to this call (so threads share nothing): natural text repeats a few
+        # thousand words most of the time, and a hit (hash + compare) is cheaper than the trie walk.
+        cdef vector[WPCacheSlot] cache
+        cdef vector[uint32_t] cache_words
+        cdef vector[int32_t] cache_ids
+        cdef WPCacheSlot empty
+        cdef size_t n_cached = 0, slot
+        cdef uint64_t h
+        cdef const uint32_t* word
+        cdef int64_t n, start, j
+        empty.hash = 0
         id_offsets.push_back(0)
         with nogil:
+            if self.use_cache:
+                cache.assign(CACHE_SLOTS, empty)
             for t in range(n_texts):
                 if text_offsets[t + 1] > text_offsets[t]:
                     split_words(base + text_offsets[t], text_offsets[t + 1] - text_offsets[t], &classes[0],
                                 ascii_clean[t], lower, buf, spans)
                     for k in range(0, spans.size(), 2):
-                        if not self.use_cache or spans[k + 1] > 24:
-                            self.encode_word(&buf[spans[k]], spans[k + 1], out)
+                        word = &buf[spans[k]]
+                        n = spans[k + 1]
+                        if not self.use_cache or n > CACHE_MAX_WORD:
+                            self.encode_word(word, n, out)
                             continue
-                        key = _key(&buf[spans[k]], spans[k + 1])
-                        hit = cache.find(key)
-                        if hit != cache.end():
-                            start = deref(hit).second.first
-                            for m in range(deref(hit).second.second):
-                                out.push_back(out[start + m])
-                        else:
-                            start = out.size()
-                            self.encode_word(&buf[spans[k]], spans[k + 1], out)
-                            cache[key] = cpair[int64_t, int64_t](start, <int64_t>out.size() - start)
+                        h = 0xcbf29ce484222325ULL
+                        for j in range(n):
+                            h = (h ^ word[j]) * 0x100000001b3ULL
+                        h = _mix(h) | 1  # 0 marks an empty slot
+                        slot = h & (CACHE_SLOTS - 1)
+                        while cache[slot].hash != 0:
+                            if (cache[slot].hash == h and cache[slot].word_len == n and
+                                    memcmp(&cache_words[cache[slot].word_start], word, n * 4) == 0):
+                                break
+                            slot = (slot + 1) & (CACHE_SLOTS - 1)
+                        if cache[slot].hash != 0:
+                            out.insert(out.end(), cache_ids.begin() + cache[slot].ids_start,
+                                       cache_ids.begin() + cache[slot].ids_start + cache[slot].ids_len)
+                            continue
+                        start = out.size()
+                        self.encode_word(word, n, out)
+                        if n_cached < CACHE_SLOTS // 2:
+                            n_cached += 1
+                            cache[slot].hash = h
+                            cache[slot].word_start = cache_words.size()
+                            cache[slot].word_len = n
+                            cache[slot].ids_start = cache_ids.size()
+                            cache[slot].ids_len = out.size() - start
+                            cache_words.insert(cache_words.end(), word, word + n)
+                            cache_ids.insert(cache_ids.end(), out.begin() + start, out.end())
                 id_offsets.push_back(out.size())
         ids = np.empty(out.size(), dtype=np.int32)  # (n_ids,)
         cdef int32_t[::1] ids_view = ids

@@ -17,8 +17,8 @@ import numpy as np
 
 from . import _wordpiece
 from .errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
-from .io import atomic_write
 from .normalize import WHITESPACE, bert_normalize, is_punctuation
+from .tokenizer import Tokenizer
 
 __all__ = ["WordPieceTokenizer", "train_wordpiece", "load_bert_vocab", "bert_pre_tokenize",
            "BERT_SPECIAL_TOKENS"]
@@ -90,46 +90,7 @@ def _prepare(texts: list[str], lowercase: bool, strip_accents: bool | None):
 # The tokenizer
 # ---------------------------------------------------------------------------------------------
 
-try:
-    from .tokenizer import Tokenizer as _Base
-except ImportError:  # the shared base class lands with the foundation issue; see _FallbackBase
-    _Base = None
-
-
-class _FallbackBase:
-    """Stand-in for fasttok.tokenizer.Tokenizer until it exists: just the surface tests need."""
-
-    default_allowed_special = "all"
-
-    def __init__(self, special_tokens: dict[str, int]):
-        self._special_tokens = dict(special_tokens)
-
-    def encode_ordinary(self, text: str) -> list[int]:
-        return self._encode_ordinary_many([text])[0]
-
-    def encode_batch(self, texts, *, num_threads=None):
-        return self._encode_ordinary_many(list(texts))
-
-    def decode(self, ids, *, errors="replace"):
-        return self._decode(list(ids), errors)
-
-    def token_to_id(self, token):
-        try:
-            return self._token_to_id[token]
-        except KeyError:
-            raise UnknownTokenError(f"token {token!r} is not in the vocabulary") from None
-
-    def id_to_token(self, i):
-        if not 0 <= i < len(self._id_to_token):
-            raise UnknownTokenError(f"id {i} is not in the vocabulary (size {len(self._id_to_token)})")
-        return self._id_to_token[i]
-
-    @property
-    def vocab_size(self):
-        return len(self._id_to_token)
-
-
-class WordPieceTokenizer(_Base or _FallbackBase):
+class WordPieceTokenizer(Tokenizer):
     """A WordPiece vocabulary with BERT's normaliser and pre-tokenizer. Immutable.
 
     Build one with `train_wordpiece`, `load_bert_vocab`, or `fasttok.load` (native or HF json).
@@ -167,7 +128,7 @@ class WordPieceTokenizer(_Base or _FallbackBase):
         self.max_input_chars_per_word = max_input_chars_per_word
         self.lowercase = bool(lowercase)
         self.strip_accents = strip_accents
-        super().__init__({t: token_to_id[t] for t in special_tokens})
+        super().__init__(special_tokens={t: token_to_id[t] for t in special_tokens})
         self._core = self._build_core()
 
     def _build_core(self):
@@ -185,15 +146,6 @@ class WordPieceTokenizer(_Base or _FallbackBase):
         return _wordpiece.WordPieceEncoder(
             chars, offsets, np.asarray(ids, dtype=np.int32), np.asarray(trie, dtype=np.uint8),
             unk_id=self._token_to_id[self.unk_token], max_chars=self.max_input_chars_per_word)
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        del state["_core"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._core = self._build_core()
 
     # -- the model hooks the base class calls --------------------------------------------------
 
@@ -224,7 +176,7 @@ class WordPieceTokenizer(_Base or _FallbackBase):
     def _settings(self) -> dict:
         return {"unk_token": self.unk_token, "continuing_subword_prefix": self.continuing_subword_prefix,
                 "max_input_chars_per_word": self.max_input_chars_per_word, "lowercase": self.lowercase,
-                "strip_accents": self.strip_accents, "special_tokens": sorted(self._special_tokens, key=self._token_to_id.get)}
+                "strip_accents": self.strip_accents, "special_tokens": sorted(self._special, key=self._special.get)}
 
     def _native(self) -> tuple[dict, list[str]]:
         """Settings, then one token per line in id order (JSON-quoted when not plain)."""
@@ -245,7 +197,7 @@ class WordPieceTokenizer(_Base or _FallbackBase):
             "added_tokens": [
                 {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
                  "normalized": False, "special": True}
-                for t, i in sorted(self._special_tokens.items(), key=lambda kv: kv[1])],
+                for t, i in sorted(self._special.items(), key=lambda kv: kv[1])],
             "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
                            "strip_accents": self.strip_accents, "lowercase": self.lowercase},
             "pre_tokenizer": {"type": "BertPreTokenizer"},
@@ -287,13 +239,12 @@ class WordPieceTokenizer(_Base or _FallbackBase):
                    max_input_chars_per_word=model.get("max_input_chars_per_word", 100),
                    lowercase=normalizer.get("lowercase", True), strip_accents=normalizer.get("strip_accents"))
 
-    def save_vocab_txt(self, path) -> None:
-        """Write BERT's vocab.txt: one token per line, id = line number (settings are not kept)."""
+    def _vocab_txt(self) -> list[str]:
+        """BERT's vocab.txt lines: one token per line, id = line number (settings are not kept)."""
         bad = [t for t in self._id_to_token if t != t.strip() or "\n" in t or "\r" in t]
         if bad:
             raise FasttokError(f"tokens {bad[:3]} cannot be written to vocab.txt (whitespace at an end or a line break)")
-        with atomic_write(path, "w") as f:
-            f.write("".join(t + "\n" for t in self._id_to_token))
+        return list(self._id_to_token)
 
 
 _CLEANUP = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
@@ -371,6 +322,8 @@ def _read_file(path: Path):
         while True:
             block = f.read(_CHUNK_BYTES)
             data = pending + block
+            if not data:
+                return
             cut = len(data) if not block else data.rfind(b"\n") + 1
             if cut == 0:  # no newline yet: keep reading
                 pending = data
