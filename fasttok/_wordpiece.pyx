@@ -33,7 +33,7 @@ cdef extern from "Python.h":
 cdef extern from *:
     """
     #include <cmath>
-    #include <queue>
+    #include <algorithm>
     #include <vector>
     #include <cstdint>
 
@@ -55,7 +55,10 @@ cdef extern from *:
             return a.right > b.right;
         }
     };
-    typedef std::priority_queue<WPEntry, std::vector<WPEntry>, WPEntryLess> WPHeap;
+    typedef std::vector<WPEntry> WPHeap;
+    static inline void wp_heap_push(WPHeap& h, const WPEntry& e) { h.push_back(e); std::push_heap(h.begin(), h.end(), WPEntryLess()); }
+    static inline WPEntry wp_heap_pop(WPHeap& h) { std::pop_heap(h.begin(), h.end(), WPEntryLess()); WPEntry e = h.back(); h.pop_back(); return e; }
+    static inline void wp_heap_make(WPHeap& h) { std::make_heap(h.begin(), h.end(), WPEntryLess()); }
 
     // One open-addressing slot of the trie's child table: key and value side by side, one cache line.
     struct WPSlot { uint64_t key; int32_t child; };
@@ -79,12 +82,10 @@ cdef extern from *:
         uint32_t word_len
         uint32_t ids_start
         uint32_t ids_len
-    cdef cppclass WPHeap:
-        void push(WPEntry&) nogil
-        WPEntry& top() nogil
-        void pop() nogil
-        cbool empty() nogil
-        size_t size() nogil
+    ctypedef vector[WPEntry] WPHeap
+    void wp_heap_push(WPHeap&, const WPEntry&) noexcept nogil
+    WPEntry wp_heap_pop(WPHeap&) noexcept nogil
+    void wp_heap_make(WPHeap&) noexcept nogil
 
 cdef enum:
     # character classes: bit flags in the 0x110000-entry table built by fasttok.wordpiece
@@ -255,7 +256,8 @@ cdef class WordPieceTrainer:
     cdef int64_t n_units_total
     cdef int32_t step
     cdef vector[int32_t] merges  # (left vocab id, right vocab id, result vocab id) per merge
-    cdef int64_t n_pops, n_stale, n_refreshed, n_rises, n_pushes
+    cdef int64_t n_pops, n_stale, n_refreshed, n_rises, n_pushes, n_compactions
+    cdef int64_t n_live  # pairs with a valid heap entry (p_has); the rest of the heap is stale
 
     def __init__(self, WordCounter counter not None, *, int score_mode, int64_t min_frequency,
                  int64_t max_token_length):
@@ -421,15 +423,31 @@ cdef class WordPieceTrainer:
         self.p_stamp[p] += 1
         self.p_score[p] = score
         self.p_scount[p] = self.p_count[p]
-        self.p_has[p] = 1
+        if not self.p_has[p]:
+            self.p_has[p] = 1
+            self.n_live += 1
         e.score = score
         e.count = self.p_count[p]
         e.left = self.uvid[self.p_left[p]]
         e.right = self.uvid[self.p_right[p]]
         e.pair = p
         e.stamp = self.p_stamp[p]
-        self.heap.push(e)
+        wp_heap_push(self.heap, e)
         self.n_pushes += 1
+        # Exact pmi re-pushes every pair of a merged unit, so stale entries pile up; once they
+        # outnumber live ones 3 to 1, rebuild the heap from live entries (O(pairs), amortised O(1)).
+        if self.heap.size() > 4 * <size_t>self.n_live + 4096:
+            self._compact()
+
+    cdef void _compact(self) noexcept nogil:
+        cdef size_t i, kept = 0
+        for i in range(self.heap.size()):
+            if self.heap[i].stamp == self.p_stamp[self.heap[i].pair] and self.p_has[self.heap[i].pair]:
+                self.heap[kept] = self.heap[i]
+                kept += 1
+        self.heap.resize(kept)
+        wp_heap_make(self.heap)
+        self.n_compactions += 1
 
     cdef void _rescore(self, int32_t p) noexcept nogil:
         """Push a fresh entry if p's key rose above its stored one (a lower key is left lazy)."""
@@ -446,19 +464,20 @@ cdef class WordPieceTrainer:
         cdef double s
         cdef int32_t p
         while not self.heap.empty():
-            e = self.heap.top()
-            self.heap.pop()
+            e = wp_heap_pop(self.heap)
             self.n_pops += 1
             p = e.pair
-            if e.stamp != self.p_stamp[p]:
+            if e.stamp != self.p_stamp[p] or not self.p_has[p]:
                 self.n_stale += 1
                 continue
             if not self._eligible(p):
                 self.p_has[p] = 0
+                self.n_live -= 1
                 continue
             s = self._score(p)
             if s == e.score and self.p_count[p] == e.count:
                 self.p_has[p] = 0
+                self.n_live -= 1
                 return p
             if s > e.score or (s == e.score and self.p_count[p] > e.count):
                 self.n_rises += 1
@@ -595,6 +614,7 @@ cdef class WordPieceTrainer:
     def stats(self):
         return {"n_merges": self.step, "n_pops": self.n_pops, "n_stale": self.n_stale,
                 "n_refreshed": self.n_refreshed, "n_rises": self.n_rises, "n_pushes": self.n_pushes,
+                "n_compactions": self.n_compactions,
                 "n_pairs": self.p_left.size(), "n_words": self.wunits.size()}
 
 

@@ -19,6 +19,7 @@ from . import _wordpiece
 from .errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from .normalize import WHITESPACE, bert_normalize, is_punctuation
 from .tokenizer import Tokenizer
+from .train import TrainingWarning, _check_int, _check_special_tokens
 
 __all__ = ["WordPieceTokenizer", "train_wordpiece", "load_bert_vocab", "bert_pre_tokenize",
            "BERT_SPECIAL_TOKENS"]
@@ -340,18 +341,22 @@ def _read_file(path: Path):
 
 
 def _iter_texts(corpus):
-    if isinstance(corpus, (str, bytes)):
-        raise TypeError("corpus must be an iterable of str texts or file paths, not a single "
-                        f"{type(corpus).__name__} (wrap it in a list)")
-    if isinstance(corpus, os.PathLike):
+    """Texts of a corpus: a str, a path, or an iterable of str texts and paths (files streamed)."""
+    if isinstance(corpus, (str, os.PathLike)):
         corpus = [corpus]
-    for item in corpus:
+    elif isinstance(corpus, (bytes, bytearray)):
+        raise TypeError("corpus must be str text or file paths, not bytes: decode it first")
+    try:
+        items = iter(corpus)
+    except TypeError:
+        raise TypeError(f"corpus must be a str, a path or an iterable of them, not {type(corpus).__name__}") from None
+    for item in items:
         if isinstance(item, str):
             yield item
         elif isinstance(item, os.PathLike):
             yield from _read_file(Path(item))
         else:
-            raise TypeError(f"corpus items must be str or pathlib.Path, got {type(item).__name__}")
+            raise TypeError(f"corpus items must be str or os.PathLike, not {type(item).__name__}")
 
 
 def count_words(corpus, *, lowercase=True, strip_accents=None):
@@ -381,13 +386,15 @@ def train_wordpiece(corpus, *, vocab_size: int, score: str = "pmi", min_frequenc
     """
     if score not in _wordpiece.SCORE_MODES:
         raise ValueError(f"score must be 'pmi' or 'likelihood', got {score!r}")
-    if not isinstance(vocab_size, int) or vocab_size < 1:
-        raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
-    if max_token_length is not None and (not isinstance(max_token_length, int) or max_token_length < 1):
-        raise ValueError(f"max_token_length must be None or a positive int, got {max_token_length!r}")
-    special_tokens = list(dict.fromkeys(special_tokens))
+    vocab_size = _check_int("vocab_size", vocab_size, 1)
+    min_frequency = _check_int("min_frequency", min_frequency, 1)
+    if max_token_length is not None:
+        max_token_length = _check_int("max_token_length", max_token_length, 1)
+    special_tokens = _check_special_tokens(special_tokens)
     if unk_token not in special_tokens:
         raise ValueError(f"unk_token {unk_token!r} must be one of the special tokens {special_tokens}")
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be callable")
     counter = count_words(corpus, lowercase=lowercase, strip_accents=strip_accents)
     if len(counter) == 0:
         raise CorpusError("the corpus has no words to learn from")
@@ -416,8 +423,8 @@ def train_wordpiece(corpus, *, vocab_size: int, score: str = "pmi", min_frequenc
         if progress is not None:
             progress(n_total - (vocab_size - len(vocab)), n_total)
         if got < want:
-            warnings.warn(f"the corpus ran out of pairs to merge: vocabulary has {len(vocab)} tokens, "
-                          f"not {vocab_size}", stacklevel=2)
+            warnings.warn(f"the corpus ran out of pairs to merge (min_frequency={min_frequency}): the "
+                          f"vocabulary has {len(vocab)} tokens, not {vocab_size}", TrainingWarning, stacklevel=2)
             break
     return WordPieceTokenizer(vocab, special_tokens=special_tokens, unk_token=unk_token,
                               continuing_subword_prefix=continuing_subword_prefix,
