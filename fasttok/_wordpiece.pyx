@@ -249,6 +249,7 @@ cdef class WordPieceTrainer:
     cdef vector[uint8_t] p_has, p_len_ok
     cdef vector[vector[int32_t]] p_words
     cdef WPHeap heap
+    cdef vector[cpair[uint64_t, int64_t]] scratch  # reused by _word_pairs: no allocation per word
     # settings and state
     cdef int score_mode
     cdef int64_t min_frequency
@@ -337,7 +338,7 @@ cdef class WordPieceTrainer:
         cdef vector[cpair[uint64_t, int64_t]] local
         cdef int32_t p
         for k in range(<Py_ssize_t>self.wunits.size()):
-            _word_pairs(self.wunits[k], local)
+            _word_pairs(self.wunits[k], local, self.scratch)
             for i in range(<Py_ssize_t>local.size()):
                 p = self._pair(local[i].first)
                 self.p_count[p] += local[i].second * self.wcount[k]
@@ -525,8 +526,8 @@ cdef class WordPieceTrainer:
             if k == 0:
                 continue
             f = self.wcount[w]
-            _word_pairs(deref(units), old)
-            _word_pairs(merged, new)
+            _word_pairs(deref(units), old, self.scratch)
+            _word_pairs(merged, new, self.scratch)
             units.swap(merged)
             self.ucount[a] -= f * k
             self.ucount[b] -= f * k
@@ -629,16 +630,17 @@ cdef extern from "<algorithm>" namespace "std" nogil:
                                     vector[cpair[uint64_t, int64_t]].iterator)
 
 
-cdef void _word_pairs(const vector[int32_t]& u, vector[cpair[uint64_t, int64_t]]& out) noexcept nogil:
+cdef void _word_pairs(const vector[int32_t]& u, vector[cpair[uint64_t, int64_t]]& out,
+                      vector[cpair[uint64_t, int64_t]]& raw) noexcept nogil:
     """Pair counts of one word, sorted by key, one entry per pair.
 
     Distinct neighbours count once per adjacency; a maximal run of k equal units counts
     floor(k / 2) for (x, x), the number of merges left-to-right merging performs on it.
     """
     cdef size_t i, j, n = u.size()
-    cdef vector[cpair[uint64_t, int64_t]] raw
     cdef uint64_t key
     out.clear()
+    raw.clear()
     if n < 2:
         return
     i = 0

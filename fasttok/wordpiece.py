@@ -148,6 +148,24 @@ class WordPieceTokenizer(Tokenizer):
             chars, offsets, np.asarray(ids, dtype=np.int32), np.asarray(trie, dtype=np.uint8),
             unk_id=self._token_to_id[self.unk_token], max_chars=self.max_input_chars_per_word)
 
+    # -- overrides of the base class -----------------------------------------------------------
+
+    def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
+        """Encode many texts (special tokens as in `encode`); the core releases the GIL."""
+        texts = list(texts)
+        # Fast path: one regex scan over the whole batch instead of one split per text. Joining
+        # with a newline cannot create a match, as special tokens never contain one here.
+        if self._special_regex is not None and all(isinstance(t, str) for t in texts) \
+                and not any("\n" in s for s in self._special) \
+                and self._special_regex.search("\n".join(texts)) is None:
+            return self._encode_chunks(texts, num_threads)
+        return super().encode_batch(texts, num_threads=num_threads, allowed_special=allowed_special,
+                                    disallowed_special=disallowed_special)
+
+    def decode(self, ids, *, errors="replace"):
+        """Text of the ids as HF's WordPiece decoder gives it (special tokens spaced like words)."""
+        return self._decode(self._check_ids(ids), errors)
+
     # -- the model hooks the base class calls --------------------------------------------------
 
     def _encode_ordinary_many(self, texts: list[str]) -> list[list[int]]:

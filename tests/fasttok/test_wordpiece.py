@@ -288,7 +288,15 @@ def test_decode(small_tok):
 
 def test_encode_batch_threads_agree(small_tok):
     texts = [f"{GOLDEN_CORPUS[i % 4]} {i}" for i in range(200)]
-    assert small_tok.encode_batch(texts, num_threads=2) == [small_tok.encode(t) for t in texts]
+    expected = [small_tok.encode(t) for t in texts]
+    assert small_tok.encode_batch(texts, num_threads=2) == expected
+    # with a special token in one text the batch takes the base class's splitting path
+    texts[7] += " [SEP]"
+    assert small_tok.encode_batch(texts, num_threads=2)[7] == expected[7] + [3]
+    with pytest.raises(ValueError, match="disallowed special token"):
+        small_tok.encode_batch(texts, allowed_special=set())
+    plain = small_tok.encode_batch(texts, allowed_special=set(), disallowed_special=())[7]
+    assert plain == small_tok.encode_ordinary(texts[7]) and 3 not in plain
 
 
 # -- bad input ------------------------------------------------------------------------------------
