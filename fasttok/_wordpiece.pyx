@@ -860,10 +860,11 @@ cdef class WordPieceEncoder:
         return [out[i] for i in range(out.size())]
 
     def encode_texts(self, const uint32_t[::1] text, const int64_t[::1] text_offsets,
-                     const uint8_t[::1] ascii_clean, const uint8_t[::1] classes, bint lower):
+                     const uint8_t[::1] ascii_clean, const uint8_t[::1] classes, bint lower,
+                     bint as_lists=False):
         """Encode texts text[text_offsets[i]:text_offsets[i+1]] (each normalised already, or raw ASCII
         when ascii_clean[i]); returns (ids int32, id_offsets int64) with text i's ids at
-        ids[id_offsets[i]:id_offsets[i+1]]."""
+        ids[id_offsets[i]:id_offsets[i+1]]; with `as_lists`, a list of id lists instead."""
         cdef Py_ssize_t n_texts = text_offsets.shape[0] - 1, t
         cdef vector[int32_t] out
         cdef vector[int64_t] id_offsets
@@ -924,6 +925,9 @@ cdef class WordPieceEncoder:
                             cache_words.insert(cache_words.end(), word, word + n)
                             cache_ids.insert(cache_ids.end(), out.begin() + start, out.end())
                 id_offsets.push_back(out.size())
+        if as_lists:  # one list of ids per text, built straight from the C++ buffer
+            return [[out[k] for k in range(<size_t>id_offsets[t], <size_t>id_offsets[t + 1])]
+                    for t in range(n_texts)]
         ids = np.empty(out.size(), dtype=np.int32)  # (n_ids,)
         cdef int32_t[::1] ids_view = ids
         if out.size():

@@ -173,10 +173,7 @@ class WordPieceTokenizer(Tokenizer):
         if not texts:
             return []
         cps, offsets, ascii_flags, classes = _prepare(texts, self.lowercase, self.strip_accents)
-        ids, id_offsets = self._core.encode_texts(cps, offsets, ascii_flags, classes, self.lowercase)
-        flat = ids.tolist()
-        bounds = id_offsets.tolist()
-        return [flat[bounds[i]:bounds[i + 1]] for i in range(len(texts))]
+        return self._core.encode_texts(cps, offsets, ascii_flags, classes, self.lowercase, as_lists=True)
 
     def _decode(self, ids: list[int], errors: str) -> str:
         """HF's WordPiece decoder: join with spaces, glue continuation pieces, tidy punctuation."""
