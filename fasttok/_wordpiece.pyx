@@ -89,8 +89,10 @@ cdef extern from *:
 
 cdef enum:
     # character classes: bit flags in the 0x110000-entry table built by fasttok.wordpiece
-    WHITESPACE = 1
-    PUNCTUATION = 2
+    WHITESPACE = 1  # ends a word
+    ALONE = 2       # punctuation or CJK ideograph: a word of its own
+    DROP = 4        # removed by BERT's clean-up (controls, NUL, U+FFFD)
+    MARK = 8        # nonspacing mark (Mn): removed when stripping accents
     # a continuation unit's string starts with this code point (outside Unicode): "a" and "##a" differ
     CONT_MARK = 0x110000
 
@@ -109,13 +111,14 @@ SCORE_MODES = {"pmi": SCORE_PMI, "likelihood": SCORE_LIKELIHOOD}
 # Pre-tokenization
 # ---------------------------------------------------------------------------------------------
 
-cdef void split_words(const uint32_t* text, Py_ssize_t n, const uint8_t* classes, bint ascii_clean,
-                      bint lower, vector[uint32_t]& buf, vector[int64_t]& spans) noexcept nogil:
-    """Words of `text` as (start, length) pairs in `spans`, their characters in `buf`.
+cdef void split_words(const uint32_t* text, Py_ssize_t n, const uint8_t* classes, bint lower_ascii,
+                      bint strip_marks, vector[uint32_t]& buf, vector[int64_t]& spans) noexcept nogil:
+    """BERT's clean-up, CJK spacing and pre-tokenizer in one pass, driven by the class table.
 
-    With `ascii_clean` the text is pure ASCII and still raw: BERT's clean-up (drop C0 controls and
-    DEL, tab/newline/CR are spaces) and lowercasing happen here, which is exactly what the Python
-    normaliser does to ASCII text (CJK spacing and accent stripping cannot apply).
+    Words go to `spans` as (start, length) pairs, their characters to `buf`. Dropped characters
+    (controls; nonspacing marks when `strip_marks`) vanish without splitting a word; whitespace
+    ends a word; punctuation and CJK ideographs are words of their own. `lower_ascii` lowercases
+    A-Z (Python has already decomposed and lowercased any non-ASCII text).
     """
     cdef Py_ssize_t i
     cdef uint32_t c
@@ -125,24 +128,21 @@ cdef void split_words(const uint32_t* text, Py_ssize_t n, const uint8_t* classes
     spans.clear()
     for i in range(n):
         c = text[i]
-        if ascii_clean:
-            if c < 32:
-                if c == 9 or c == 10 or c == 13:
-                    c = 32
-                else:
-                    continue
-            elif c == 127:
-                continue
-            elif lower and 65 <= c <= 90:
-                c += 32
+        if lower_ascii and 65 <= c <= 90:
+            c += 32
         cls = classes[c]
         if cls == 0:
+            buf.push_back(c)
+            continue
+        if cls & DROP or (strip_marks and cls & MARK):
+            continue
+        if cls & MARK:  # a kept nonspacing mark is an ordinary character
             buf.push_back(c)
             continue
         if <int64_t>buf.size() > start:
             spans.push_back(start)
             spans.push_back(<int64_t>buf.size() - start)
-        if cls & PUNCTUATION:
+        if cls & ALONE:
             spans.push_back(<int64_t>buf.size())
             spans.push_back(1)
             buf.push_back(c)
@@ -152,12 +152,12 @@ cdef void split_words(const uint32_t* text, Py_ssize_t n, const uint8_t* classes
         spans.push_back(<int64_t>buf.size() - start)
 
 
-def _py_split_words(const uint32_t[::1] text, const uint8_t[::1] classes, bint ascii_clean, bint lower):
+def _py_split_words(const uint32_t[::1] text, const uint8_t[::1] classes, bint lower_ascii, bint strip_marks):
     """Test hook: the words `split_words` finds, as a list of str."""
     cdef vector[uint32_t] buf
     cdef vector[int64_t] spans
     cdef size_t k
-    split_words(&text[0] if text.shape[0] else NULL, text.shape[0], &classes[0], ascii_clean, lower,
+    split_words(&text[0] if text.shape[0] else NULL, text.shape[0], &classes[0], lower_ascii, strip_marks,
                 buf, spans)
     return [PyUnicode_FromKindAndData(4, &buf[spans[k]], spans[k + 1]) for k in range(0, spans.size(), 2)]
 
@@ -181,14 +181,14 @@ cdef class WordCounter:
     cdef vector[uint32_t] buf
     cdef vector[int64_t] spans
 
-    def add_text(self, const uint32_t[::1] text, const uint8_t[::1] classes, bint ascii_clean, bint lower):
-        """Count the words of one text (already normalised unless `ascii_clean`)."""
+    def add_text(self, const uint32_t[::1] text, const uint8_t[::1] classes, bint lower_ascii, bint strip_marks):
+        """Count the words of one text (prepared as for `split_words`)."""
         cdef size_t k
         cdef Py_ssize_t n = text.shape[0]
         if n == 0:
             return
         with nogil:
-            split_words(&text[0], n, &classes[0], ascii_clean, lower, self.buf, self.spans)
+            split_words(&text[0], n, &classes[0], lower_ascii, strip_marks, self.buf, self.spans)
             for k in range(0, self.spans.size(), 2):
                 self.counts[_key(&self.buf[self.spans[k]], self.spans[k + 1])] += 1
 
@@ -860,10 +860,10 @@ cdef class WordPieceEncoder:
         return [out[i] for i in range(out.size())]
 
     def encode_texts(self, const uint32_t[::1] text, const int64_t[::1] text_offsets,
-                     const uint8_t[::1] ascii_clean, const uint8_t[::1] classes, bint lower,
+                     const uint8_t[::1] lower_ascii, const uint8_t[::1] classes, bint strip_marks,
                      bint as_lists=False):
-        """Encode texts text[text_offsets[i]:text_offsets[i+1]] (each normalised already, or raw ASCII
-        when ascii_clean[i]); returns (ids int32, id_offsets int64) with text i's ids at
+        """Encode texts text[text_offsets[i]:text_offsets[i+1]] (prepared as for `split_words`, A-Z
+        lowercased here when lower_ascii[i]); returns (ids int32, id_offsets int64) with text i's ids at
         ids[id_offsets[i]:id_offsets[i+1]]; with `as_lists`, a list of id lists instead."""
         cdef Py_ssize_t n_texts = text_offsets.shape[0] - 1, t
         cdef vector[int32_t] out
@@ -872,8 +872,8 @@ cdef class WordPieceEncoder:
         cdef vector[int64_t] spans
         cdef size_t k
         cdef const uint32_t* base = &text[0] if text.shape[0] else NULL
-        if classes.shape[0] < 0x80:
-            raise ValueError("the class table needs at least the 128 ASCII entries")
+        if classes.shape[0] != 0x110000:
+            raise ValueError("the class table needs an entry for every code point")
         # Word cache, local to this call (so threads share nothing): natural text repeats a few
         # thousand words most of the time, and a hit (hash + compare) is cheaper than the trie walk.
         cdef vector[WPCacheSlot] cache
@@ -892,7 +892,7 @@ cdef class WordPieceEncoder:
             for t in range(n_texts):
                 if text_offsets[t + 1] > text_offsets[t]:
                     split_words(base + text_offsets[t], text_offsets[t + 1] - text_offsets[t], &classes[0],
-                                ascii_clean[t], lower, buf, spans)
+                                lower_ascii[t], strip_marks, buf, spans)
                     for k in range(0, spans.size(), 2):
                         word = &buf[spans[k]]
                         n = spans[k + 1]

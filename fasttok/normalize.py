@@ -69,27 +69,29 @@ def _char_class(ranges) -> str:
         for lo, hi in ranges) + "]"
 
 
-def _ranges(predicate):
-    """Maximal runs of code points satisfying `predicate`, as inclusive (lo, hi) pairs."""
+def _ranges(flags):
+    """Maximal runs of code points whose flag is set, as inclusive (lo, hi) pairs."""
     out, start = [], None
-    for cp in range(0x110000):
-        if predicate(chr(cp)):
-            if start is None:
-                start = cp
-        elif start is not None:
+    for cp, flag in enumerate(flags):
+        if flag and start is None:
+            start = cp
+        elif not flag and start is not None:
             out.append((start, cp - 1))
             start = None
     if start is not None:
-        out.append((start, 0x10FFFF))
+        out.append((start, len(flags) - 1))
     return out
 
 
 @functools.cache
 def _patterns():
-    """Regexes built once from the Unicode tables (about 0.3 s, paid only when non-ASCII text appears)."""
+    """Regexes built once from the Unicode tables, paid only when non-ASCII text appears."""
     categories = [unicodedata.category(chr(cp)) for cp in range(0x110000)]
-    drop = _ranges(lambda ch: is_control(ch))
-    nonspacing = _ranges(lambda ch: categories[ord(ch)] == "Mn")
+    drop = _ranges([cat in _CONTROL_CATEGORIES for cat in categories])
+    drop = sorted(set(drop) | {(0, 0), (0xFFFD, 0xFFFD)})
+    keep = {ord(ch) for ch in "\t\n\r"}
+    drop = [r for lo, hi in drop for r in _split_range(lo, hi, keep)]
+    nonspacing = _ranges([cat == "Mn" for cat in categories])
     whitespace = sorted((ord(ch), ord(ch)) for ch in WHITESPACE if not is_control(ch))
     return {
         "drop": re.compile(_char_class(drop)),
@@ -97,6 +99,18 @@ def _patterns():
         "cjk": re.compile("(" + _char_class(sorted(_CJK_RANGES)) + ")"),
         "mn": re.compile(_char_class(nonspacing)),
     }
+
+
+def _split_range(lo, hi, holes):
+    """(lo, hi) without the code points in `holes`."""
+    out, start = [], lo
+    for h in sorted(x for x in holes if lo <= x <= hi):
+        if start <= h - 1:
+            out.append((start, h - 1))
+        start = h + 1
+    if start <= hi:
+        out.append((start, hi))
+    return out
 
 
 # ASCII fast path: str.translate with a 128-entry table.

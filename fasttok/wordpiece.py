@@ -10,6 +10,7 @@ mechanism (pre-tokenizing, counting, merging, longest-match encoding) is fasttok
 import functools
 import json
 import os
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import numpy as np
 
 from . import _wordpiece
 from .errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
-from .normalize import WHITESPACE, bert_normalize, is_punctuation
+from .normalize import _ASCII_PUNCTUATION, _CJK_RANGES, _CONTROL_CATEGORIES, WHITESPACE, is_punctuation
+from .normalize import lowercase as lowercase_text
 from .tokenizer import Tokenizer
 from .train import TrainingWarning, _check_int, _check_special_tokens
 
@@ -50,20 +52,23 @@ def bert_pre_tokenize(text: str) -> list[str]:
 
 
 @functools.cache
-def _char_classes(full: bool) -> np.ndarray:
-    """Class bits per code point for the core splitter: 1 whitespace, 2 punctuation.
-
-    The ASCII table (128 entries) serves batches of pure-ASCII texts; the full one (0x110000
-    entries, about 0.3 s to build) is built the first time non-ASCII text arrives.
-    """
-    size = 0x110000 if full else 0x80
-    table = np.zeros(size, dtype=np.uint8)  # (size,)
+def _char_classes() -> np.ndarray:
+    """Class bits per code point for the core: 1 whitespace, 2 a word alone (punctuation, CJK),
+    4 dropped by the clean-up, 8 nonspacing mark. Built once per process (about 0.3 s)."""
+    categories = [unicodedata.category(chr(cp)) for cp in range(0x110000)]
+    codes = {cat: k for k, cat in enumerate(sorted(set(categories)))}
+    cat = np.fromiter((codes[c] for c in categories), dtype=np.uint8, count=0x110000)  # (0x110000,)
+    table = np.zeros(0x110000, dtype=np.uint8)  # (0x110000,)
+    punct = [codes[c] for c in codes if c.startswith("P")]
+    table[np.isin(cat, punct)] |= 2
+    table[[ord(ch) for ch in _ASCII_PUNCTUATION]] |= 2
+    for lo, hi in _CJK_RANGES:
+        table[lo:hi + 1] |= 2
+    table[np.isin(cat, [codes[c] for c in _CONTROL_CATEGORIES if c in codes])] |= 4
+    table[[0, 0xFFFD]] |= 4
+    table[np.isin(cat, [codes["Mn"]])] |= 8
     for ch in WHITESPACE:
-        if ord(ch) < size:
-            table[ord(ch)] |= 1
-    for cp in range(size):
-        if is_punctuation(chr(cp)):
-            table[cp] |= 2
+        table[ord(ch)] = 1 if ch in "\t\n\r" or not table[ord(ch)] & 4 else table[ord(ch)]
     table.flags.writeable = False
     return table
 
@@ -77,14 +82,26 @@ def _utf32(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _prepare(texts: list[str], lowercase: bool, strip_accents: bool | None):
-    """Core input for `texts`: ASCII texts go raw (the core cleans them), others are normalised here."""
-    ascii_flags = np.fromiter((t.isascii() for t in texts), dtype=np.uint8, count=len(texts))  # (n_texts,)
-    all_ascii = bool(ascii_flags.all())
-    if not all_ascii:
-        texts = [t if a else bert_normalize(t, lowercase=lowercase, strip_accents=strip_accents)
-                 for t, a in zip(texts, ascii_flags)]
+    """Core input for `texts`, and whether the core strips nonspacing marks.
+
+    The core does BERT's clean-up, CJK spacing and splitting from the class table, and ASCII
+    lowercasing; Python decomposes (NFD, when stripping accents) and lowercases non-ASCII texts
+    first. Doing those two before the clean-up, not after as HF does, gives the same text: neither
+    creates or removes controls, whitespace or CJK ideographs (checked against HF for every BMP
+    character in the tests).
+    """
+    strip = lowercase if strip_accents is None else strip_accents
+    lower_ascii = np.full(len(texts), lowercase, dtype=np.uint8)  # (n_texts,)
+    if not all(t.isascii() for t in texts):
+        texts = [t if t.isascii() else _decompose_lower(t, strip, lowercase) for t in texts]
     cps, offsets = _utf32(texts)
-    return cps, offsets, ascii_flags, _char_classes(not all_ascii)
+    return cps, offsets, lower_ascii, _char_classes(), strip
+
+
+def _decompose_lower(text: str, strip: bool, lower: bool) -> str:
+    if strip:
+        text = unicodedata.normalize("NFD", text)
+    return lowercase_text(text) if lower else text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,8 +189,8 @@ class WordPieceTokenizer(Tokenizer):
         """Ids of each text (no special-token handling): normalise, split, longest-match."""
         if not texts:
             return []
-        cps, offsets, ascii_flags, classes = _prepare(texts, self.lowercase, self.strip_accents)
-        return self._core.encode_texts(cps, offsets, ascii_flags, classes, self.lowercase, as_lists=True)
+        cps, offsets, lower_ascii, classes, strip = _prepare(texts, self.lowercase, self.strip_accents)
+        return self._core.encode_texts(cps, offsets, lower_ascii, classes, strip, as_lists=True)
 
     def _decode(self, ids: list[int], errors: str) -> str:
         """HF's WordPiece decoder: join with spaces, glue continuation pieces, tidy punctuation."""
@@ -380,8 +397,8 @@ def count_words(corpus, *, lowercase=True, strip_accents=None):
     for text in _iter_texts(corpus):
         if not text:
             continue
-        cps, offsets, ascii_flags, classes = _prepare([text], lowercase, strip_accents)
-        counter.add_text(cps, classes, bool(ascii_flags[0]), lowercase)
+        cps, offsets, lower_ascii, classes, strip = _prepare([text], lowercase, strip_accents)
+        counter.add_text(cps, classes, lowercase, strip)
     return counter
 
 

@@ -17,7 +17,7 @@ from fasttok._reference_wordpiece import gain, reference_encode_word, reference_
 from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
 from fasttok.train import TrainingWarning
 from tests.conftest import SHARED
-from fasttok.wordpiece import (WordPieceTokenizer, _char_classes, _utf32, bert_pre_tokenize, count_words,
+from fasttok.wordpiece import (WordPieceTokenizer, _prepare, bert_pre_tokenize, count_words,
                                load_bert_vocab, train_wordpiece)
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -202,19 +202,17 @@ mixed_text = st.text(alphabet=st.sampled_from(list("aZ09 \t\n\r\x00\x0b\x1c\x7f.
                                                "\ufffd", "\u0301", "ｶ", "한", "🙂"]), max_size=60)
 
 
-@given(st.lists(mixed_text, min_size=1, max_size=5), st.booleans())
-def test_core_split_matches_python_pipeline(texts, lowercase):
-    classes = _char_classes(True)
-    counter = _wordpiece.WordCounter()
+@given(st.lists(mixed_text, min_size=1, max_size=5), st.booleans(), st.sampled_from([None, True, False]))
+def test_core_split_matches_python_pipeline(texts, lowercase, strip_accents):
+    # the core's table-driven clean-up and split (after Python's NFD and lowercasing of non-ASCII
+    # text) against the plain str -> str normaliser followed by the Python pre-tokenizer
     expected = Counter()
     for text in texts:
-        normalized = normalize.bert_normalize(text, lowercase=lowercase)
-        words = bert_pre_tokenize(normalized)
+        words = bert_pre_tokenize(normalize.bert_normalize(text, lowercase=lowercase, strip_accents=strip_accents))
         expected.update(words)
-        assert _wordpiece._py_split_words(_utf32([normalized])[0], classes, False, lowercase) == words
-        if text.isascii():  # the core's own ASCII clean-up gives the same words as the Python one
-            assert _wordpiece._py_split_words(_utf32([text])[0], classes, True, lowercase) == words
-    counter = count_words(texts, lowercase=lowercase)
+        cps, _, _, classes, strip = _prepare([text], lowercase, strip_accents)
+        assert _wordpiece._py_split_words(cps, classes, lowercase, strip) == words
+    counter = count_words(texts, lowercase=lowercase, strip_accents=strip_accents)
     assert dict(counter.items()) == dict(expected)
 
 

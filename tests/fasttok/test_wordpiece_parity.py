@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fasttok
+import fasttok.wordpiece
 from fasttok.wordpiece import load_bert_vocab, train_wordpiece
 from tests.conftest import SHARED
 
@@ -53,6 +54,7 @@ def test_every_bmp_character_in_context(bert, hf):
     # punctuation rules are all visible in the ids; the known Unicode-version differences are skipped
     cps = [c for c in range(0x10000) if not 0xD800 <= c < 0xE000 and c not in UNICODE_DIFFS]
     cps += [0x2B81F, 0x2B820, 0x2B91F, 0x2B920, 0x2CEAF, 0x2CEB0, 0x1F642, 0xE0001, 0x10FFFF]
+    cps += [c for c in range(0x2F800, 0x2FA20) if c not in UNICODE_DIFFS]  # CJK compatibility (NFD)
     texts = ["ab" + chr(c) + "Cd" + chr(c) for c in cps]
     ours, theirs = bert.encode_batch(texts), hf_ids(hf, texts)
     assert [hex(c) for c, a, b in zip(cps, ours, theirs) if a != b] == []
@@ -111,3 +113,17 @@ def test_trained_hf_json_loads_in_tokenizers(trained, tmp_path):
     theirs = tokenizers.Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     lines = SHAKESPEARE.read_text(encoding="utf-8").split("\n")[-3000:] + ["[CLS] Ünïcödé [MASK] 中文"]
     assert trained.encode_batch(lines) == hf_ids(theirs, lines)
+
+
+@pytest.mark.parametrize("lowercase, strip_accents", [(False, None), (False, True), (True, False)])
+def test_normalizer_settings_parity(lowercase, strip_accents):
+    import json
+    data = json.loads((BERT / "tokenizer.json").read_text(encoding="utf-8"))
+    data.update(truncation=None, padding=None)
+    data["normalizer"].update(lowercase=lowercase, strip_accents=strip_accents)
+    theirs = tokenizers.Tokenizer.from_str(json.dumps(data))
+    ours = fasttok.wordpiece.WordPieceTokenizer._from_hf_json(data)
+    assert (ours.lowercase, ours.strip_accents) == (lowercase, strip_accents)
+    cps = [c for c in range(0x80, 0x3000) if not 0xD800 <= c < 0xE000 and c not in UNICODE_DIFFS]
+    texts = ["Ab" + chr(c) + "Cd" + chr(c) + "É" for c in cps] + SHAKESPEARE.read_text(encoding="utf-8").split("\n")[:2000]
+    assert ours.encode_batch(texts) == hf_ids(theirs, texts)
