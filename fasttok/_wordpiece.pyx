@@ -6,8 +6,8 @@ non-ASCII text, special tokens, file formats. Text enters as UTF-32 code point a
 int32 arrays. Every loop over text or over the pair table runs without the GIL.
 
 Three parts:
-  * `split_words`: BERT's basic pre-tokenizer (split on whitespace, isolate punctuation), with BERT's
-    ASCII clean-up and lowercasing folded in for texts that are pure ASCII.
+  * `split_words`: BERT's clean-up, CJK spacing and basic pre-tokenizer (split on whitespace,
+    isolate punctuation) in one pass over a per-code-point class table.
   * `WordCounter` / `WordPieceTrainer`: unique words with int64 counts, then merges chosen from a
     max-heap of pair scores with version stamps (the derivation and the stale-score proof are at
     `_score`).
@@ -157,9 +157,23 @@ def _py_split_words(const uint32_t[::1] text, const uint8_t[::1] classes, bint l
     cdef vector[uint32_t] buf
     cdef vector[int64_t] spans
     cdef size_t k
+    _check_table(text, classes.shape[0])
     split_words(&text[0] if text.shape[0] else NULL, text.shape[0], &classes[0], lower_ascii, strip_marks,
                 buf, spans)
     return [PyUnicode_FromKindAndData(4, &buf[spans[k]], spans[k + 1]) for k in range(0, spans.size(), 2)]
+
+
+cdef int _check_table(const uint32_t[::1] text, Py_ssize_t n_classes) except -1:
+    """The class table must cover every code point of the text (a 128-entry table: ASCII only)."""
+    cdef Py_ssize_t i
+    cdef uint32_t top = 0
+    with nogil:
+        for i in range(text.shape[0]):
+            if text[i] > top:
+                top = text[i]
+    if text.shape[0] and top >= n_classes:
+        raise ValueError(f"code point {top:#x} is beyond the {n_classes}-entry class table")
+    return 0
 
 
 cdef inline string _key(const uint32_t* chars, Py_ssize_t n) noexcept nogil:
@@ -187,6 +201,7 @@ cdef class WordCounter:
         cdef Py_ssize_t n = text.shape[0]
         if n == 0:
             return
+        _check_table(text, classes.shape[0])
         with nogil:
             split_words(&text[0], n, &classes[0], lower_ascii, strip_marks, self.buf, self.spans)
             for k in range(0, self.spans.size(), 2):
@@ -872,8 +887,7 @@ cdef class WordPieceEncoder:
         cdef vector[int64_t] spans
         cdef size_t k
         cdef const uint32_t* base = &text[0] if text.shape[0] else NULL
-        if classes.shape[0] != 0x110000:
-            raise ValueError("the class table needs an entry for every code point")
+        _check_table(text, classes.shape[0])
         # Word cache, local to this call (so threads share nothing): natural text repeats a few
         # thousand words most of the time, and a hit (hash + compare) is cheaper than the trie walk.
         cdef vector[WPCacheSlot] cache
@@ -935,6 +949,3 @@ cdef class WordPieceEncoder:
         offs = np.asarray(<int64_t[:id_offsets.size()]>id_offsets.data()).copy()  # (n_texts + 1,)
         return ids, offs
 
-
-def _debug_pairs(WordPieceTrainer t):
-    return [(t.uvid[t.p_left[p]], t.uvid[t.p_right[p]], t.p_count[p], t.p_score[p], t.p_has[p], t.p_len_ok[p]) for p in range(t.p_left.size())]

@@ -52,23 +52,25 @@ def bert_pre_tokenize(text: str) -> list[str]:
 
 
 @functools.cache
-def _char_classes() -> np.ndarray:
+def _char_classes(size: int = 0x110000) -> np.ndarray:
     """Class bits per code point for the core: 1 whitespace, 2 a word alone (punctuation, CJK),
-    4 dropped by the clean-up, 8 nonspacing mark. Built once per process (about 0.3 s)."""
-    categories = [unicodedata.category(chr(cp)) for cp in range(0x110000)]
+    4 dropped by the clean-up, 8 nonspacing mark. The full table (about 0.3 s to build, once per
+    process) is only needed once non-ASCII text arrives; pure-ASCII batches use the first 128."""
+    categories = [unicodedata.category(chr(cp)) for cp in range(size)]
     codes = {cat: k for k, cat in enumerate(sorted(set(categories)))}
-    cat = np.fromiter((codes[c] for c in categories), dtype=np.uint8, count=0x110000)  # (0x110000,)
-    table = np.zeros(0x110000, dtype=np.uint8)  # (0x110000,)
+    cat = np.fromiter((codes[c] for c in categories), dtype=np.uint8, count=size)  # (size,)
+    table = np.zeros(size, dtype=np.uint8)  # (size,)
     punct = [codes[c] for c in codes if c.startswith("P")]
     table[np.isin(cat, punct)] |= 2
     table[[ord(ch) for ch in _ASCII_PUNCTUATION]] |= 2
     for lo, hi in _CJK_RANGES:
         table[lo:hi + 1] |= 2
     table[np.isin(cat, [codes[c] for c in _CONTROL_CATEGORIES if c in codes])] |= 4
-    table[[0, 0xFFFD]] |= 4
-    table[np.isin(cat, [codes["Mn"]])] |= 8
+    table[[cp for cp in (0, 0xFFFD) if cp < size]] |= 4
+    table[np.isin(cat, [codes[c] for c in ("Mn",) if c in codes])] |= 8
     for ch in WHITESPACE:
-        table[ord(ch)] = 1 if ch in "\t\n\r" or not table[ord(ch)] & 4 else table[ord(ch)]
+        if ord(ch) < size:
+            table[ord(ch)] = 1 if ch in "\t\n\r" or not table[ord(ch)] & 4 else table[ord(ch)]
     table.flags.writeable = False
     return table
 
@@ -92,10 +94,11 @@ def _prepare(texts: list[str], lowercase: bool, strip_accents: bool | None):
     """
     strip = lowercase if strip_accents is None else strip_accents
     lower_ascii = np.full(len(texts), lowercase, dtype=np.uint8)  # (n_texts,)
-    if not all(t.isascii() for t in texts):
+    all_ascii = all(t.isascii() for t in texts)
+    if not all_ascii:
         texts = [t if t.isascii() else _decompose_lower(t, strip, lowercase) for t in texts]
     cps, offsets = _utf32(texts)
-    return cps, offsets, lower_ascii, _char_classes(), strip
+    return cps, offsets, lower_ascii, _char_classes(0x80 if all_ascii else 0x110000), strip
 
 
 def _decompose_lower(text: str, strip: bool, lower: bool) -> str:
