@@ -3,11 +3,9 @@ the BERT normaliser and pre-tokenizer, file formats and bad input."""
 import math
 import os
 import pickle
-import warnings
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
