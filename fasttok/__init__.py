@@ -19,9 +19,11 @@ from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTok
 from fasttok.io import load, load_gpt2
 from fasttok.tokenizer import BPETokenizer, Tokenizer
 from fasttok.train import TrainingWarning, train_bpe, train_bpe_from_counts
+from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab, train_wordpiece
 
 __all__ = [
-    "train_bpe", "train_bpe_from_counts", "count_words", "WordCounts", "load", "load_gpt2", "Tokenizer", "BPETokenizer",
+    "train_bpe", "train_bpe_from_counts", "train_wordpiece", "count_words", "WordCounts",
+    "load", "load_gpt2", "load_bert_vocab", "Tokenizer", "BPETokenizer", "WordPieceTokenizer",
     "FasttokError", "CorpusError", "ModelFileError", "UnknownTokenError", "TrainingWarning",
 ]
 __version__ = "0.1.0"
