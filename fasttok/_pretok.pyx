@@ -778,6 +778,10 @@ cdef class WordCounter:
             for k in range(self.slots.size()):
                 self.slots[k].count *= 2
             return
+        # Size the table for the union first. Inserting another table's slots in its (hash) order
+        # into a smaller table piles them into clusters and makes linear probing quadratic.
+        while 2 * <size_t>(self.n_words + other.n_words) > self.slots.size():
+            self._grow()
         for k in range(other.slots.size()):
             if other.slots[k].count != 0:
                 self.count_piece(other.arena.data() + other.slots[k].offset,

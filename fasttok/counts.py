@@ -6,7 +6,7 @@ machines (see fasttok/dask.py); `train_bpe_from_counts` learns from such a table
 """
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 
@@ -276,21 +276,13 @@ def _first_safe_cut(data):
             return i + 1
 
 
-def _count_unit(source, unit):
-    counts = WordCounts(source)
-    if unit[0] == "text":
-        for text in unit[1]:
-            counts._add_text(text)
-    else:
-        counts._add_file(*unit[1:])
-    return counts
-
-
 def count_words(corpus, *, pattern="gpt2", num_workers=1):
     """Count the pre-tokens of a corpus (str, Path, or an iterable of them) into a WordCounts.
 
-    num_workers > 1 counts in that many processes (large files are split into byte ranges) and
-    sums the tables; the result is identical for any number of workers.
+    num_workers > 1 splits the corpus into units (large files into byte ranges) and counts them in
+    parallel, then sums the tables; the result is identical for any number of workers. With the named
+    patterns the core scans and counts without the GIL, so the workers are threads (no start-up or
+    pickling cost); a custom regex holds the GIL in Python, so its workers are processes.
     """
     source = pattern_source(pattern)
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
@@ -298,17 +290,35 @@ def count_words(corpus, *, pattern="gpt2", num_workers=1):
     if num_workers == 1:
         total = WordCounts(source)
         for unit in _units(corpus, source, 1):
-            if unit[0] == "text":
-                for text in unit[1]:
-                    total._add_text(text)
-            else:
-                total._add_file(*unit[1:])
+            _count_into(total, unit)
         return total
     units = list(_units(corpus, source, num_workers))
     total = WordCounts(source)
     if not units:
         return total
-    with ProcessPoolExecutor(max_workers=min(num_workers, len(units))) as pool:
-        for part in pool.map(_count_unit, [source] * len(units), units):
-            total._table.merge(part._table)
+    n = min(num_workers, len(units))
+    if _scannable(source):
+        # One table per thread (a table refuses concurrent updates); units are dealt round-robin.
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            parts = list(pool.map(_count_units, [source] * n, [units[k::n] for k in range(n)]))
+    else:
+        with ProcessPoolExecutor(max_workers=n) as pool:
+            parts = list(pool.map(_count_units, [source] * len(units), [[u] for u in units]))
+    for part in parts:
+        total._table.merge(part._table)
     return total
+
+
+def _count_into(counts, unit):
+    if unit[0] == "text":
+        for text in unit[1]:
+            counts._add_text(text)
+    else:
+        counts._add_file(*unit[1:])
+
+
+def _count_units(source, units):
+    counts = WordCounts(source)
+    for unit in units:
+        _count_into(counts, unit)
+    return counts
