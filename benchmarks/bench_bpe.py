@@ -75,6 +75,17 @@ def train_bpeasy(corpus, vocab_size, threads):
     return time.perf_counter() - start, {"version": _version("bpeasy"), "vocab": len(vocab)}
 
 
+def train_youtokentome(corpus, vocab_size, threads):
+    """youtokentome is character-level (no byte fallback); its vocab_size counts characters too."""
+    import youtokentome as yttm
+    with tempfile.TemporaryDirectory() as d:
+        start = time.perf_counter()
+        bpe = yttm.BPE.train(data=str(corpus), model=os.path.join(d, "m.yttm"), vocab_size=vocab_size,
+                             n_threads=threads)
+        seconds = time.perf_counter() - start
+    return seconds, {"version": _version("youtokentome"), "vocab": bpe.vocab_size()}
+
+
 def _gpt2_text(corpus):
     return pathlib.Path(corpus).read_text(encoding="utf-8")
 
@@ -88,12 +99,18 @@ def encode_fasttok(corpus, vocab_size, threads):
     return time.perf_counter() - start, {"version": fasttok.__version__, "tokens": len(ids)}
 
 
-def encode_tiktoken(corpus, vocab_size, threads):
+def gpt2_tiktoken():
+    """tiktoken built from the same GPT-2 files as fasttok.load_gpt2, with the GPT-2 pattern."""
     import tiktoken
     from fasttok.tokenizer import CHAR_TO_BYTE
     encoder = json.loads((GPT2_FILES / "encoder.json").read_text(encoding="utf-8"))
     ranks = {bytes(CHAR_TO_BYTE[c] for c in t): i for t, i in encoder.items() if t != "<|endoftext|>"}
-    enc = tiktoken.Encoding("gpt2-files", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    return tiktoken.Encoding("gpt2-files", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+
+
+def encode_tiktoken(corpus, vocab_size, threads):
+    import tiktoken
+    enc = gpt2_tiktoken()
     text = _gpt2_text(corpus)
     start = time.perf_counter()
     ids = enc.encode_ordinary(text)
@@ -123,6 +140,7 @@ WORKERS = {
     ("sentencepiece", "train"): train_sentencepiece,
     ("rustbpe", "train"): train_rustbpe,
     ("bpeasy", "train"): train_bpeasy,
+    ("youtokentome", "train"): train_youtokentome,
     ("fasttok", "encode-gpt2"): encode_fasttok,
     ("tiktoken", "encode-gpt2"): encode_tiktoken,
     ("hf-tokenizers", "encode-gpt2"): encode_hf,
@@ -141,6 +159,9 @@ def thread_env(threads):
     for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     env["TOKENIZERS_PARALLELISM"] = "true" if threads > 1 else "false"
+    # Measure the fasttok of this checkout, not whatever copy is installed.
+    root = str(pathlib.Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
 

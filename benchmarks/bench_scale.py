@@ -40,7 +40,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench_bpe import GPT2_FILES, GPT2_PATTERN, SHARED, _version, thread_env  # noqa: E402
+from bench_bpe import GPT2_FILES, GPT2_PATTERN, SHARED, _version, gpt2_tiktoken, thread_env  # noqa: E402
 from bench_bpe import WORKERS as BPE_WORKERS  # noqa: E402
 from make_corpus import write_atomic  # noqa: E402
 
@@ -93,19 +93,8 @@ def count_fasttok(corpus, num_workers=None):
             "distinct": len(counts), "total": counts.total()}
 
 
-def train_youtokentome(corpus, vocab_size, threads):
-    """Same signature as bench_bpe's train workers. youtokentome is character-level (no byte fallback)."""
-    import youtokentome as yttm
-    with tempfile.TemporaryDirectory() as d:
-        start = time.perf_counter()
-        bpe = yttm.BPE.train(data=str(corpus), model=os.path.join(d, "m.yttm"), vocab_size=vocab_size,
-                             n_threads=threads)
-        seconds = time.perf_counter() - start
-    return seconds, {"version": _version("youtokentome"), "vocab": bpe.vocab_size()}
-
-
 def train_peer(tool, corpus, vocab_size, threads):
-    fn = train_youtokentome if tool == "youtokentome" else BPE_WORKERS[(tool, "train")]
+    fn = BPE_WORKERS[(tool, "train")]
     seconds, info = fn(corpus, vocab_size, threads)
     return {"seconds": seconds, **info}
 
@@ -119,19 +108,11 @@ def make_long_text(kind, n):
     return rng.integers(ord("a"), ord("z") + 1, size=n, dtype=np.uint8).tobytes().decode("ascii")  # (n,)
 
 
-def _gpt2_tiktoken():
-    import tiktoken
-    from fasttok.tokenizer import CHAR_TO_BYTE
-    encoder = json.loads((GPT2_FILES / "encoder.json").read_text(encoding="utf-8"))
-    ranks = {bytes(CHAR_TO_BYTE[c] for c in t): i for t, i in encoder.items() if t != "<|endoftext|>"}
-    return tiktoken.Encoding("gpt2-files", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
-
-
 def encode_long(tool, kind, n, model=None, min_seconds=0.3):
     """Seconds per encode_ordinary call on one long piece; small inputs are repeated for a stable figure."""
     if tool == "tiktoken-gpt2":
         import tiktoken
-        encode, version = _gpt2_tiktoken().encode_ordinary, tiktoken.__version__
+        encode, version = gpt2_tiktoken().encode_ordinary, tiktoken.__version__
     else:
         import fasttok
         tok = fasttok.load(model) if tool == "fasttok-trained" else fasttok.load_gpt2(
@@ -388,7 +369,7 @@ def cmd_threads(args):
 def cmd_peers(args):
     corpus = os.path.abspath(args.corpus)
     mb = os.path.getsize(corpus) / 1e6
-    tools = [tool for tool, task in BPE_WORKERS if task == "train"] + ["youtokentome"]
+    tools = [tool for tool, task in BPE_WORKERS if task == "train"]
     rows = []
     for tool in tools:
         r = measure("train_peer", {"tool": tool, "corpus": corpus, "vocab_size": args.vocab_size,
