@@ -133,12 +133,36 @@ def dropout_backward(dy: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- normalisation
 
+def ones(n: int, dtype) -> np.ndarray:
+    """A cached read-only vector of ones: ``x @ ones(C)`` is a BLAS row-sum, ~3× faster than sum(axis=-1)."""
+    key = (n, np.dtype(dtype))
+    v = _ONES.get(key)
+    if v is None:
+        v = _ONES[key] = np.ones(n, dtype=dtype)
+        v.flags.writeable = False
+    return v
+
+
+_ONES: dict = {}
+
+
+def row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ_c a[..., c]·b[..., c] without materialising a·b."""
+    return np.einsum("...c,...c->...", a, b)
+
+
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, eps: float = 1e-5):
     """(x − mean) / √(var + eps) · weight + bias over the last axis; returns (y, xhat, rstd)."""
-    mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
-    xc = x - mu  # (..., C)
-    var = (xc * xc).mean(axis=-1, keepdims=True)  # (..., 1)
-    rstd = 1.0 / np.sqrt(var + eps)  # (..., 1)
+    c = x.shape[-1]
+    inv_c = 1.0 / c
+    mu = x @ ones(c, x.dtype)  # (...,)
+    mu *= inv_c
+    xc = x - mu[..., None]  # (..., C)
+    var = row_dot(xc, xc)  # (...,)
+    var *= inv_c
+    var += eps
+    rstd = 1.0 / np.sqrt(var)  # (...,)
+    rstd = rstd[..., None]  # (..., 1)
     xhat = xc
     xhat *= rstd
     y = xhat * weight
@@ -151,21 +175,26 @@ def layer_norm_backward(dy: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, weig
     """Returns (dx, dweight, dbias)."""
     c = xhat.shape[-1]
     dy2 = dy.reshape(-1, c)
-    xh2 = xhat.reshape(-1, c)
-    dweight = (dy2 * xh2).sum(axis=0)
-    dbias = dy2.sum(axis=0)
+    dweight = np.einsum("nc,nc->c", dy2, xhat.reshape(-1, c))
+    dbias = ones(dy2.shape[0], dy.dtype) @ dy2  # (C,) column sums through BLAS
     dxhat = dy * weight  # (..., C)
-    m1 = dxhat.mean(axis=-1, keepdims=True)
-    m2 = (dxhat * xhat).mean(axis=-1, keepdims=True)
-    dxhat -= m1
-    dxhat -= xhat * m2
+    m1 = dxhat @ ones(c, dy.dtype)  # (...,)
+    m1 *= 1.0 / c
+    m2 = row_dot(dxhat, xhat)
+    m2 *= 1.0 / c
+    tmp = xhat * m2[..., None]
+    tmp += m1[..., None]
+    dxhat -= tmp
     dxhat *= rstd
     return dxhat, dweight, dbias
 
 
 def rms_norm(x: np.ndarray, weight: np.ndarray, *, eps: float = 1e-6):
     """x / √(mean(x²) + eps) · weight over the last axis; returns (y, xhat, rrms)."""
-    rrms = 1.0 / np.sqrt((x * x).mean(axis=-1, keepdims=True) + eps)  # (..., 1)
+    ms = row_dot(x, x)  # (...,)
+    ms *= 1.0 / x.shape[-1]
+    ms += eps
+    rrms = (1.0 / np.sqrt(ms))[..., None]  # (..., 1)
     xhat = x * rrms
     return xhat * weight, xhat, rrms
 
@@ -173,9 +202,11 @@ def rms_norm(x: np.ndarray, weight: np.ndarray, *, eps: float = 1e-6):
 def rms_norm_backward(dy: np.ndarray, xhat: np.ndarray, rrms: np.ndarray, weight: np.ndarray):
     """Returns (dx, dweight)."""
     c = xhat.shape[-1]
-    dweight = (dy.reshape(-1, c) * xhat.reshape(-1, c)).sum(axis=0)
+    dweight = np.einsum("nc,nc->c", dy.reshape(-1, c), xhat.reshape(-1, c))
     dxhat = dy * weight
-    dxhat -= xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)
+    m = row_dot(dxhat, xhat)
+    m *= 1.0 / c
+    dxhat -= xhat * m[..., None]
     dxhat *= rrms
     return dxhat, dweight
 
@@ -193,7 +224,11 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, mask: np.ndarray |
     scores *= scale
     if mask is not None:
         np.copyto(scores, MASKED_SCORE, where=~mask)
-    probs = softmax(scores)  # (B, H, Tq, Tk)
+    # softmax in place: the scores buffer becomes the probabilities
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    probs = scores  # (B, H, Tq, Tk)
     return np.matmul(probs, v), probs  # (B, H, Tq, D)
 
 
@@ -241,27 +276,24 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, *, ignore_index: int 
     if n_valid == 0:
         return (0.0, np.zeros_like(logits)) if grad else 0.0
     safe_t = np.where(valid, t, 0)
-    z = x - x.max(axis=1, keepdims=True)  # (N, K)
-    e = np.exp(z)
-    s = e.sum(axis=1, keepdims=True)  # (N, 1)
-    lse = np.log(s)  # (N, 1)
     rows = np.arange(x.shape[0])
-    nll = lse[:, 0] - z[rows, safe_t]  # (N,)
-    if label_smoothing:
-        # −Σ_k log p_k = K·lse − Σ_k z_k
-        smooth = lse[:, 0] - z.mean(axis=1)  # (N,)
-        per_pos = (1.0 - label_smoothing) * nll + label_smoothing * smooth
-    else:
-        per_pos = nll
+    mx = x.max(axis=1)  # (N,)
+    e = x - mx[:, None]  # (N, K), shifted logits z
+    z_t = e[rows, safe_t]  # (N,)
+    z_mean = (e @ ones(k, e.dtype)) * (1.0 / k) if label_smoothing else None  # (N,)
+    np.exp(e, out=e)
+    s = e @ ones(k, e.dtype)  # (N,) Σ exp z
+    lse = np.log(s)  # (N,)
+    nll = lse - z_t  # (N,)
+    # −Σ_k q_k log p_k with q = (1 − ε)·onehot + ε/K, using −(1/K)·Σ_k log p_k = lse − mean z
+    per_pos = (1.0 - label_smoothing) * nll + label_smoothing * (lse - z_mean) if label_smoothing else nll
     loss = float(per_pos[valid].sum(dtype=np.float64)) / n_valid
     if not grad:
         return loss
-    # d/dlogits = (p − q) / n_valid on valid rows.
-    e /= s
-    d = e
-    d[rows, safe_t] -= 1.0 - label_smoothing
+    # d/dlogits = (p − q) / n_valid on valid rows, 0 on ignored ones
+    scale = np.where(valid, 1.0 / n_valid, 0.0).astype(e.dtype) / s  # (N,)
+    e *= scale[:, None]
+    e[rows, safe_t] -= np.where(valid, (1.0 - label_smoothing) / n_valid, 0.0).astype(e.dtype)
     if label_smoothing:
-        d -= label_smoothing / k
-    d *= 1.0 / n_valid
-    d[~valid] = 0.0
-    return loss, d.reshape(logits.shape)
+        e -= (np.where(valid, label_smoothing / (k * n_valid), 0.0).astype(e.dtype))[:, None]
+    return loss, e.reshape(logits.shape)

@@ -149,9 +149,11 @@ class GPT(Module):
         if h is None:
             raise RuntimeError("backward() called before forward()")
         dt = h.dtype
-        dh = np.zeros_like(h) if dhidden is None else np.array(dhidden, dtype=dt)  # (B, T, C)
-        if dhidden is not None and dh.shape != h.shape:
-            raise ValueError(f"dhidden has shape {dh.shape}, hidden states have {h.shape}")
+        dh = None
+        if dhidden is not None:
+            dh = np.array(dhidden, dtype=dt)  # (B, T, C), a copy: we add into it
+            if dh.shape != h.shape:
+                raise ValueError(f"dhidden has shape {dh.shape}, hidden states have {h.shape}")
         if dlogits is not None:
             dlogits = np.asarray(dlogits, dtype=dt)
             cdim = h.shape[-1]
@@ -160,7 +162,8 @@ class GPT(Module):
                 raise ValueError(f"dlogits has shape {dlogits.shape}, logits have {h.shape[:-1] + (w.data.shape[0],)}")
             dl2 = dlogits.reshape(-1, w.data.shape[0])  # (N, V)
             w.grad += dl2.T @ h.reshape(-1, cdim)  # (V, C): the tied head's share
-            dh += (dl2 @ w.data).reshape(h.shape)  # (B, T, C)
+            dh_logits = (dl2 @ w.data).reshape(h.shape)  # (B, T, C)
+            dh = dh_logits if dh is None else dh + dh_logits
         dx = self.ln_f.backward(dh)
         for block in reversed(self.blocks):
             dx = block.backward(dx)
