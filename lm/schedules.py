@@ -1,4 +1,4 @@
-"""Learning-rate schedules: pure functions of the step t = 1, 2, ... (the t-th update).
+"""Learning-rate schedules: pure functions of the step t = 1, 2, ... (the t-th update; real t ≥ 1 works too).
 
 Each starts with a linear warm-up η_max·t/N_warm for t ≤ N_warm (none when N_warm = 0) and then decays;
 every decay equals η_max at t = N_warm, so the schedules are continuous at the boundary.
@@ -24,13 +24,13 @@ def _warmup(t: int, lr_max: float, n_warmup: int) -> float | None:
     return lr_max * t / n_warmup if t <= n_warmup else None
 
 
-def constant(t: int, *, lr_max: float, n_warmup: int = 0) -> float:
+def constant(t: float, *, lr_max: float, n_warmup: int = 0) -> float:
     _check(t, lr_max, n_warmup)
     w = _warmup(t, lr_max, n_warmup)
     return lr_max if w is None else w
 
 
-def inverse_sqrt(t: int, *, lr_max: float, n_warmup: int) -> float:
+def inverse_sqrt(t: float, *, lr_max: float, n_warmup: int) -> float:
     """Warm-up, then η_max·√(N_warm/t) (the seed's schedule)."""
     _check(t, lr_max, n_warmup)
     if n_warmup == 0:
@@ -39,7 +39,7 @@ def inverse_sqrt(t: int, *, lr_max: float, n_warmup: int) -> float:
     return lr_max * math.sqrt(n_warmup / t) if w is None else w
 
 
-def cosine(t: int, *, lr_max: float, n_warmup: int, n_total: int, lr_min: float = 0.0) -> float:
+def cosine(t: float, *, lr_max: float, n_warmup: int, n_total: int, lr_min: float = 0.0) -> float:
     """Warm-up, then cosine annealing from η_max to η_min at t = n_total; η_min afterwards."""
     _check(t, lr_max, n_warmup)
     if n_total <= n_warmup or not 0 <= lr_min <= lr_max:
@@ -52,7 +52,7 @@ def cosine(t: int, *, lr_max: float, n_warmup: int, n_total: int, lr_min: float 
     return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + math.cos(math.pi * frac))
 
 
-def exponential(t: int, *, lr_max: float, n_warmup: int, gamma: float) -> float:
+def exponential(t: float, *, lr_max: float, n_warmup: int, gamma: float) -> float:
     """Warm-up, then η_max·γ^(t − N_warm)."""
     _check(t, lr_max, n_warmup)
     if not 0 < gamma <= 1:
