@@ -66,6 +66,20 @@ def token_log_probs_backward(dlogp: np.ndarray, logits: np.ndarray, targets: np.
     return dx
 
 
+# ----------------------------------------------------------------------------- embedding
+
+def embedding_backward(weight_grad: np.ndarray, idx: np.ndarray, dy: np.ndarray) -> None:
+    """weight_grad[idx] += dy, summing repeated ids. (V, C) grad, (...) ids, (..., C) dy."""
+    dim = weight_grad.shape[1]
+    idx = np.asarray(idx).reshape(-1)
+    # sort the ids once and sum each run of equal ids with reduceat: several times faster than
+    # np.add.at, which scatters row by row
+    order = np.argsort(idx, kind="stable")
+    sorted_idx = idx[order]
+    starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
+    weight_grad[sorted_idx[starts]] += np.add.reduceat(dy.reshape(-1, dim)[order], starts, axis=0)
+
+
 # ----------------------------------------------------------------------------- activations
 
 def gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -83,3 +83,31 @@ def gpt_hidden(P, cfg, idx):
 
 def gpt_logits(P, cfg, idx):
     return gpt_hidden(P, cfg, idx) @ P["wte.weight"].T
+
+
+def bert_logits(P, cfg, idx, key_mask=None):
+    idx = torch.as_tensor(idx)
+    x = P["wte.weight"][idx] + P["wpe.weight"][: idx.shape[1]]
+    for i in range(cfg.n_layer):
+        x = block(P, f"blocks.{i}", x, cfg.n_head, causal=False, key_mask=key_mask)
+    h = norm(P, "ln_f", x, "layer")
+    h = norm(P, "head_ln", TF.gelu(linear(P, "head_fc", h), approximate="tanh"), "layer")
+    return h @ P["wte.weight"].T + P["head_bias"]
+
+
+def t5_logits(P, cfg, enc_ids, dec_ids, enc_mask=None):
+    enc_ids, dec_ids = torch.as_tensor(enc_ids), torch.as_tensor(dec_ids)
+    x = P["shared"][enc_ids] + P["enc_pos.weight"][: enc_ids.shape[1]]
+    for i in range(cfg.n_layer):
+        x = block(P, f"encoder.{i}", x, cfg.n_head, causal=False, norm_kind="rms", key_mask=enc_mask)
+    ctx = norm(P, "enc_norm", x, "rms")
+    y = P["shared"][dec_ids] + P["dec_pos.weight"][: dec_ids.shape[1]]
+    for i in range(cfg.n_layer):
+        y = block(P, f"decoder.{i}", y, cfg.n_head, causal=True, norm_kind="rms", context=ctx, context_mask=enc_mask)
+    return norm(P, "dec_norm", y, "rms") @ P["shared"].T
+
+
+def mlplm_logits(P, cfg, idx):
+    idx = torch.as_tensor(idx)
+    e = P["emb.weight"][idx].reshape(idx.shape[0], -1)
+    return linear(P, "out", torch.tanh(linear(P, "hidden", e)))
