@@ -54,7 +54,7 @@ def evaluate(model, batches: Iterable) -> float:
 def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable[[int], float] | None = None,
           eval_batches: Callable[[], Iterable] | None = None, eval_every: int = 0, clip: float | None = 1.0,
           log_every: int = 10, checkpoint_path=None, checkpoint_every: int = 0, start_step: int = 0,
-          rng: np.random.Generator | None = None, history: dict | None = None, log=sys.stderr) -> dict:
+          rng: np.random.Generator | None = None, history: dict | None = None, log=None) -> dict:
     """Train for steps ``start_step + 1 .. steps`` and return the history
     {"step", "loss", "lr", "eval_step", "eval_loss"} (lists; ``eval_loss`` is mean per-token NLL).
 
@@ -66,6 +66,7 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
     """
     if steps < start_step:
         raise ValueError(f"steps={steps} is before start_step={start_step}")
+    log = sys.stderr if log is None else log  # looked up per call, so redirected stderr is honoured
     history = history if history is not None else {}
     for key in ("step", "loss", "lr", "eval_step", "eval_loss"):
         history.setdefault(key, [])
