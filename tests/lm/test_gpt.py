@@ -6,7 +6,7 @@ import torch.nn.functional as TF
 from lm import functional as F
 from lm.nn.gpt import GPT, GPTConfig
 
-from torch_ref import gpt_hidden, gpt_logits, grads_of, rel_err, to_torch
+from .torch_ref import gpt_hidden, gpt_logits, grads_of, rel_err, to_torch
 
 TOL = {"float64": 1e-10, "float32": 1e-5}
 TDTYPE = {"float64": torch.float64, "float32": torch.float32}

@@ -2,7 +2,7 @@
 and a float32 run of each layer that fails on any silent promotion to float64."""
 import numpy as np
 import pytest
-from gradcheck import assert_close, numeric_grad
+from .gradcheck import assert_close, numeric_grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

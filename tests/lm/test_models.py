@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from torch_ref import bert_logits, grads_of, mlplm_logits, rel_err, t5_logits, to_torch
+from .torch_ref import bert_logits, grads_of, mlplm_logits, rel_err, t5_logits, to_torch
 
 from lm.nn import BERT, MLPLM, T5, BERTConfig, MLPLMConfig, T5Config
 
