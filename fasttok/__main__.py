@@ -1,0 +1,5 @@
+import sys
+
+from fasttok.cli import main
+
+sys.exit(main())

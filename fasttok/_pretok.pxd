@@ -1,0 +1,81 @@
+# The C-level API of the pre-tokenizer: a scanner for the GPT-2 and GPT-4 (cl100k) split patterns
+# over UTF-8 bytes, and a word counter keyed by piece bytes. Other core modules cimport this file:
+#
+#     from fasttok._pretok cimport char_classes, scan_utf8, PATTERN_GPT2
+#     cdef const CharClasses* cc = char_classes()      # with the GIL, once: builds the table lazily
+#     cdef vector[int64_t] ends
+#     with nogil:
+#         r = scan_utf8(data, n, PATTERN_GPT2, cc, ends)
+#     if r < 0: raise ValueError(f"invalid UTF-8 at byte offset {-1 - r}")
+#
+# Piece k is data[ends[k-1]:ends[k]] (with ends[-1] taken as 0 for the first piece appended).
+# Every function that can meet invalid UTF-8 returns a negative value r for it: the first invalid
+# sequence starts at byte offset -1 - r (the same offset as UnicodeDecodeError.start).
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint64_t
+from libcpp.vector cimport vector
+
+# Character classes (the same numbers as fasttok/_unicode.py).
+cdef enum:
+    CLS_OTHER = 0
+    CLS_LETTER = 1     # \p{L}
+    CLS_NUMBER = 2     # \p{N}
+    CLS_SPACE = 3      # \s (Unicode White_Space) except CR and LF
+    CLS_NEWLINE = 4    # CR or LF
+    CLS_END = 5        # past the end of the input
+    CLS_INVALID = 6    # not valid UTF-8 here
+
+# Pattern ids.
+cdef enum:
+    PATTERN_GPT2 = 0
+    PATTERN_GPT4 = 1
+
+cdef struct CharClasses:
+    const uint16_t* block_index   # code point >> 7 -> block number
+    const uint8_t* blocks         # block number * 128 + (code point & 127) -> CLS_*
+    const uint8_t* ascii          # the block of code points 0..127, for the one-byte fast path
+
+# The class table, built from unicodedata on the first call (needs the GIL); the pointer stays valid
+# for the life of the process.
+cdef const CharClasses* char_classes() except NULL
+
+# The end of the piece that starts at byte offset pos (0 <= pos < n), treating data[n] as the end of
+# the text. Returns end > pos, or -1 - offset when the bytes at offset are not valid UTF-8.
+cdef Py_ssize_t next_piece(const unsigned char* data, Py_ssize_t n, Py_ssize_t pos, int pattern,
+                           const CharClasses* classes) noexcept nogil
+
+# Splits all of data[0:n] and appends the end offset of every piece to ends (ends is not cleared).
+# Returns n, or -1 - offset of the first invalid UTF-8 sequence (some pieces before it may have been
+# appended). A std::bad_alloc from the vector terminates the process (noexcept).
+cdef Py_ssize_t scan_utf8(const unsigned char* data, Py_ssize_t n, int pattern,
+                          const CharClasses* classes, vector[int64_t]& ends) noexcept nogil
+
+# For streaming: data[0:n] is a prefix of a longer text. Appends the ends of the pieces that are the
+# same whatever text follows, and returns the offset where the rest starts (prepend data[offset:n]
+# to the next chunk), or -1 - offset on invalid UTF-8. A code point cut by the chunk end is not an
+# error here. May return 0 (one piece longer than the chunk): read more and call again.
+cdef Py_ssize_t scan_utf8_partial(const unsigned char* data, Py_ssize_t n, int pattern,
+                                  const CharClasses* classes, vector[int64_t]& ends) noexcept nogil
+
+# One entry of WordCounter's open-addressing table; count == 0 marks an empty slot.
+cdef struct WordSlot:
+    uint64_t hash
+    int64_t count
+    int64_t offset      # of the word's bytes in WordCounter.arena
+    int64_t length
+
+
+cdef class WordCounter:
+    cdef readonly int pattern_id
+    cdef vector[WordSlot] slots      # capacity is a power of two, at most half full
+    cdef vector[unsigned char] arena # every distinct word's bytes, back to back
+    cdef Py_ssize_t n_words
+    cdef bint busy                   # a scan is running without the GIL: refuse concurrent use
+
+    # Adds count (> 0) to the word piece[0:length].
+    cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count) noexcept nogil
+    cdef void _grow(self) noexcept nogil
+    cdef int _check_idle(self) except -1
+    # Scans and counts data[0:n]. final: returns n, like scan_utf8. Not final: counts only the pieces
+    # scan_utf8_partial would append and returns where the rest starts. Either: -1 - offset on
+    # invalid UTF-8 (the pieces before it may have been counted).
+    cdef Py_ssize_t count_utf8(self, const unsigned char* data, Py_ssize_t n, bint final) noexcept nogil

@@ -1,0 +1,97 @@
+"""Character classes of the pre-tokenizer scanner, derived from Python's `unicodedata`.
+
+The GPT-2 and GPT-4 split patterns only ask four questions of a code point: is it a letter
+(`\\p{L}`), a number (`\\p{N}`), white space (`\\s`, which the `regex` module defines as the Unicode
+White_Space property), or something else; and the GPT-4 pattern singles out CR and LF. This module
+answers them once for all 0x110000 code points and packs the answers into a two-level table that
+`fasttok._pretok` reads from C:
+
+    block_index: uint16[0x110000 >> 7]      # code point >> 7 -> block number
+    blocks:      uint8[n_blocks * 128]      # block number * 128 + (code point & 127) -> class
+
+Only about 200 of the 8704 blocks of 128 code points differ from one another, so the table is about
+42 KB and stays in cache. Building it takes ~50 ms (measured on the project machine), so it is built
+lazily, on the first call that needs it, not at import.
+
+Unicode version: the classes follow `unicodedata.unidata_version` of the running Python (14.0.0 on
+Python 3.11). Code points assigned later are "other" here even if a newer `regex` module calls them
+letters or numbers; see docs/pretok.md.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+
+# Class codes; fasttok/_pretok.pxd declares the same numbers as CLS_*.
+OTHER = 0
+LETTER = 1
+NUMBER = 2
+SPACE = 3  # White_Space other than CR and LF
+NEWLINE = 4  # CR or LF
+
+BLOCK_SIZE = 128
+N_CODE_POINTS = 0x110000
+
+_CATEGORY_CLASS = {
+    "Lu": LETTER, "Ll": LETTER, "Lt": LETTER, "Lm": LETTER, "Lo": LETTER,
+    "Nd": NUMBER, "Nl": NUMBER, "No": NUMBER,
+    # Every Z* character is White_Space, and together with the six controls below they are all of it.
+    "Zs": SPACE, "Zl": SPACE, "Zp": SPACE,
+}
+# White_Space controls: TAB, VT, FF, NEL (0x85). Note 0x1C-0x1F are *not* White_Space although
+# str.isspace() says they are space; the regex module's \s follows White_Space.
+_SPACE_CONTROLS = frozenset((0x09, 0x0B, 0x0C, 0x85))
+_NEWLINES = frozenset((0x0A, 0x0D))
+
+# A block in which nothing matches this holds no letter, number or space: str.isalnum() covers every
+# L* and N* character and str.isspace() covers White_Space, both supersets, which is all a "none"
+# test needs. test_pretok.py checks the fast table against char_class() for every code point.
+_MAYBE_CLASSED = re.compile(r"[\w\s]")
+
+
+def char_class(cp: int) -> int:
+    """Class of one code point, the slow, obvious way: the test oracle of build_class_table().
+
+    >>> char_class(ord("a")), char_class(ord("٣")), char_class(0x3000), char_class(ord("\\n"))
+    (1, 2, 3, 4)
+    """
+    if cp in _NEWLINES:
+        return NEWLINE
+    if cp in _SPACE_CONTROLS:
+        return SPACE
+    return _CATEGORY_CLASS.get(unicodedata.category(chr(cp)), OTHER)
+
+
+def build_class_table() -> tuple[np.ndarray, np.ndarray]:
+    """Return (block_index uint16[8704], blocks uint8[n_blocks * 128]) for every code point."""
+    code_points = np.arange(N_CODE_POINTS, dtype="<u4")
+    code_points[0xD800:0xE000] = 0  # surrogates cannot be decoded from UTF-8; class them as NUL (other)
+    # One C-level decode instead of a million chr() calls.
+    every_char = code_points.tobytes().decode("utf-32-le")
+
+    all_other = bytes(BLOCK_SIZE)
+    all_letter = bytes([LETTER]) * BLOCK_SIZE
+    block_ids: dict[bytes, int] = {}
+    block_index = np.empty(N_CODE_POINTS // BLOCK_SIZE, dtype=np.uint16)  # (8704,)
+    for b in range(len(block_index)):
+        start = b * BLOCK_SIZE
+        chars = every_char[start:start + BLOCK_SIZE]
+        # Most blocks are all letters (CJK, Hangul) or hold no classed character at all (unassigned
+        # planes, private use, symbols); only mixed blocks are classified one code point at a time.
+        if chars.isalpha():
+            block = all_letter
+        elif _MAYBE_CLASSED.search(chars) is None:
+            block = all_other
+        else:
+            block = bytes(char_class(start + i) for i in range(BLOCK_SIZE))
+        block_index[b] = block_ids.setdefault(block, len(block_ids))
+    blocks = np.frombuffer(b"".join(block_ids), dtype=np.uint8).copy()  # (n_blocks * 128,)
+    return block_index, blocks
+
+
+def class_of_all_code_points(block_index: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Expand the two-level table to one uint8 class per code point (for tests and inspection)."""
+    rows = blocks.reshape(-1, BLOCK_SIZE)  # (n_blocks, 128)
+    return rows[block_index].reshape(-1)  # (0x110000,)

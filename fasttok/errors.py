@@ -1,0 +1,20 @@
+"""The exceptions fasttok raises. Each subclasses ValueError so `except ValueError` keeps working."""
+
+
+class FasttokError(ValueError):
+    """Base class of every error fasttok raises on bad input."""
+
+
+class CorpusError(FasttokError):
+    """The training corpus cannot be used (empty, unreadable, invalid UTF-8, too few symbols)."""
+
+
+class ModelFileError(FasttokError):
+    """A tokenizer file is truncated, corrupt or of an unknown format or version."""
+
+
+class UnknownTokenError(FasttokError, KeyError):
+    """A token id or token string is not in the vocabulary."""
+
+    def __str__(self):  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""

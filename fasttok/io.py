@@ -1,0 +1,317 @@
+"""Writing files safely, and reading/writing the tokenizer file formats."""
+import os
+import tempfile
+from contextlib import contextmanager
+
+
+@contextmanager
+def atomic_write(path, mode="w", *, encoding="utf-8"):
+    """Open a temp file beside `path`; on success rename it over `path`, on error remove it.
+
+    A crash or exception never leaves a half-written file at `path`.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding,
+                       newline=None if "b" in mode else "\n") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# ------------------------------------------------------------------------------------------------
+# The native format: a header line, a settings line, then one record per line.
+#
+#   fasttok <model> <version>
+#   {"byte_level": true, "pattern": "gpt2", "special_tokens": {...}, ...}     (JSON, one line)
+#   b <id> <hex bytes>        a base token          (BPE)
+#   m <left> <right> <new>    a merge, in rank order (BPE)
+#
+# Files diff cleanly line by line and serve directly as golden files in the tests.
+# ------------------------------------------------------------------------------------------------
+import json
+
+import numpy as np
+
+from fasttok.errors import ModelFileError
+
+FORMAT_VERSION = 1
+_HEADER = "fasttok"
+
+
+def _model_classes():
+    from fasttok.tokenizer import BPETokenizer
+    classes = {"bpe": BPETokenizer}
+    try:
+        from fasttok.wordpiece import WordPieceTokenizer
+        classes["wordpiece"] = WordPieceTokenizer
+    except ImportError:
+        pass
+    return classes
+
+
+def save(tok, path, *, format="native"):
+    if format == "native":
+        settings, records = tok._native()
+        with atomic_write(path) as f:
+            f.write(f"{_HEADER} {tok.model} {FORMAT_VERSION}\n")
+            f.write(json.dumps(settings, ensure_ascii=False, sort_keys=True) + "\n")
+            for r in records:
+                f.write(r + "\n")
+    elif format == "hf":
+        data = tok._hf_json()
+        with atomic_write(path) as f:
+            json.dump(data, f, ensure_ascii=False, indent=2)
+    elif format == "vocab.txt" and hasattr(tok, "_vocab_txt"):
+        with atomic_write(path) as f:
+            for token in tok._vocab_txt():
+                f.write(token + "\n")
+    else:
+        raise ValueError(f"unknown format {format!r} for a {tok.model} tokenizer; use 'native' or 'hf'")
+
+
+def load(path):
+    """Load a tokenizer from fasttok's native file or a Hugging Face tokenizer.json."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ModelFileError(f"cannot read tokenizer file {path!r}: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"{path}: not a tokenizer file (invalid UTF-8 at byte {e.start})") from None
+    if text.startswith(_HEADER + " "):
+        return _load_native(text, path)
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ModelFileError(f"{path}: truncated or corrupt JSON ({e.msg} at line {e.lineno})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+            raise ModelFileError(f"{path}: JSON without a 'model' object is not a tokenizer.json")
+        kind = data["model"].get("type")
+        classes = {"BPE": "bpe", "WordPiece": "wordpiece"}
+        model = classes.get(kind)
+        cls = _model_classes().get(model)
+        if cls is None:
+            raise ModelFileError(f"{path}: tokenizer.json model type {kind!r} is not supported (BPE, WordPiece)")
+        try:
+            return cls._from_hf_json(data)
+        except ModelFileError as e:
+            raise ModelFileError(f"{path}: {e}") from None
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise ModelFileError(f"{path}: malformed tokenizer.json ({type(e).__name__}: {e})") from None
+    raise ModelFileError(f"{path}: unknown tokenizer file format (expected a '{_HEADER} ...' "
+                         f"header or a tokenizer.json)")
+
+
+def _load_native(text, path):
+    if not text.endswith("\n"):
+        raise ModelFileError(f"{path}: truncated file (the last line is incomplete)")
+    lines = text.split("\n")[:-1]
+    head = lines[0].split()
+    if len(head) != 3 or not head[2].isdigit():
+        raise ModelFileError(f"{path}: malformed header line {lines[0]!r}")
+    _, model, version = head
+    if int(version) != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: format version {version} is not supported (this fasttok reads {FORMAT_VERSION})")
+    cls = _model_classes().get(model)
+    if cls is None:
+        raise ModelFileError(f"{path}: unknown model {model!r} in header")
+    if len(lines) < 2:
+        raise ModelFileError(f"{path}: truncated file (no settings line)")
+    try:
+        settings = json.loads(lines[1])
+    except json.JSONDecodeError:
+        raise ModelFileError(f"{path}: corrupt settings line") from None
+    if not isinstance(settings, dict):
+        raise ModelFileError(f"{path}: corrupt settings line")
+    try:
+        return cls._from_native(settings, lines[2:])
+    except ModelFileError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ModelFileError(f"{path}: corrupt record ({type(e).__name__}: {e})") from None
+
+
+def parse_bpe_records(records, *, byte_level):
+    """Native BPE records -> ({id: bytes|str}, (n, 3) int32 merges); checks the expected count."""
+    base, merges = {}, []
+    expected = None
+    for k, line in enumerate(records):
+        parts = line.split(" ")
+        try:
+            if parts[0] == "b" and len(parts) == 3:
+                raw = bytes.fromhex(parts[2])
+                base[int(parts[1])] = raw if byte_level else raw.decode("utf-8")
+            elif parts[0] == "m" and len(parts) == 4:
+                merges.append((int(parts[1]), int(parts[2]), int(parts[3])))
+            elif parts[0] == "end" and len(parts) == 2:
+                expected = int(parts[1])
+            else:
+                raise ValueError
+        except ValueError:
+            raise ModelFileError(f"corrupt record on line {k + 3}: {line[:60]!r}") from None
+    if expected is None:
+        raise ModelFileError("truncated file (no 'end' record)")
+    if expected != len(base) + len(merges):
+        raise ModelFileError(f"truncated or corrupt file: 'end' says {expected} records, found {len(base) + len(merges)}")
+    return base, np.array(merges, dtype=np.int32).reshape(-1, 3)
+
+
+# ------------------------------------------------------------------------------------------------
+# Hugging Face tokenizer.json and OpenAI's GPT-2 files
+# ------------------------------------------------------------------------------------------------
+
+def _added_tokens(tok):
+    return [{"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": False, "special": True} for s, i in sorted(tok.special_tokens.items(), key=lambda x: x[1])]
+
+
+def bpe_to_hf_json(tok):
+    from fasttok.pretokenize import GPT2_PATTERN, pattern_source
+    source = pattern_source(tok.pattern)
+    vocab = {t: i for i, t in enumerate(tok._id_to_token) if i not in tok._special_by_id}
+    if len(vocab) != tok.vocab_size - len(tok.special_tokens):
+        raise ValueError("two tokens share one string; this vocabulary cannot be written as tokenizer.json")
+    merges = [[tok._id_to_token[l], tok._id_to_token[r]] for l, r in tok.merges]
+    # Removed + invert keeps exactly the matches, i.e. regex.findall semantics (as HF's Whitespace does).
+    split = None if source is None else {"type": "Split", "pattern": {"Regex": source},
+                                         "behavior": "Removed", "invert": True}
+    if tok.byte_level:
+        byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+        if source == GPT2_PATTERN:
+            pre = dict(byte_level, use_regex=True)
+        elif split is None:
+            pre = byte_level
+        else:
+            pre = {"type": "Sequence", "pretokenizers": [split, byte_level]}
+        decoder = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+    else:
+        pre = split
+        decoder = None
+        if tok.suffix:
+            decoder = {"type": "BPEDecoder", "suffix": tok.suffix}
+        elif tok.prefix:
+            decoder = {"type": "WordPiece", "prefix": tok.prefix, "cleanup": False}
+    return {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": _added_tokens(tok),
+        "normalizer": None, "pre_tokenizer": pre, "post_processor": None, "decoder": decoder,
+        "model": {"type": "BPE", "dropout": None, "unk_token": tok.unk_token,
+                  "continuing_subword_prefix": tok.prefix or None, "end_of_word_suffix": tok.suffix or None,
+                  "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": vocab, "merges": merges},
+    }
+
+
+def _find_pretokenizers(node):
+    if not node:
+        return []
+    if node.get("type") == "Sequence":
+        return [p for child in node.get("pretokenizers", []) for p in _find_pretokenizers(child)]
+    return [node]
+
+
+def bpe_from_hf_json(cls, data):
+    from fasttok.pretokenize import GPT2_PATTERN
+    model = data["model"]
+    if model.get("byte_fallback") or model.get("dropout") or model.get("ignore_merges"):
+        raise ModelFileError("BPE options byte_fallback, dropout and ignore_merges are not supported")
+    pres = _find_pretokenizers(data.get("pre_tokenizer"))
+    byte_level = any(p.get("type") == "ByteLevel" for p in pres)
+    if byte_level and any(p.get("type") == "ByteLevel" and p.get("add_prefix_space") for p in pres):
+        raise ModelFileError("ByteLevel add_prefix_space=True is not supported")
+    if data.get("normalizer"):
+        raise ModelFileError("tokenizer.json normalizers are not supported for BPE models")
+    pattern = None
+    for p in pres:
+        if p.get("type") == "Split":
+            if (p.get("behavior"), p.get("invert")) not in (("Removed", True), ("Isolated", False)):
+                raise ModelFileError(f"Split behavior {p.get('behavior')!r} invert={p.get('invert')} is not supported")
+            pattern = p["pattern"].get("Regex") or regex_escape(p["pattern"]["String"])
+        elif p.get("type") == "ByteLevel" and p.get("use_regex", True):
+            pattern = GPT2_PATTERN
+        elif p.get("type") == "Whitespace":
+            pattern = "whitespace"
+        elif p.get("type") != "ByteLevel":
+            raise ModelFileError(f"pre-tokenizer {p.get('type')!r} is not supported")
+    merges = []
+    for m in model["merges"]:
+        left, right = m.split(" ") if isinstance(m, str) else m
+        merges.append((left, right))
+    special = {t["content"]: t["id"] for t in data.get("added_tokens", [])}
+    vocab = {t: i for t, i in model["vocab"].items() if t not in special}
+    return from_string_vocab(cls, vocab, merges, special_tokens=special, pattern=pattern, byte_level=byte_level,
+                             continuing_subword_prefix=model.get("continuing_subword_prefix"),
+                             end_of_word_suffix=model.get("end_of_word_suffix"), unk_token=model.get("unk_token"))
+
+
+def regex_escape(s):
+    import regex
+    return regex.escape(s)
+
+
+def from_string_vocab(cls, vocab, merges, *, special_tokens, pattern, byte_level, **options):
+    """Build a BPETokenizer from {token string: id} and [(left, right)] merges in rank order.
+
+    Byte-level token strings use GPT-2's byte-to-character map. Base tokens are those no merge makes.
+    """
+    from fasttok.tokenizer import CHAR_TO_BYTE
+    rows = []
+    made = set()
+    for k, (left, right) in enumerate(merges):
+        joined = left + (right[len(options["continuing_subword_prefix"]):]
+                         if options.get("continuing_subword_prefix") and right.startswith(options["continuing_subword_prefix"])
+                         else right)
+        try:
+            rows.append((vocab[left], vocab[right], vocab[joined]))
+        except KeyError as e:
+            raise ModelFileError(f"merge {k} ({left!r} {right!r}) uses a token missing from the vocabulary: {e}") from None
+        made.add(vocab[joined])
+    base = {}
+    for token, i in vocab.items():
+        if i in made:
+            continue
+        if byte_level:
+            try:
+                base[i] = bytes(CHAR_TO_BYTE[c] for c in token)
+            except KeyError:
+                raise ModelFileError(f"token {token!r} is not a byte-level token string") from None
+        else:
+            base[i] = token
+    return cls(base=base, merges=np.array(rows, dtype=np.int32).reshape(-1, 3), special_tokens=special_tokens,
+               pattern=pattern, byte_level=byte_level, **options)
+
+
+def load_gpt2(encoder_json, vocab_bpe):
+    """Load OpenAI's GPT-2 `encoder.json` + `vocab.bpe` (ids identical to tiktoken's "gpt2")."""
+    from fasttok.tokenizer import BPETokenizer
+    try:
+        with open(encoder_json, encoding="utf-8") as f:
+            encoder = json.load(f)
+        with open(vocab_bpe, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except OSError as e:
+        raise ModelFileError(f"cannot read GPT-2 files: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{encoder_json}: corrupt encoder.json ({e})") from None
+    if not lines or not lines[0].startswith("#version"):
+        raise ModelFileError(f"{vocab_bpe}: missing '#version' header line")
+    merges = [tuple(line.split(" ")) for line in lines[1:] if line]
+    if any(len(m) != 2 for m in merges):
+        raise ModelFileError(f"{vocab_bpe}: a merge line does not have exactly two tokens")
+    special = {t: i for t, i in encoder.items() if t.startswith("<|") and t.endswith("|>")}
+    vocab = {t: i for t, i in encoder.items() if t not in special}
+    return from_string_vocab(BPETokenizer, vocab, merges, special_tokens=special, pattern="gpt2", byte_level=True)

@@ -1,0 +1,124 @@
+"""train_bpe(): the policy (what the symbols are, how many merges, which ids) around one core call."""
+import numbers
+import warnings
+
+import numpy as np
+
+from fasttok import _bpe
+from fasttok.errors import CorpusError
+from fasttok.pretokenize import count_words, pattern_source
+from fasttok.tokenizer import BPETokenizer
+
+
+class TrainingWarning(UserWarning):
+    """Training finished but could not do everything asked (e.g. the corpus ran out of pairs)."""
+
+
+def _check_special_tokens(special_tokens):
+    if isinstance(special_tokens, str):
+        raise TypeError("special_tokens must be a sequence of strings, not one string")
+    special = list(special_tokens)
+    for s in special:
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"special tokens must be non-empty strings, got {s!r}")
+    if len(set(special)) != len(special):
+        raise ValueError(f"duplicate special tokens in {special}")
+    return special
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+# The largest vocabulary the int32 core ids can address (one id is kept free as a sentinel).
+MAX_VOCAB_SIZE = 2**31 - 2
+
+
+def train_bpe(corpus, *, vocab_size, pattern="gpt2", byte_level=True, special_tokens=(), min_frequency=1,
+              max_token_length=None, continuing_subword_prefix=None, end_of_word_suffix=None, unk_token=None,
+              progress=None):
+    """Learn a BPE tokenizer from a corpus.
+
+    corpus: a str, a pathlib.Path, or an iterable of str texts and Path files (files are streamed).
+    vocab_size: every id counts (base symbols + merges + special tokens).
+    Merge rule: the pair with the highest count; ties go to the smallest (left_id, right_id).
+    Byte-level: ids 0..255 are the bytes, merge k gets id 256 + k, special tokens follow the merges.
+    Character-level: base symbols are numbered in code-point order of their strings, then merges,
+    then special tokens (`unk_token` is added to them when missing).
+    max_token_length: in bytes (byte-level) or characters (character-level), markers excluded.
+    progress: called as progress(merges_done, merges_planned) about 100 times.
+    If the corpus runs out of pairs first, a TrainingWarning says so and `tok.info` records it.
+    """
+    vocab_size = _check_int("vocab_size", vocab_size, 1)
+    if vocab_size > MAX_VOCAB_SIZE:
+        raise ValueError(f"vocab_size {vocab_size} is larger than the {MAX_VOCAB_SIZE} ids fasttok can address")
+    min_frequency = _check_int("min_frequency", min_frequency, 1)
+    if max_token_length is not None:
+        max_token_length = _check_int("max_token_length", max_token_length, 1)
+    special = _check_special_tokens(special_tokens)
+    if byte_level and (continuing_subword_prefix or end_of_word_suffix or unk_token):
+        raise ValueError("continuing_subword_prefix, end_of_word_suffix and unk_token are for "
+                         "character-level BPE (byte_level=False); byte-level BPE never needs an unk token")
+    if unk_token is not None and unk_token not in special:
+        special.append(unk_token)
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be callable")
+    pattern_source(pattern)  # fail on a bad pattern before reading the corpus
+
+    counts = count_words(corpus, pattern)
+    if not counts:
+        raise CorpusError("the corpus is empty: no pre-tokens to learn from")
+    pieces = sorted(counts)  # a fixed order: the same corpus gives the same arrays
+    weights = np.fromiter((counts[p] for p in pieces), dtype=np.int64, count=len(pieces))  # (n_words,)
+
+    if byte_level:
+        raw = [p.encode("utf-8") for p in pieces]
+        lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+        symbols = np.frombuffer(b"".join(raw), dtype=np.uint8).astype(np.int32)  # (n_symbols,)
+        base = {b: bytes([b]) for b in range(256)}
+        base_length = np.ones(256, dtype=np.int64)
+    else:
+        words = [_char_word(p, continuing_subword_prefix or "", end_of_word_suffix or "") for p in pieces]
+        alphabet = sorted({s for w in words for s in w})
+        index = {s: i for i, s in enumerate(alphabet)}
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        symbols = np.fromiter((index[s] for w in words for s in w), dtype=np.int32, count=int(lengths.sum()))
+        base = dict(enumerate(alphabet))
+        base_length = np.ones(len(alphabet), dtype=np.int64)
+        clash = set(special) & set(alphabet)
+        if clash:
+            raise ValueError(f"special tokens {sorted(clash)} are also characters of the corpus alphabet")
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)  # (n_words + 1,)
+    np.cumsum(lengths, out=offsets[1:])
+
+    n_fixed = len(base) + len(special)
+    if vocab_size < n_fixed:
+        what = "256 byte tokens" if byte_level else f"{len(base)} characters of the corpus alphabet"
+        raise ValueError(f"vocab_size {vocab_size} is below the {what} plus {len(special)} special tokens "
+                         f"(at least {n_fixed} needed)")
+    n_merges = vocab_size - n_fixed
+    merges = _bpe.learn_merges(symbols, offsets, weights, base_length, n_merges=n_merges,
+                               min_frequency=min_frequency, max_token_length=max_token_length or 0,
+                               progress=progress)  # (n_learned, 2)
+    n_learned = len(merges)
+    info = {"requested_vocab_size": vocab_size, "n_merges": n_learned, "stopped_early": n_learned < n_merges}
+    if n_learned < n_merges:
+        info["reason"] = (f"the corpus ran out of pairs (min_frequency={min_frequency}) after {n_learned} "
+                          f"of {n_merges} merges; vocab_size is {vocab_size - (n_merges - n_learned)}")
+        warnings.warn(info["reason"], TrainingWarning, stacklevel=2)
+    first = len(base)
+    rows = np.column_stack([merges, np.arange(first, first + n_learned, dtype=np.int32)]).astype(np.int32)
+    special_ids = {s: first + n_learned + k for k, s in enumerate(special)}
+    return BPETokenizer(base=base, merges=rows, special_tokens=special_ids, pattern=pattern, byte_level=byte_level,
+                        continuing_subword_prefix=continuing_subword_prefix, end_of_word_suffix=end_of_word_suffix,
+                        unk_token=unk_token, info=info)
+
+
+def _char_word(piece, prefix, suffix):
+    """Base symbols of one pre-token: prefix on non-initial characters, suffix on the last."""
+    last = len(piece) - 1
+    return [(prefix if k else "") + ch + (suffix if k == last else "") for k, ch in enumerate(piece)]

@@ -1,0 +1,364 @@
+"""The core pre-tokenizer (fasttok._pretok) against its oracle, the `regex` module.
+
+Every property here compares with `regex.findall(pattern, text)` (or a Counter of it) for the two
+published patterns. Generated text avoids exactly one set of code points: those unassigned in the
+running Python's unicodedata that the (newer) regex module classes as letters or numbers; the
+exhaustive table tests below prove that this set is the *only* place where the classes differ.
+"""
+import collections
+import pickle
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+import regex
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from fasttok import _pretok, _unicode
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"
+PATTERN_NAMES = ["gpt2", "gpt4"]
+
+
+def findall(text, name):
+    return regex.findall(_pretok.PATTERNS[name], text)
+
+
+@lru_cache(maxsize=None)
+def regex_classes():
+    """Class of every code point according to the regex module: uint8[0x110000]."""
+    code_points = np.arange(0x110000, dtype="<u4")
+    code_points[0xD800:0xE000] = 0
+    every_char = code_points.tobytes().decode("utf-32-le")
+    classes = np.zeros(0x110000, dtype=np.uint8)  # (0x110000,)
+    for cls, pattern in [(_unicode.LETTER, r"\p{L}"), (_unicode.NUMBER, r"\p{N}"), (_unicode.SPACE, r"\s")]:
+        hits = np.fromiter(map(ord, regex.findall(pattern, every_char)), dtype=np.int64)
+        classes[hits] = cls
+    classes[[0x0A, 0x0D]] = _unicode.NEWLINE
+    return classes
+
+
+@lru_cache(maxsize=None)
+def newer_code_points():
+    """Code points whose class differs between our table and the regex module."""
+    ours = _unicode.class_of_all_code_points(*_pretok._class_table())
+    return frozenset(np.nonzero(ours != regex_classes())[0].tolist())
+
+
+# Pieces that exercise each alternative of the two patterns.
+FRAGMENTS = [
+    "'s", "'S", "'t", "'T", "'re", "'RE", "'rE", "'ve", "'Ve", "'m", "'M", "'ll", "'LL", "'lL", "'d",
+    "'D", "'\u017f", "'\u212a", "'", "''", "'x", "'l", "'r", "'v",
+    " ", "  ", "   ", "\t", "\n", "\r", "\r\n", "\n\n", " \n", "\u3000", "\x85", "\x0b", "\x0c",
+    "\x1c", "\x1f", "\u2028", "\u2029", "\xa0", "\u1680", "\u200b", "\u202f",
+    "a", "Z", "word", "\xe9", "e\u0301", "\u0301", "\u3042", "\u4e2d\u6587", "\u00df", "\u017f",
+    "7", "123", "1234567", "\u0661\u0662\u0663", "\u0967", "\u2460", "\u216b", "\u00bd", "\U0001d7d8",
+    "\U0001f44d\U0001f3fd", "\U0001f600", "\u200d", ".", ",", "!?", "_", "-", "\x00", "\x7f",
+    "\ufeff", "\U0010ffff", "\uffff",
+]
+
+
+def _allowed(c):
+    return ord(c) not in newer_code_points()
+
+
+CHARS = st.characters(blacklist_categories=("Cs",)).filter(_allowed)
+TEXTS = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(CHARS, max_size=3)), max_size=24).map("".join)
+
+
+# ----------------------------------------------------------------------------------------------
+# The class table
+
+
+def test_class_table_equals_unicodedata_for_every_code_point():
+    ours = _unicode.class_of_all_code_points(*_pretok._class_table())
+    # The slow reference, one unicodedata lookup per code point (surrogates excluded: never decoded).
+    slow = np.array([_unicode.char_class(cp) for cp in range(0x110000)], dtype=np.uint8)
+    slow[0xD800:0xE000] = _unicode.OTHER
+    assert np.array_equal(ours, slow)
+
+
+def test_class_table_differs_from_regex_only_on_code_points_unassigned_in_unicodedata():
+    newer = sorted(newer_code_points())
+    categories = {unicodedata.category(chr(cp)) for cp in newer}
+    assert categories <= {"Cn"}, f"classes differ on assigned code points: {categories}"
+    # ...and the regex module calls each of them a letter or a number, never white space.
+    assert set(regex_classes()[newer].tolist()) <= {_unicode.LETTER, _unicode.NUMBER}
+
+
+def test_whitespace_is_unicode_white_space_not_str_isspace():
+    # \x1c-\x1f are str.isspace() but not White_Space, so regex's \s does not match them.
+    for ch in "\x1c\x1d\x1e\x1f":
+        assert _pretok.split("a" + ch + "b", "gpt2") == findall("a" + ch + "b", "gpt2") == ["a", ch, "b"]
+
+
+def test_case_insensitive_contraction_letters_are_those_of_regex():
+    # The GPT-4 scanner accepts exactly ASCII s d m t l v r e in either case, plus U+017F (long s).
+    every_char = "".join(chr(cp) for cp in range(0x110000) if not 0xD800 <= cp < 0xE000)
+    folded = set(regex.findall(r"(?i:[sdmtlvre])", every_char))
+    assert folded == set("sdmtlvreSDMTLVRE\u017f")
+    candidates = sorted(folded) + ["x", "'", " "]
+    for a in candidates:
+        for b in candidates:
+            text = "'" + a + b + "x"
+            for name in PATTERN_NAMES:
+                assert _pretok.split(text, name) == findall(text, name), (name, text)
+
+
+# ----------------------------------------------------------------------------------------------
+# split / split_bytes against regex.findall
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+@given(text=TEXTS)
+@example(text="I'LL be there, 'cause we've 12345 \U0001f600  \r\n\r\n  ok")
+@example(text="\n" + " " * 5 + "x\t\t\n  \n ")
+def test_split_equals_regex_findall(name, text):
+    pieces = _pretok.split(text, name)
+    assert pieces == findall(text, name)
+    assert _pretok.split_bytes(text.encode("utf-8"), name) == [p.encode("utf-8") for p in pieces]
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+@given(text=st.text(CHARS, max_size=60))
+def test_split_equals_regex_findall_on_plain_random_text(name, text):
+    assert _pretok.split(text, name) == findall(text, name)
+
+
+@given(text=TEXTS)
+def test_gpt2_pattern_splits_like_tiktoken_r50k_pattern(text):
+    # tiktoken publishes GPT-2's pattern rewritten with possessive quantifiers; same pieces.
+    openai_public = pytest.importorskip("tiktoken_ext.openai_public")
+    assert _pretok.split(text, "gpt2") == regex.findall(openai_public.r50k_pat_str, text)
+
+
+TARGETED = [
+    "", " ", "  ", "\n", "\r\n", "'", "''", "'s", " 's", "x's", "X'S", "it'LL", "'ſ", "'\u212a",
+    "a\n\n  b", "a \n \n  ", "x\r\n\r\n  ", "   x", "\t\tx", " \tx", "\u3000x", "x\u3000", "  1",
+    "12345678", "\u0661\u0662\u0663\u0664", "(word)", " (word)", "'hello", " !!!\n\n\nx", "!!!\r\r\n",
+    "e\u0301t\u00e9", "\U0001f44d\U0001f3fd\U0001f44d", "tab\tand\x0bvt\x0cff\x85nel",
+]
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+@pytest.mark.parametrize("text", TARGETED)
+def test_targeted_examples_equal_regex(name, text):
+    assert _pretok.split(text, name) == findall(text, name)
+
+
+def test_documented_differences_between_the_patterns():
+    # GPT-2 contractions are lowercase only; GPT-4's are case-insensitive.
+    assert _pretok.split("I'LL", "gpt2") == ["I", "'", "LL"]
+    assert _pretok.split("I'LL", "gpt4") == ["I", "'LL"]
+    # GPT-4 cuts digit runs into threes and keeps a run of newlines apart from the spaces after it.
+    assert _pretok.split("1234567", "gpt4") == ["123", "456", "7"]
+    assert _pretok.split("1234567", "gpt2") == ["1234567"]
+    assert _pretok.split("a\n\n  b", "gpt4") == ["a", "\n\n", " ", " b"]
+    assert _pretok.split("a\n\n  b", "gpt2") == ["a", "\n\n ", " b"]
+
+
+LONG_INPUTS = {
+    "letters": "x" * 1_000_000, "spaces": " " * 1_000_000, "digits": "1" * 999_999,
+    "newline_then_spaces": "\n" + " " * 300_000 + "x", "apostrophes": "'" * 500_000, "kana": "\u3042" * 300_000,
+}
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+@pytest.mark.parametrize("kind", sorted(LONG_INPUTS))
+def test_long_uniform_inputs_equal_regex(name, kind):
+    # Correctness only; time per byte is in benchmarks/bench_pretok.py.
+    text = LONG_INPUTS[kind]
+    assert _pretok.split(text, name) == findall(text, name)
+
+
+# ----------------------------------------------------------------------------------------------
+# Invalid UTF-8
+
+
+def _corrupt(data, position, byte):
+    return data[:position] + bytes([byte]) + data[position:]
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+@given(text=TEXTS, where=st.floats(0, 1), byte=st.integers(0x80, 0xFF), cut=st.booleans())
+@example(text="caf\xe9", where=1.0, byte=0xC3, cut=False)  # truncated sequence at the end
+@example(text="\ud7ff", where=0.0, byte=0xED, cut=True)
+def test_invalid_utf8_raises_with_the_offset_python_reports(name, text, where, byte, cut):
+    data = text.encode("utf-8")
+    position = int(where * len(data))
+    data = data[:position] + data[position + 1:] if cut and data else _corrupt(data, position, byte)
+    try:
+        expected = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        with pytest.raises(UnicodeDecodeError) as raised:
+            _pretok.split_bytes(data, name)
+        assert raised.value.start == err.start
+        counter = _pretok.WordCounter(name)
+        with pytest.raises(ValueError, match=f"byte offset {err.start}"):
+            counter.add_bytes(data)
+    else:
+        assert _pretok.split_bytes(data, name) == [p.encode("utf-8") for p in findall(expected, name)]
+
+
+@pytest.mark.parametrize("data", [b"\xed\xa0\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf4\x90\x80\x80",
+                                  b"\xf8\x88\x80\x80\x80", b"ok \x80", b"ok \xe2\x82"])
+def test_surrogates_overlongs_and_out_of_range_are_rejected(data):
+    with pytest.raises(UnicodeDecodeError) as raised:
+        _pretok.split_bytes(data, "gpt2")
+    with pytest.raises(UnicodeDecodeError) as expected:
+        data.decode("utf-8")
+    assert raised.value.start == expected.value.start
+
+
+# ----------------------------------------------------------------------------------------------
+# Streaming: the pieces a partial scan commits never change when more text arrives
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+@given(text=TEXTS, where=st.floats(0, 1), more=TEXTS)
+@example(text="x'l", where=1.0, more="l")  # GPT-2: "'" alone is a piece only if no "l" follows
+@example(text="\n  ", where=1.0, more=" x")
+def test_partial_scan_commits_only_final_pieces(name, text, where, more):
+    full = (text + more).encode("utf-8")
+    data = text.encode("utf-8")
+    cut = int(where * len(data))  # may fall inside a multi-byte character
+    ends, consumed = _pretok._py_scan_utf8(full[:cut], name, final=False)
+    full_ends, n = _pretok._py_scan_utf8(full, name)
+    assert n == len(full)
+    assert ends == full_ends[:len(ends)]
+    assert consumed == (ends[-1] if ends else 0)
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+@given(text=TEXTS, chunk_size=st.integers(1, 9))
+def test_counting_in_chunks_equals_counting_the_whole(name, text, chunk_size):
+    data = text.encode("utf-8")
+    counter = _pretok.WordCounter(name)
+    pending = b""
+    for start in range(0, len(data), chunk_size):
+        buffer = pending + data[start:start + chunk_size]
+        pending = buffer[counter.add_bytes(buffer, final=False):]
+    counter.add_bytes(pending)
+    expected = collections.Counter(p.encode("utf-8") for p in findall(text, name))
+    assert _as_dict(counter) == expected
+
+
+# ----------------------------------------------------------------------------------------------
+# WordCounter
+
+
+def _as_dict(counter):
+    words, counts = counter.items()
+    assert words == sorted(words)
+    assert counts.dtype == np.int64
+    return dict(zip(words, counts.tolist()))
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+@given(texts=st.lists(TEXTS, max_size=5))
+def test_word_counter_equals_counter_of_regex_findall(name, texts):
+    counter = _pretok.WordCounter(name)
+    expected = collections.Counter()
+    for text in texts:
+        counter.add_text(text)
+        expected.update(p.encode("utf-8") for p in findall(text, name))
+    assert _as_dict(counter) == expected
+    assert len(counter) == len(expected)
+    assert counter.total() == sum(expected.values())
+
+
+@pytest.mark.parametrize("name", PATTERN_NAMES)
+def test_word_counter_on_tiny_shakespeare(name):
+    data = SHAKESPEARE.read_bytes()
+    counter = _pretok.WordCounter(name)
+    counter.add_bytes(data)
+    expected = collections.Counter(p.encode("utf-8") for p in findall(data.decode("utf-8"), name))
+    assert _as_dict(counter) == expected
+
+
+def test_word_counter_grows_past_many_distinct_words():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in rng.permutation(50_000)]
+    counter = _pretok.WordCounter("gpt2")
+    counter.add_text(" ".join(words + words[:1000]))
+    expected = collections.Counter(p.encode() for p in findall(" ".join(words + words[:1000]), "gpt2"))
+    assert _as_dict(counter) == expected
+
+
+def test_counters_filled_in_threads_merge_to_the_whole():
+    lines = SHAKESPEARE.read_text(encoding="utf-8").splitlines(keepends=True)
+    halves = ["".join(lines[: len(lines) // 2]), "".join(lines[len(lines) // 2:])]
+    counters = [_pretok.WordCounter("gpt4") for _ in halves]
+    threads = [threading.Thread(target=c.add_text, args=(h,)) for c, h in zip(counters, halves)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    counters[0].merge(counters[1])
+    expected = collections.Counter()
+    for half in halves:
+        expected.update(p.encode() for p in findall(half, "gpt4"))
+    assert _as_dict(counters[0]) == expected
+
+
+def test_merge_with_itself_doubles_and_rejects_other_patterns():
+    counter = _pretok.WordCounter("gpt2")
+    counter.add_text("a b a")
+    counter.merge(counter)
+    assert _as_dict(counter) == {b"a": 2, b" b": 2, b" a": 2}
+    with pytest.raises(ValueError, match="pattern 'gpt4'"):
+        counter.merge(_pretok.WordCounter("gpt4"))
+
+
+def test_pickle_and_add_counts_round_trip():
+    counter = _pretok.WordCounter("gpt4")
+    counter.add_text("It's 2024, it's   fine\r\n")
+    clone = pickle.loads(pickle.dumps(counter))
+    assert clone.pattern == "gpt4"
+    assert _as_dict(clone) == _as_dict(counter)
+    with pytest.raises(ValueError, match="not positive"):
+        clone.add_counts([b"x"], [0])
+    with pytest.raises(ValueError, match="2 words but 1 counts"):
+        clone.add_counts([b"x", b"y"], [1])
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_unknown_pattern_names_the_pattern():
+    with pytest.raises(ValueError, match="'bert'"):
+        _pretok.split("x", "bert")
+    with pytest.raises(ValueError, match="only the patterns"):
+        _pretok.WordCounter(r"\w+")
+    with pytest.raises(TypeError):
+        _pretok.split("x", None)
+    with pytest.raises(TypeError):
+        _pretok.split(b"x", "gpt2")
+
+
+def test_exact_pattern_strings_are_accepted():
+    assert _pretok.pattern_id(_pretok.GPT2_PATTERN) == _pretok.pattern_id("gpt2")
+    assert _pretok.pattern_id(_pretok.GPT4_PATTERN) == _pretok.pattern_id("gpt4")
+    assert _pretok.pattern_id("gpt2") != _pretok.pattern_id("gpt4")
+
+
+def test_lone_surrogate_in_str_is_a_value_error():
+    with pytest.raises(ValueError):
+        _pretok.split("a\ud800b", "gpt2")
+    with pytest.raises(ValueError):
+        _pretok.WordCounter("gpt2").add_text("a\ud800b")
+
+
+def test_buffers_other_than_bytes_are_accepted():
+    data = "it's a test".encode()
+    expected = _pretok.split_bytes(data, "gpt2")
+    assert _pretok.split_bytes(bytearray(data), "gpt2") == expected
+    assert _pretok.split_bytes(memoryview(data), "gpt2") == expected
+    assert _pretok.split_bytes(np.frombuffer(data, dtype=np.uint8), "gpt2") == expected
+    assert _pretok.split_bytes(b"", "gpt4") == []
