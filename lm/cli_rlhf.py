@@ -1,0 +1,37 @@
+"""`python -m lm rlhf demo [--corpus FILE] [--json] [--seed N] [--plot PNG]`."""
+import argparse
+import json
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="python -m lm rlhf", description="RLHF on a tiny numpy GPT")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="pre-train → preferences → reward model → PPO (±KL) → DPO, one table")
+    demo.add_argument("--corpus", help="training text (default: CPython's pydoc_data documentation topics)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    demo.add_argument("--json", action="store_true", help="print the results as one JSON object on the last line")
+    demo.add_argument("--plot", default="rlhf_demo.png",
+                      help="PNG of reward and KL per PPO iteration, if matplotlib is installed ('' to skip)")
+    demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+
+    from .rlhf.demo import format_table, plot_history, run_demo, stderr_log
+    try:
+        results = run_demo(corpus=args.corpus, seed=args.seed, log=None if args.quiet else stderr_log)
+    except (OSError, ValueError) as e:
+        print(f"lm rlhf: {e}", file=__import__("sys").stderr)
+        return 1
+    print(format_table(results))
+    if args.plot:
+        try:
+            plot_history(results, args.plot)
+            print(f"plot written to {args.plot}")
+        except ImportError:
+            print("matplotlib is not installed: no plot")
+    print(f"seconds: {results['seconds']:.1f}")
+    if args.json:
+        keys = ("reward_model_heldout_accuracy", "rule_score_base", "rule_score_ppo", "kl_ppo",
+                "rule_score_ppo_no_kl", "kl_ppo_no_kl", "rule_score_dpo", "kl_dpo", "pretrain_loss", "seed",
+                "seconds")
+        print(json.dumps({k: results[k] for k in keys}))
+    return 0
