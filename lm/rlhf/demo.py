@@ -18,6 +18,7 @@ from .dpo import train_dpo
 from .policy import copy_gpt, response_logits
 from .ppo import PPOConfig, train_ppo
 from .preference import PreferenceRule, collect_pairs
+from .sampling import generate
 from .reward import RewardModel, reward_model_accuracy, train_reward_model
 
 
@@ -73,13 +74,14 @@ class DemoConfig:
     pretrain_steps: int = 800        # maximum-likelihood steps on the corpus
     pretrain_batch: int = 32
     pretrain_lr: float = 3e-3
-    n_pairs: int = 768               # labelled comparisons (train + held out)
-    n_heldout: int = 192             # pairs kept out of reward-model training
+    n_pairs: int = 1536              # labelled comparisons (train + held out)
+    n_candidates: int = 4            # responses the labeller ranks per prompt (best vs worst = a pair)
+    n_heldout: int = 384             # pairs kept out of reward-model training
     rm_epochs: int = 4
     rm_lr: float = 1e-3
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(
         n_iterations=40, batch_size=32, minibatch_size=16, ppo_epochs=4, lr=3e-4,
-        kl_coef=0.2, target_kl=4.0, horizon=1000))
+        kl_coef=0.3, target_kl=6.0, horizon=320))
     dpo_beta: float = 0.1
     dpo_epochs: int = 3
     dpo_lr: float = 1e-4
@@ -123,7 +125,7 @@ def sample_prompts(text, tokenizer, *, n, prompt_length, rng):
 
 def evaluate_policy(gpt, reference, prompts, *, rule_score, reward_score, response_length, rng):
     """Mean rule score, mean reward-model score and exact KL to the reference (nats per response)."""
-    ids = gpt.generate(prompts, response_length, rng=rng)  # (n, L)
+    ids = generate(gpt, prompts, response_length, rng=rng)  # (n, L)
     p = prompts.shape[1]
     kl = []
     for i in range(0, len(ids), 64):
@@ -160,7 +162,7 @@ def run_demo(config=None, *, corpus=None, seed=0, log=None):
 
     # 2. the labeller compares pairs of the base policy's samples
     pairs = collect_pairs(base, prompts, label=rule_score, n_pairs=cfg.n_pairs,
-                          response_length=cfg.response_length, rng=rng)
+                          response_length=cfg.response_length, n_candidates=cfg.n_candidates, rng=rng)
     train_pairs, heldout_pairs = pairs.split(cfg.n_heldout, rng=rng)
     log(f"collected {len(pairs)} labelled pairs")
 
@@ -216,6 +218,7 @@ def run_demo(config=None, *, corpus=None, seed=0, log=None):
         "kl_dpo": table["dpo"]["kl"],
         "pretrain_loss": lm_loss,
         "seed": seed,
+        "target_kl": cfg.ppo.target_kl,
         "seconds": time.perf_counter() - t_start,
         "table": table,
         "eval_prompt": tok.decode(eval_prompts[0]),
@@ -246,6 +249,9 @@ def plot_history(results, path):
         it = [r["iteration"] for r in hist]
         for ax, key in zip(axes, ("reward", "rule_score", "kl")):
             ax.plot(it, [r[key] for r in hist], style, label=name)
+    target = results.get("target_kl")
+    if target is not None:
+        axes[2].axhline(target, color="grey", linewidth=0.8, linestyle=":", label="target KL")
     for ax, title in zip(axes, ("reward-model score (normalised)", "rule score (the labeller)",
                                 "KL(policy ‖ base), nats/response")):
         ax.set_title(title)

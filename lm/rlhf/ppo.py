@@ -16,6 +16,7 @@ from .gae import gae, whiten
 from .kl import AdaptiveKLController, FixedKLController, shape_rewards
 from .policy import PolicyWithValue, check_models, response_logits, split_response
 from .ppo_loss import ppo_policy_loss, ppo_value_loss
+from .sampling import generate
 
 
 @dataclass
@@ -80,7 +81,7 @@ def train_ppo(policy, reference, prompts, *, reward_fn, config, rng, rule_fn=Non
         t0 = time.perf_counter()
         # ---- rollout
         batch = prompts[rng.integers(0, len(prompts), size=c.batch_size)]  # (B, P)
-        ids = policy.generate(batch, c.response_length, temperature=c.temperature, rng=rng)  # (B, L)
+        ids = generate(policy, batch, c.response_length, temperature=c.temperature, rng=rng)  # (B, L)
         tokens = split_response(ids, prompt_length)  # (B, N)
         mask = np.ones(tokens.shape, dtype=np.dtype(policy.config.dtype))  # (B, N) fixed-length responses
         model.eval()

@@ -85,31 +85,36 @@ def check_pairs(pairs, *, vocab_size=None):
             raise VocabMismatchError(f"pairs use token id {top}, outside the model's vocabulary of {vocab_size}")
 
 
-def collect_pairs(policy, prompts, *, label, n_pairs, response_length, rng, batch_size=64,
+def collect_pairs(policy, prompts, *, label, n_pairs, response_length, rng, n_candidates=2, batch_size=64,
                   temperature=1.0, max_rounds=100):
-    """Sample two responses per prompt from `policy` (a GPT) and keep the pairs `label` can order.
+    """Sample `n_candidates` responses per prompt from `policy` (a GPT); the labeller ranks them and the
+    best and the worst become one pair (InstructGPT's labellers rank K = 4..9 responses per prompt).
 
     prompts: (M, P) token ids, drawn with replacement. label(ids (B, L)) -> (B,) scores; higher is
-    preferred; pairs with equal scores are dropped (the labeller cannot tell them apart).
-    Returns PreferencePairs with exactly n_pairs rows; ValueError if max_rounds give fewer.
+    preferred; a prompt whose best and worst responses score the same is dropped (the labeller cannot
+    tell them apart). Returns PreferencePairs with exactly n_pairs rows; ValueError if max_rounds give fewer.
     """
+    from .sampling import generate
     prompts = np.asarray(prompts)
     if n_pairs <= 0 or len(prompts) == 0:
         raise ValueError(f"need n_pairs > 0 and at least one prompt; got {n_pairs} pairs, {len(prompts)} prompts")
+    if n_candidates < 2:
+        raise ValueError(f"n_candidates must be at least 2; got {n_candidates}")
     chosen, rejected, n_have = [], [], 0
     for _ in range(max_rounds):
         batch = prompts[rng.integers(0, len(prompts), size=batch_size)]  # (B, P)
-        ids = policy.generate(np.concatenate([batch, batch]), response_length,
-                              temperature=temperature, rng=rng)  # (2B, L)
-        scores = np.asarray(label(ids), dtype=np.float64)  # (2B,)
+        ids = generate(policy, np.tile(batch, (n_candidates, 1)), response_length, temperature=temperature,
+                       rng=rng).reshape(n_candidates, batch_size, -1)  # (K, B, L)
+        scores = np.asarray(label(ids.reshape(n_candidates * batch_size, -1)), dtype=np.float64)
         if not np.all(np.isfinite(scores)):
             raise ValueError("the labeller returned a non-finite score")
-        a, b = ids[:batch_size], ids[batch_size:]
-        sa, sb = scores[:batch_size], scores[batch_size:]
-        keep = sa != sb  # (B,)
-        first = (sa > sb)[keep]
-        chosen.append(np.where(first[:, None], a[keep], b[keep]))
-        rejected.append(np.where(first[:, None], b[keep], a[keep]))
+        scores = scores.reshape(n_candidates, batch_size)  # (K, B)
+        # first best and first worst candidate: a fixed tie-break keeps runs reproducible
+        best, worst = scores.argmax(axis=0), scores.argmin(axis=0)  # (B,)
+        keep = scores.max(axis=0) > scores.min(axis=0)  # (B,)
+        rows = np.arange(batch_size)
+        chosen.append(ids[best, rows][keep])
+        rejected.append(ids[worst, rows][keep])
         n_have += int(keep.sum())
         if n_have >= n_pairs:
             break

@@ -9,6 +9,7 @@ from lm.rlhf import (PPOConfig, PreferencePairs, PreferenceRule, RewardModel, Vo
 from lm.rlhf._logprobs import token_logprobs, token_logprobs_backward
 from lm.rlhf.dpo import sequence_logprobs
 from lm.rlhf.policy import PolicyWithValue
+from lm.rlhf.sampling import cached_logits, generate
 
 V, P, N = 8, 3, 5  # vocabulary, prompt and response lengths of the toy tasks
 GOOD = 3           # the toy labeller likes this token
@@ -73,11 +74,29 @@ def test_policy_with_value_gradient_matches_finite_differences():
     fd_check(loss, [params["value_w"], params["value_b"], params["gpt.wte.weight"], params["gpt.wpe.weight"]], rng)
 
 
+def test_cached_sampler_matches_the_full_forward():
+    gpt = tiny_gpt(12, block_size=10)
+    gpt.blocks.append(type(gpt.blocks[0])(16, 2, 64, rng=np.random.default_rng(1), causal=True, dtype="float64"))
+    ids = np.random.default_rng(13).integers(0, V, size=(3, 10))
+    full, _ = gpt.forward(ids)
+    np.testing.assert_allclose(cached_logits(gpt, ids), full, rtol=0, atol=1e-12)
+    # same rng stream, same logits up to rounding: the same samples as the model's own generate
+    ours = generate(gpt, ids[:, :4], 6, rng=np.random.default_rng(14))
+    assert np.array_equal(ours, gpt.generate(ids[:, :4], 6, rng=np.random.default_rng(14)))
+    with pytest.raises(ValueError, match="exceed the context"):
+        generate(gpt, ids[:, :4], 8, rng=np.random.default_rng(0))
+
+
 def test_collect_pairs_orders_by_the_rule_and_drops_ties():
     rng = np.random.default_rng(3)
     prompts = rng.integers(0, V, size=(10, P))
     pairs = collect_pairs(tiny_gpt(3), prompts, label=count_good, n_pairs=40, response_length=N, rng=rng,
                           batch_size=16)
+    best_of_4 = collect_pairs(tiny_gpt(3), prompts, label=count_good, n_pairs=40, response_length=N, rng=rng,
+                              batch_size=16, n_candidates=4)
+    # ranking four candidates and pairing best with worst widens the labelled gap
+    gap = lambda p: (count_good(p.chosen) - count_good(p.rejected)).mean()  # noqa: E731
+    assert gap(best_of_4) > gap(pairs) >= 1
     assert len(pairs) == 40 and pairs.chosen.shape == (40, P + N)
     assert np.all(count_good(pairs.chosen) > count_good(pairs.rejected))
     assert np.all(pairs.chosen[:, :P] == pairs.rejected[:, :P])  # same prompt in both halves
