@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -80,12 +80,20 @@ class DemoConfig:
     rm_epochs: int = 4
     rm_lr: float = 1e-3
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(
-        n_iterations=40, batch_size=32, minibatch_size=16, ppo_epochs=4, lr=3e-4,
-        kl_coef=0.3, target_kl=6.0, horizon=320))
+        n_iterations=60, batch_size=32, minibatch_size=16, ppo_epochs=4, lr=3e-4,
+        kl_coef=0.2, target_kl=8.0, horizon=320))
     dpo_beta: float = 0.1
     dpo_epochs: int = 3
     dpo_lr: float = 1e-4
     n_eval: int = 256                # prompts of the final evaluation of each policy
+
+
+def quick_config():
+    """A scaled-down demo (seconds, not minutes) to check an installation; its numbers mean little."""
+    return DemoConfig(n_layer=1, n_head=2, d_model=32, prompt_length=16, response_length=12, pretrain_steps=60,
+                      n_pairs=96, n_heldout=32, rm_epochs=1, dpo_epochs=1, n_eval=32,
+                      ppo=PPOConfig(n_iterations=3, batch_size=16, minibatch_size=8, ppo_epochs=2, lr=3e-4,
+                                    kl_coef=0.3, target_kl=6.0, horizon=320))
 
 
 # ----------------------------------------------------------------------------- stages
@@ -184,10 +192,10 @@ def run_demo(config=None, *, corpus=None, seed=0, log=None):
     def ppo_log(name):
         return lambda r: log(f"{name} it {r['iteration']:3d}: reward {r['reward']:+.3f} rule {r['rule_score']:.3f} "
                              f"kl {r['kl']:.3f} beta {r['beta']:.3f} clip {r['clip_fraction']:.3f} "
-                             f"entropy {r['entropy']:.3f} value_loss {r['value_loss']:.4f}")
+                             f"entropy {r['entropy']:.3f} value_loss {r['value_loss']:.4f} ({r['seconds']:.2f} s)")
     runs = {}
-    for name, ppo_cfg in (("ppo", cfg.ppo), ("ppo_no_kl", PPOConfig(**{**asdict(cfg.ppo), "kl_coef": 0.0,
-                                                                          "target_kl": None}))):
+    ppo_cfg = replace(cfg.ppo, response_length=cfg.response_length)
+    for name, ppo_cfg in (("ppo", ppo_cfg), ("ppo_no_kl", replace(ppo_cfg, kl_coef=0.0, target_kl=None))):
         policy = copy_gpt(base, rng=rng)
         runs[name] = train_ppo(policy, base, prompts, reward_fn=reward_score, rule_fn=rule_score, config=ppo_cfg,
                                rng=rng, log=ppo_log(name)).history
