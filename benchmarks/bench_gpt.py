@@ -1,12 +1,14 @@
 """One GPT training step (forward + backward + clip + AdamW): lm's numpy GPT vs torch CPU.
 
-    python benchmarks/bench_gpt.py [--steps 30] [--warmup 5] [--threads 1 2] [--json]
+    python benchmarks/bench_gpt.py [--steps 30] [--warmup 5] [--rounds 2] [--threads 1 2] [--json]
 
 Tiny GPT: 2 layers, d_model 128, 4 heads, context 64, vocab 512, batch 32, float32, same initial weights
 and batches on both sides. Each (implementation, thread count) runs in a fresh subprocess whose thread
 variables are set before numpy/torch load (threadpoolctl is used instead when installed). The
 subprocess environment drops OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which can pin OpenBLAS to a slow
-kernel; the BLAS kernel that actually ran is printed. Prints medians and the numpy/torch ratio; with
+kernel; the BLAS kernel that actually ran is printed. numpy and torch subprocesses alternate for
+``--rounds`` rounds, so a change in machine load hits both sides alike; the median is over the timed
+steps of all rounds. Prints medians and the numpy/torch ratio; with
 --json the last line is {"results": [{"impl", "threads", "median_ms"}, ...]}.
 """
 from __future__ import annotations
@@ -174,7 +176,7 @@ def worker(impl: str, threads: int, steps: int, warmup: int) -> None:
     else:
         times, _ = numpy_steps(warmup + steps, data)
         blas = blas_info()
-    print(json.dumps({"impl": impl, "threads": threads, "median_ms": float(np.median(times[warmup:]) * 1e3),
+    print(json.dumps({"impl": impl, "threads": threads, "times_ms": [t * 1e3 for t in times[warmup:]],
                       "blas": blas}))
 
 
@@ -182,6 +184,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30, help="timed steps per configuration (median)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating numpy/torch rounds per thread count")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--impl", nargs="+", default=["numpy", "torch"], choices=["numpy", "torch"])
     ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
@@ -190,18 +193,29 @@ def main(argv=None) -> int:
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.steps, args.warmup)
         return 0
+    import numpy as np
+
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     results = []
     for threads in args.threads:
+        times = {impl: [] for impl in args.impl}
+        blas = {}
+        for _ in range(args.rounds):
+            for impl in args.impl:
+                env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+                for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                    env[var] = str(threads)
+                out = subprocess.run([sys.executable, __file__, "--worker", impl, str(threads), "--steps",
+                                      str(args.steps), "--warmup", str(args.warmup)], env=env, check=True,
+                                     capture_output=True, text=True).stdout
+                res = json.loads(out.strip().splitlines()[-1])
+                times[impl] += res["times_ms"]
+                blas[impl] = res["blas"]
         for impl in args.impl:
-            env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-                env[var] = str(threads)
-            out = subprocess.run([sys.executable, __file__, "--worker", impl, str(threads), "--steps",
-                                  str(args.steps), "--warmup", str(args.warmup)], env=env, check=True,
-                                 capture_output=True, text=True).stdout
-            res = json.loads(out.strip().splitlines()[-1])
-            results.append(res)
-            print(f"{impl:6s} threads={threads}  median {res['median_ms']:7.1f} ms   [{res['blas']}]", flush=True)
+            med = float(np.median(times[impl]))
+            results.append({"impl": impl, "threads": threads, "median_ms": med})
+            print(f"{impl:6s} threads={threads}  median {med:7.1f} ms over {len(times[impl])} steps  [{blas[impl]}]",
+                  flush=True)
     print()
     print("| threads | numpy ms | torch ms | numpy / torch |")
     print("|---:|---:|---:|---:|")

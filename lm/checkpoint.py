@@ -32,6 +32,14 @@ def family_of(model) -> str:
     raise TypeError(f"no checkpoint family for {type(model).__name__}")
 
 
+def _publish(tmp: str, path: Path) -> None:
+    """Give the temporary file ordinary permissions (mkstemp makes it 0600) and move it into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def save(path, model, *, optimizer=None, step: int = 0, rng: np.random.Generator | None = None,
          history: dict | None = None, extra: dict | None = None) -> Path:
     """Write ``model`` (and optionally optimiser state, step, data-rng state, loss history) to ``path``."""
@@ -49,7 +57,7 @@ def save(path, model, *, optimizer=None, step: int = 0, rng: np.random.Generator
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise

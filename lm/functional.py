@@ -10,7 +10,9 @@ array([0.5, 0.5], dtype=float32)
 """
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import os
 
 import numpy as np
 
@@ -21,6 +23,70 @@ _GELU_A = 0.044715
 # Masked attention scores get this instead of -inf, so a row with every key masked (a padding query)
 # yields a uniform distribution rather than NaN; exp(-1e30 - max) is exactly 0 in float32 and float64.
 MASKED_SCORE = -1e30
+
+
+# ----------------------------------------------------------------------------- chunked elementwise work
+
+CHUNK = 1 << 15  # elements per chunk: a few float32 buffers of this size fit in L2
+_MIN_PARALLEL = 1 << 18  # below this, handing work to a thread costs more than it saves
+
+
+def _default_threads() -> int:
+    # the same knobs that size the BLAS thread pool, so `OPENBLAS_NUM_THREADS=1` means one thread here too
+    for var in ("LM_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+_threads = {"n": _default_threads(), "pool": None}
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used for large elementwise kernels (numpy releases the GIL inside ufunc loops)."""
+    if int(n) < 1:
+        raise ValueError(f"number of threads must be >= 1, got {n}")
+    _threads["n"] = int(n)
+
+
+def get_num_threads() -> int:
+    return _threads["n"]
+
+
+def _pool():
+    if _threads["pool"] is None or _threads["pool"]._max_workers < _threads["n"] - 1:
+        _threads["pool"] = concurrent.futures.ThreadPoolExecutor(max_workers=_threads["n"] - 1,
+                                                                 thread_name_prefix="lm-elementwise")
+    return _threads["pool"]
+
+
+def _run_serial(fn, start: int, stop: int, chunk: int) -> None:
+    for a in range(start, stop, chunk):
+        fn(slice(a, min(a + chunk, stop)))
+
+
+def run_chunks(fn, n: int, *, chunk: int = CHUNK, item_size: int = 1) -> None:
+    """Call fn(slice) over [0, n) in cache-sized chunks, so multi-pass elementwise kernels stay in cache.
+
+    ``item_size`` is the number of elements per index (a row length), so chunks hold about CHUNK
+    elements. With several threads (``set_num_threads``) and enough work, contiguous shares of the
+    range run in parallel; chunks never overlap, so results do not depend on the thread count.
+    """
+    if item_size > 1:
+        chunk = max(1, chunk // item_size)
+    n_threads = _threads["n"]
+    if n_threads == 1 or n * item_size < _MIN_PARALLEL:
+        _run_serial(fn, 0, n, chunk)
+        return
+    bounds = [n * i // n_threads // chunk * chunk for i in range(n_threads)] + [n]
+    futures = [_pool().submit(_run_serial, fn, bounds[i], bounds[i + 1], chunk) for i in range(1, n_threads)]
+    _run_serial(fn, bounds[0], bounds[1], chunk)
+    for f in futures:
+        f.result()
 
 
 # ----------------------------------------------------------------------------- softmax family
@@ -82,35 +148,48 @@ def embedding_backward(weight_grad: np.ndarray, idx: np.ndarray, dy: np.ndarray)
 
 # ----------------------------------------------------------------------------- activations
 
-def gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """tanh-approximate GELU; returns (y, t) where t = tanh(·) is kept for the backward pass."""
-    t = x * x
-    t *= _GELU_A
-    t += 1.0
-    t *= x
-    t *= _GELU_C
+def _gelu_chunk(x, y, t):
+    np.multiply(x, x, out=t)
+    t *= _GELU_A * _GELU_C
+    t += _GELU_C
+    t *= x  # t = c·(x + a·x³)
     np.tanh(t, out=t)
-    y = t + 1.0
+    np.add(t, 1.0, out=y)
     y *= x
     y *= 0.5
+
+
+def _gelu_backward_chunk(dy, x, t, dx, scratch):
+    np.multiply(x, x, out=dx)
+    dx *= 3.0 * _GELU_A * _GELU_C
+    dx += _GELU_C
+    dx *= x  # x·c·(1 + 3a·x²)
+    np.multiply(t, t, out=scratch)
+    np.subtract(1.0, scratch, out=scratch)  # 1 − t² = sech²
+    dx *= scratch
+    dx += t
+    dx += 1.0
+    dx *= 0.5
+    dx *= dy
+
+
+def gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tanh-approximate GELU; returns (y, t) where t = tanh(·) is kept for the backward pass."""
+    y = np.empty_like(x)
+    t = np.empty_like(x)
+    xf, yf, tf = x.reshape(-1), y.reshape(-1), t.reshape(-1)
+    # in cache-sized chunks: the eight passes then run out of L2 instead of main memory (~1.4× faster)
+    run_chunks(lambda sl: _gelu_chunk(xf[sl], yf[sl], tf[sl]), xf.size)
     return y, t
 
 
 def gelu_backward(dy: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
     """d gelu/dx = ½(1 + t) + ½·x·(1 − t²)·c·(1 + 3a·x²), with t from the forward pass."""
-    inner = x * x
-    inner *= 3.0 * _GELU_A
-    inner += 1.0
-    inner *= _GELU_C
-    inner *= x
-    sech2 = t * t
-    np.subtract(1.0, sech2, out=sech2)
-    inner *= sech2
-    inner += t
-    inner += 1.0
-    inner *= 0.5
-    inner *= dy
-    return inner
+    dx = np.empty_like(x)
+    xf, tf, df, of = x.reshape(-1), t.reshape(-1), np.ascontiguousarray(dy).reshape(-1), dx.reshape(-1)
+    run_chunks(lambda sl: _gelu_backward_chunk(df[sl], xf[sl], tf[sl], of[sl], np.empty(sl.stop - sl.start, x.dtype)),
+               xf.size)
+    return dx
 
 
 def tanh(x: np.ndarray) -> np.ndarray:
@@ -227,41 +306,49 @@ def rms_norm_backward(dy: np.ndarray, xhat: np.ndarray, rrms: np.ndarray, weight
 
 # ----------------------------------------------------------------------------- attention
 
+def _softmax_rows(s: np.ndarray) -> None:
+    """In-place softmax over the last axis of a 2-D block of rows."""
+    s -= s.max(axis=1, keepdims=True)
+    np.exp(s, out=s)
+    s *= (1.0 / (s @ ones(s.shape[1], s.dtype)))[:, None]
+
+
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, mask: np.ndarray | None = None):
     """Scaled dot-product attention over stacked heads.
 
     q: (B, H, Tq, D), k and v: (B, H, Tk, D); mask: boolean, broadcastable to (B, H, Tq, Tk), True
-    where a query may attend to a key. Returns (y (B, H, Tq, D), probs (B, H, Tq, Tk)).
+    where a query may attend to a key. Returns (y (B, H, Tq, D), probs (B, H, Tq, Tk), qs) where
+    qs = q/√D is kept for the backward pass.
     """
-    scale = 1.0 / math.sqrt(q.shape[-1])
-    scores = np.matmul(q, k.swapaxes(-1, -2))  # (B, H, Tq, Tk)
-    scores *= scale
+    qs = q * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, Tq, D): scaling q is half the work of scaling scores
+    scores = np.matmul(qs, k.swapaxes(-1, -2))  # (B, H, Tq, Tk)
     if mask is not None:
         np.copyto(scores, MASKED_SCORE, where=~mask)
-    # softmax in place: the scores buffer becomes the probabilities
-    scores -= scores.max(axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
-    probs = scores  # (B, H, Tq, Tk)
-    return np.matmul(probs, v), probs  # (B, H, Tq, D)
+    rows = scores.reshape(-1, scores.shape[-1])  # softmax in place: scores become the probabilities
+    run_chunks(lambda sl: _softmax_rows(rows[sl]), rows.shape[0], item_size=rows.shape[1])
+    return np.matmul(scores, v), scores, qs  # (B, H, Tq, D)
 
 
-def attention_backward(dy, q, k, v, probs, *, out=None):
-    """Gradients (dq, dk, dv) of scaled dot-product attention given the forward's probs.
+def _softmax_backward_rows(dp: np.ndarray, p: np.ndarray) -> None:
+    """In place: dp ← p ⊙ (dp − Σ dp ⊙ p) over the last axis of 2-D blocks."""
+    dp -= np.einsum("rk,rk->r", dp, p)[:, None]
+    dp *= p
+
+
+def attention_backward(dy, qs, k, v, probs, *, out=None):
+    """Gradients (dq, dk, dv) of scaled dot-product attention given the forward's probs and qs = q/√D.
 
     ``out`` optionally names three arrays to write dq, dk, dv into (views into a fused buffer).
     """
-    scale = 1.0 / math.sqrt(q.shape[-1])
+    scale = 1.0 / math.sqrt(qs.shape[-1])
     dq, dk, dv = out if out is not None else (None, None, None)
     dv = np.matmul(probs.swapaxes(-1, -2), dy, out=dv)  # (B, H, Tk, D)
     dp = np.matmul(dy, v.swapaxes(-1, -2))  # (B, H, Tq, Tk)
-    # softmax backward in place: ds = p ⊙ (dp − Σ dp ⊙ p), then the 1/√D scale.
-    row = (dp * probs).sum(axis=-1, keepdims=True)
-    dp -= row
-    dp *= probs
-    dp *= scale
-    dq = np.matmul(dp, k, out=dq)  # (B, H, Tq, D)
-    dk = np.matmul(dp.swapaxes(-1, -2), q, out=dk)  # (B, H, Tk, D)
+    rows_d, rows_p = dp.reshape(-1, dp.shape[-1]), probs.reshape(-1, probs.shape[-1])
+    run_chunks(lambda sl: _softmax_backward_rows(rows_d[sl], rows_p[sl]), rows_d.shape[0], item_size=rows_d.shape[1])
+    dq = np.matmul(dp, k, out=dq)  # (B, H, Tq, D), still missing the 1/√D of qs
+    dq *= scale
+    dk = np.matmul(dp.swapaxes(-1, -2), qs, out=dk)  # (B, H, Tk, D)
     return dq, dk, dv
 
 
@@ -290,24 +377,42 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, *, ignore_index: int 
     if n_valid == 0:
         return (0.0, np.zeros_like(logits)) if grad else 0.0
     safe_t = np.where(valid, t, 0)
-    rows = np.arange(x.shape[0])
-    mx = x.max(axis=1)  # (N,)
-    e = x - mx[:, None]  # (N, K), shifted logits z
-    z_t = e[rows, safe_t]  # (N,)
-    z_mean = (e @ ones(k, e.dtype)) * (1.0 / k) if label_smoothing else None  # (N,)
-    np.exp(e, out=e)
-    s = e @ ones(k, e.dtype)  # (N,) Σ exp z
-    lse = np.log(s)  # (N,)
+    n = x.shape[0]
+    e = np.empty_like(x)  # becomes exp(z) and then the gradient
+    lse = np.empty(n, dtype=x.dtype)
+    sums = np.empty(n, dtype=x.dtype)  # Σ_k exp(z_k)
+    z_t = np.empty(n, dtype=x.dtype)
+    z_mean = np.empty(n, dtype=x.dtype) if label_smoothing else None
+    ones_k = ones(k, x.dtype)
+
+    def forward_rows(sl):
+        xs, es = x[sl], e[sl]
+        np.subtract(xs, xs.max(axis=1)[:, None], out=es)  # shifted logits z
+        z_t[sl] = es[np.arange(es.shape[0]), safe_t[sl]]
+        if z_mean is not None:
+            z_mean[sl] = (es @ ones_k) * (1.0 / k)
+        np.exp(es, out=es)
+        sums[sl] = es @ ones_k
+        lse[sl] = np.log(sums[sl])
+
+    run_chunks(forward_rows, n, item_size=k)
     nll = lse - z_t  # (N,)
     # −Σ_k q_k log p_k with q = (1 − ε)·onehot + ε/K, using −(1/K)·Σ_k log p_k = lse − mean z
     per_pos = (1.0 - label_smoothing) * nll + label_smoothing * (lse - z_mean) if label_smoothing else nll
     loss = float(per_pos[valid].sum(dtype=np.float64)) / n_valid
     if not grad:
         return loss
-    # d/dlogits = (p − q) / n_valid on valid rows, 0 on ignored ones
-    scale = np.where(valid, 1.0 / n_valid, 0.0).astype(e.dtype) / s  # (N,)
-    e *= scale[:, None]
-    e[rows, safe_t] -= np.where(valid, (1.0 - label_smoothing) / n_valid, 0.0).astype(e.dtype)
-    if label_smoothing:
-        e -= (np.where(valid, label_smoothing / (k * n_valid), 0.0).astype(e.dtype))[:, None]
+    # d/dlogits = (p − q) / n_valid on valid rows, 0 on ignored ones; p = exp(z − lse)
+    scale = (np.where(valid, 1.0 / n_valid, 0.0) / sums).astype(e.dtype)  # (N,)
+    hit = np.where(valid, (1.0 - label_smoothing) / n_valid, 0.0).astype(e.dtype)  # (N,)
+    smooth = np.where(valid, label_smoothing / (k * n_valid), 0.0).astype(e.dtype) if label_smoothing else None
+
+    def backward_rows(sl):
+        es = e[sl]
+        es *= scale[sl][:, None]
+        es[np.arange(es.shape[0]), safe_t[sl]] -= hit[sl]
+        if smooth is not None:
+            es -= smooth[sl][:, None]
+
+    run_chunks(backward_rows, n, item_size=k)
     return loss, e.reshape(logits.shape)

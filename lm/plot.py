@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from .checkpoint import _publish
+
 
 def _pyplot():
     try:
@@ -25,7 +27,7 @@ def _save(fig, path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=100, format="png")
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise

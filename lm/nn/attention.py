@@ -58,13 +58,13 @@ class MultiHeadAttention(Module):
             s = t
             qkv = self.qkv.forward(x).reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)  # (3, B, H, T, D)
             q, k, v = qkv[0], qkv[1], qkv[2]
-        y, probs = F.attention(q, k, v, mask=self._mask(t, s, key_mask))  # (B, H, T, D)
-        self._cache = (q, k, v, probs, s)
+        y, probs, qs = F.attention(q, k, v, mask=self._mask(t, s, key_mask))  # (B, H, T, D)
+        self._cache = (qs, k, v, probs, s)
         y = y.transpose(0, 2, 1, 3).reshape(b, t, c)  # (B, T, C)
         return self.proj.forward(y)
 
     def backward(self, dy: np.ndarray):
-        q, k, v, probs, s = self._cache
+        q, k, v, probs, s = self._cache  # q is the scaled query q/√D
         b, h, t, d = q.shape
         c = h * d
         dyh = self.proj.backward(dy).reshape(b, t, h, d).transpose(0, 2, 1, 3)  # (B, H, T, D)

@@ -28,7 +28,7 @@ Interface (stable; lm.rlhf builds on it)::
 
     ids = model.generate(prompt_ids, 50, temperature=0.8, top_k=40, rng=rng)
     state = model.state_dict(); model.load_state_dict(state)   # dict name -> array
-    lm.checkpoint.save(path, model) / lm.checkpoint.load(path)  # .npz + JSON config
+    lm.checkpoint.save(path, model); model, meta = lm.checkpoint.load(path)  # .npz + JSON header
 
 ``backward`` accumulates into ``p.grad``; call ``zero_grad`` between steps. A model caches one forward at a
 time: to run a frozen reference model, use a second GPT instance (``GPT(cfg, rng=...)`` then

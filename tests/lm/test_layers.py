@@ -253,3 +253,32 @@ def test_float32_promotion_detector_is_not_vacuous():
     x = np.ones(3, dtype=np.float32)
     assert (x * np.sqrt(2 / np.pi)).dtype == np.float64
     assert F.gelu(x)[0].dtype == np.float32
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    """Large elementwise kernels split across threads; chunks never overlap, so outputs are bitwise equal."""
+    from lm.nn import GPT, GPTConfig
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((600, 1000)).astype(np.float32)  # above the parallel threshold
+    logits = rng.standard_normal((64, 64, 300)).astype(np.float32)
+    targets = rng.integers(0, 300, (64, 64))
+    model = GPT(GPTConfig(vocab_size=300, block_size=64, n_layer=1, n_head=4, d_model=64), rng=rng)
+    idx = rng.integers(0, 300, (64, 64))
+    before = F.get_num_threads()
+    results = []
+    try:
+        for n in (1, 3):
+            F.set_num_threads(n)
+            y, t = F.gelu(x)
+            loss, d = F.cross_entropy(logits, targets, label_smoothing=0.1, grad=True)
+            model.zero_grad()
+            model.forward(idx, targets)
+            model.backward()
+            results.append([y, F.gelu_backward(x, x, t), np.float32(loss), d] + [p.grad.copy() for p in model.parameters()])
+    finally:
+        F.set_num_threads(before)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError):
+        F.set_num_threads(0)

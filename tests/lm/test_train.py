@@ -1,6 +1,8 @@
 import io
 import json
 import math
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -69,6 +71,9 @@ def test_checkpoint_round_trip_every_family(tmp_path):
         for name, value in model.state_dict().items():
             np.testing.assert_array_equal(loaded.state_dict()[name], value)
     assert not list(tmp_path.glob("*.tmp"))  # atomic write leaves no temp files
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def test_checkpoint_mismatch_and_garbage(tmp_path):
