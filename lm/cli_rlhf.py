@@ -23,15 +23,21 @@ def main(argv):
     demo.add_argument("--json", action="store_true", help="print the results as one JSON object on the last line")
     demo.add_argument("--plot", default="rlhf_demo.png",
                       help="PNG of reward and KL per PPO iteration, if matplotlib is installed ('' to skip)")
+    demo.add_argument("--tokenizer", choices=("char", "bpe"), default="char",
+                      help="character vocabulary (default) or a 512-token fasttok BPE trained on the corpus")
     demo.add_argument("--quick", action="store_true",
                       help="a scaled-down run (seconds) to check the installation; its numbers mean little")
     demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     _limit_blas_threads()
 
-    from .rlhf.demo import format_table, plot_history, quick_config, run_demo, stderr_log
+    from .rlhf.demo import DemoConfig, bpe_config, format_table, plot_history, quick_config, run_demo, stderr_log
+    if args.quick:
+        config = quick_config(tokenizer=args.tokenizer)
+    else:
+        config = bpe_config() if args.tokenizer == "bpe" else DemoConfig()
     try:
-        results = run_demo(quick_config() if args.quick else None, corpus=args.corpus, seed=args.seed,
+        results = run_demo(config, corpus=args.corpus, seed=args.seed,
                            log=None if args.quiet else stderr_log)
     except (OSError, ValueError) as e:
         print(f"lm rlhf: {e}", file=sys.stderr)

@@ -62,15 +62,44 @@ class CharTokenizer:
         return "".join(self.chars[i] for i in ids)
 
 
+class BPETokenizer:
+    """fasttok's byte-level BPE trained on the corpus, seen through the same three names."""
+
+    def __init__(self, text, *, vocab_size):
+        try:
+            import fasttok
+            self._tok = fasttok.train_bpe(text, vocab_size=vocab_size)
+        except ImportError as e:
+            raise ValueError(f"--tokenizer bpe needs the compiled fasttok package ({e}); "
+                             "build it with `python setup.py build_ext --inplace`") from None
+        self.vocab_size = self._tok.vocab_size
+
+    def encode(self, text):
+        return np.asarray(self._tok.encode(text), dtype=np.int64)
+
+    def decode(self, ids):
+        return self._tok.decode([int(i) for i in ids])
+
+
+def make_tokenizer(text, *, kind, vocab_size):
+    if kind == "char":
+        return CharTokenizer(text)
+    if kind == "bpe":
+        return BPETokenizer(text, vocab_size=vocab_size)
+    raise ValueError(f"tokenizer must be 'char' or 'bpe'; got {kind!r}")
+
+
 # ----------------------------------------------------------------------------- configuration
 
 @dataclass
 class DemoConfig:
+    tokenizer: str = "char"          # "char" (one id per character) or "bpe" (fasttok, needs the compiled core)
+    bpe_vocab_size: int = 512        # vocabulary of the BPE tokenizer
     n_layer: int = 2                 # tiny GPT shared by policy, reference and reward model
     n_head: int = 4
     d_model: int = 64
-    prompt_length: int = 24          # characters of corpus context before each response
-    response_length: int = 24        # characters the policy writes
+    prompt_length: int = 24          # tokens of corpus context before each response
+    response_length: int = 24        # tokens the policy writes
     pretrain_steps: int = 800        # maximum-likelihood steps on the corpus
     pretrain_batch: int = 32
     pretrain_lr: float = 3e-3
@@ -88,9 +117,14 @@ class DemoConfig:
     n_eval: int = 256                # prompts of the final evaluation of each policy
 
 
-def quick_config():
+def bpe_config():
+    """The demo on fasttok BPE tokens: 12-token prompts and responses (about 26 characters each)."""
+    return DemoConfig(tokenizer="bpe", prompt_length=12, response_length=12)
+
+
+def quick_config(**overrides):
     """A scaled-down demo (seconds, not minutes) to check an installation; its numbers mean little."""
-    return DemoConfig(n_layer=1, n_head=2, d_model=32, prompt_length=16, response_length=12, pretrain_steps=60,
+    return DemoConfig(**overrides, n_layer=1, n_head=2, d_model=32, prompt_length=16, response_length=12, pretrain_steps=60,
                       n_pairs=96, n_heldout=32, rm_epochs=1, dpo_epochs=1, n_eval=32,
                       ppo=PPOConfig(n_iterations=3, batch_size=16, minibatch_size=8, ppo_epochs=2, lr=3e-4,
                                     kl_coef=0.3, target_kl=6.0, horizon=320))
@@ -120,14 +154,18 @@ def pretrain(gpt, data, *, steps, batch_size, lr, rng, log=None):
     return float(np.mean(losses[-50:]))
 
 
-def sample_prompts(text, tokenizer, *, n, prompt_length, rng):
-    """n prompts of `prompt_length` tokens cut from the corpus, each ending just after a space."""
-    data = tokenizer.encode(text)
-    spaces = np.flatnonzero(data == tokenizer.encode(" ")[0])
-    spaces = spaces[spaces >= prompt_length]
-    if len(spaces) == 0:
-        raise ValueError("the corpus has no spaces to cut prompts at")
-    ends = spaces[rng.integers(0, len(spaces), size=n)] + 1  # (n,)
+def sample_prompts(data, tokenizer, *, n, prompt_length, rng):
+    """n prompts of `prompt_length` tokens cut from the encoded corpus `data`, each ending where a new word
+    starts: after a token that ends with a space, or before one that starts with a space and a word
+    (byte-level BPE glues the space to the word that follows it)."""
+    texts = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+    ends_space = np.array([t.endswith(" ") for t in texts])  # (V,)
+    opens_word = np.array([len(t) > 1 and t[0] == " " and not t[1].isspace() for t in texts])  # (V,)
+    last = np.arange(prompt_length - 1, len(data) - 1)  # candidate last prompt tokens
+    last = last[ends_space[data[last]] | opens_word[data[last + 1]]]
+    if len(last) == 0:
+        raise ValueError("the corpus has no word boundaries to cut prompts at")
+    ends = last[rng.integers(0, len(last), size=n)] + 1  # (n,)
     return data[ends[:, None] - prompt_length + np.arange(prompt_length)]  # (n, P)
 
 
@@ -149,7 +187,7 @@ def run_demo(config=None, *, corpus=None, seed=0, log=None):
     t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
     text = load_corpus(corpus)
-    tok = CharTokenizer(text)
+    tok = make_tokenizer(text, kind=cfg.tokenizer, vocab_size=cfg.bpe_vocab_size)
     data = tok.encode(text)
     block = cfg.prompt_length + cfg.response_length
     gpt_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=cfg.n_layer, n_head=cfg.n_head,
@@ -164,9 +202,9 @@ def run_demo(config=None, *, corpus=None, seed=0, log=None):
     base = GPT(gpt_cfg, rng=rng)
     lm_loss = pretrain(base, data, steps=cfg.pretrain_steps, batch_size=cfg.pretrain_batch, lr=cfg.pretrain_lr,
                        rng=rng, log=log)
-    log(f"pretrained: loss {lm_loss:.3f} nats/char")
-    prompts = sample_prompts(text, tok, n=4096, prompt_length=p, rng=rng)
-    eval_prompts = sample_prompts(text, tok, n=cfg.n_eval, prompt_length=p, rng=rng)
+    log(f"pretrained: loss {lm_loss:.3f} nats/token")
+    prompts = sample_prompts(data, tok, n=4096, prompt_length=p, rng=rng)
+    eval_prompts = sample_prompts(data, tok, n=cfg.n_eval, prompt_length=p, rng=rng)
 
     # 2. the labeller compares pairs of the base policy's samples
     pairs = collect_pairs(base, prompts, label=rule_score, n_pairs=cfg.n_pairs,

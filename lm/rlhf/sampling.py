@@ -6,9 +6,10 @@ each block's keys and values, so a step costs one position. It only runs forward
 never touches the model's gradients; `tests/lm/test_rlhf_models.py` checks its logits against the
 model's full forward.
 """
+import math
+
 import numpy as np
 
-from .. import functional as F
 from ..nn.gpt import sample_logits
 
 
@@ -16,6 +17,20 @@ def _supports_cache(gpt):
     blocks = getattr(gpt, "blocks", None)
     return bool(blocks) and all(hasattr(b, "attn") and hasattr(b.attn, "qkv") and not getattr(b, "cross", False)
                                 for b in blocks)
+
+
+def _attend(q, k, v, mask):
+    """softmax(q·kᵀ/√D) v over stacked heads: q (B, H, t, D), k and v (B, H, S, D), mask (t, S) or None.
+
+    Written here rather than borrowed from lm.functional so this adapter depends only on the layers'
+    documented parameters, not on a private helper's signature."""
+    scores = np.matmul(q * (1.0 / math.sqrt(q.shape[-1])), k.swapaxes(-1, -2))  # (B, H, t, S)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    scores -= scores.max(axis=-1, keepdims=True)
+    probs = np.exp(scores)
+    probs /= probs.sum(axis=-1, keepdims=True)
+    return np.matmul(probs, v)  # (B, H, t, D)
 
 
 def _step(gpt, x, caches):
@@ -31,7 +46,7 @@ def _step(gpt, x, caches):
         s = k.shape[2]
         # query i of this chunk sits at absolute position s − t + i and may see keys 0 .. s − t + i
         mask = np.tri(t, s, k=s - t, dtype=bool) if t > 1 else None  # (t, S)
-        y, _ = F.attention(qkv[0], k, v, mask=mask)  # (B, H, t, D)
+        y = _attend(qkv[0], k, v, mask)  # (B, H, t, D)
         x = x + block.drop1.forward(attn.proj.forward(y.transpose(0, 2, 1, 3).reshape(b, t, c)))
         x = x + block.mlp.forward(block.ln2.forward(x))
     return gpt.ln_f.forward(x)  # (B, t, C)

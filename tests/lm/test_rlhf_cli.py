@@ -30,6 +30,12 @@ def test_quick_demo_prints_table_json_and_plot_and_is_bit_identical(capsys, tmp_
     assert again == result
 
 
+def test_quick_demo_on_fasttok_bpe_tokens(capsys):
+    pytest.importorskip("fasttok._bpe")  # the compiled core: CI builds it with `pip install -e .`
+    out, result = run(capsys, "--tokenizer", "bpe", "--plot", "")
+    assert set(KEYS) <= set(result) and 0.0 <= result["reward_model_heldout_accuracy"] <= 1.0
+
+
 def test_demo_reports_bad_corpus(capsys, tmp_path):
     assert main(["demo", "--quick", "--quiet", "--corpus", str(tmp_path / "missing.txt")]) == 1
     assert "missing.txt" in capsys.readouterr().err
