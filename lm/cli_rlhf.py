@@ -23,15 +23,19 @@ def main(argv):
     demo.add_argument("--json", action="store_true", help="print the results as one JSON object on the last line")
     demo.add_argument("--plot", default="rlhf_demo.png",
                       help="PNG of reward and KL per PPO iteration, if matplotlib is installed ('' to skip)")
-    demo.add_argument("--tokenizer", choices=("char", "bpe"), default="char",
-                      help="character vocabulary (default) or a 512-token fasttok BPE trained on the corpus")
+    demo.add_argument("--tokenizer", choices=("auto", "char", "bpe"), default="auto",
+                      help="a 512-token fasttok BPE trained on the corpus, or one token per character; "
+                           "auto (default) picks bpe when fasttok's compiled core is importable")
     demo.add_argument("--quick", action="store_true",
                       help="a scaled-down run (seconds) to check the installation; its numbers mean little")
     demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     _limit_blas_threads()
 
-    from .rlhf.demo import DemoConfig, bpe_config, format_table, plot_history, quick_config, run_demo, stderr_log
+    from .rlhf.demo import (DemoConfig, bpe_available, bpe_config, format_table, plot_history, quick_config,
+                            run_demo, stderr_log)
+    if args.tokenizer == "auto":
+        args.tokenizer = "bpe" if bpe_available() else "char"
     if args.quick:
         config = quick_config(tokenizer=args.tokenizer)
     else:
@@ -42,6 +46,7 @@ def main(argv):
     except (OSError, ValueError) as e:
         print(f"lm rlhf: {e}", file=sys.stderr)
         return 1
+    print(f"tokenizer: {args.tokenizer}")
     print(format_table(results))
     if args.plot:
         try:

@@ -14,3 +14,11 @@ from .ppo import PPOConfig, PPOResult, train_ppo
 from .ppo_loss import ppo_policy_loss, ppo_value_loss
 from .preference import PreferencePairs, PreferenceRule, collect_pairs
 from .reward import RewardModel, pair_accuracy, reward_loss, reward_model_accuracy, train_reward_model
+
+__all__ = [
+    "VocabMismatchError", "entropy", "kl_full", "token_logprobs", "token_logprobs_backward", "sequence_logprobs",
+    "train_dpo", "dpo_loss", "gae", "whiten", "AdaptiveKLController", "FixedKLController", "adaptive_beta",
+    "kl_per_token", "shape_rewards", "PolicyWithValue", "copy_gpt", "PPOConfig", "PPOResult", "train_ppo",
+    "ppo_policy_loss", "ppo_value_loss", "PreferencePairs", "PreferenceRule", "collect_pairs", "RewardModel",
+    "pair_accuracy", "reward_loss", "reward_model_accuracy", "train_reward_model",
+]

@@ -81,6 +81,15 @@ class BPETokenizer:
         return self._tok.decode([int(i) for i in ids])
 
 
+def bpe_available():
+    """True when fasttok's compiled BPE core imports (an editable or built install)."""
+    try:
+        import fasttok._bpe  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def make_tokenizer(text, *, kind, vocab_size):
     if kind == "char":
         return CharTokenizer(text)
@@ -124,7 +133,8 @@ def bpe_config():
 
 def quick_config(**overrides):
     """A scaled-down demo (seconds, not minutes) to check an installation; its numbers mean little."""
-    return DemoConfig(**overrides, n_layer=1, n_head=2, d_model=32, prompt_length=16, response_length=12, pretrain_steps=60,
+    return DemoConfig(**overrides, n_layer=1, n_head=2, d_model=32, prompt_length=16, response_length=12,
+                      pretrain_steps=60,
                       n_pairs=96, n_heldout=32, rm_epochs=1, dpo_epochs=1, n_eval=32,
                       ppo=PPOConfig(n_iterations=3, batch_size=16, minibatch_size=8, ppo_epochs=2, lr=3e-4,
                                     kl_coef=0.3, target_kl=6.0, horizon=320))
@@ -175,7 +185,8 @@ def evaluate_policy(gpt, reference, prompts, *, rule_score, reward_score, respon
     p = prompts.shape[1]
     kl = []
     for i in range(0, len(ids), 64):
-        kl.append(kl_full(response_logits(gpt, ids[i:i + 64], p), response_logits(reference, ids[i:i + 64], p)).sum(axis=1))
+        chunk = ids[i:i + 64]
+        kl.append(kl_full(response_logits(gpt, chunk, p), response_logits(reference, chunk, p)).sum(axis=1))
     return {"rule_score": float(np.mean(rule_score(ids))), "reward": float(np.mean(reward_score(ids))),
             "kl": float(np.mean(np.concatenate(kl))), "samples": ids}
 

@@ -6,7 +6,7 @@ from .reward import _log_sigmoid, _sigmoid
 
 
 def dpo_loss(logp_chosen, logp_rejected, ref_logp_chosen, ref_logp_rejected, *, beta):
-    """mean(−log σ(β[(log πθ(y+) − log π_ref(y+)) − (log πθ(y−) − log π_ref(y−))])) and its gradients.
+    """mean(−log σ(β[(log πθ(y+) − log π_ref(y+)) − (log πθ(y−) − log π_ref(y−))])), with gradients.
 
     Each argument is (N,): the summed log-probability of a whole response given its prompt.
     Returns (loss, d_logp_chosen (N,), d_logp_rejected (N,), stats); the reference terms are constants.

@@ -40,7 +40,8 @@ def shape_rewards(scores, logp, ref_logp, *, mask, beta):
 
 
 def adaptive_beta(beta, kl, *, target, horizon, n_steps):
-    """One Ziegler et al. (2019) update: β ← β·(1 + K_β·e), e = clip(KL/target − 1, −0.2, 0.2), K_β = n_steps/horizon.
+    """One Ziegler et al. (2019) update: β ← β·(1 + K_β·e), e = clip(KL/target − 1, −0.2, 0.2),
+    K_β = n_steps/horizon.
 
     The proportional error is clipped so one noisy KL estimate cannot move β by more than 20%·K_β.
     """

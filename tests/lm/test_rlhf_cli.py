@@ -18,22 +18,23 @@ def run(capsys, *argv):
 
 def test_quick_demo_prints_table_json_and_plot_and_is_bit_identical(capsys, tmp_path):
     pytest.importorskip("matplotlib")
-    out, result = run(capsys, "--seed", "3", "--plot", str(tmp_path / "curves.png"))
+    out, result = run(capsys, "--tokenizer", "char", "--seed", "3", "--plot", str(tmp_path / "curves.png"))
     assert set(KEYS) <= set(result)
-    assert out[0].split()[:4] == ["policy", "rule", "score", "RM"]
-    assert [line.split()[0] for line in out[2:6]] == ["base", "ppo", "ppo_no_kl", "dpo"]
+    assert out[0] == "tokenizer: char"
+    assert out[1].split()[:4] == ["policy", "rule", "score", "RM"]
+    assert [line.split()[0] for line in out[3:7]] == ["base", "ppo", "ppo_no_kl", "dpo"]
     assert 0.0 <= result["reward_model_heldout_accuracy"] <= 1.0
     assert result["kl_ppo"] >= 0 and result["kl_ppo_no_kl"] > 0  # exact KL: never negative
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    _, again = run(capsys, "--seed", "3", "--plot", "")
+    _, again = run(capsys, "--tokenizer", "char", "--seed", "3", "--plot", "")
     result.pop("seconds"), again.pop("seconds")
     assert again == result
 
 
 def test_quick_demo_on_fasttok_bpe_tokens(capsys):
     pytest.importorskip("fasttok._bpe")  # the compiled core: CI builds it with `pip install -e .`
-    out, result = run(capsys, "--tokenizer", "bpe", "--plot", "")
-    assert set(KEYS) <= set(result) and 0.0 <= result["reward_model_heldout_accuracy"] <= 1.0
+    out, result = run(capsys, "--plot", "")  # auto picks bpe when the core is built
+    assert out[0] == "tokenizer: bpe" and set(KEYS) <= set(result) and 0.0 <= result["reward_model_heldout_accuracy"] <= 1.0
 
 
 def test_demo_reports_bad_corpus(capsys, tmp_path):
