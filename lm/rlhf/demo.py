@@ -133,11 +133,10 @@ def bpe_config():
 
 def quick_config(**overrides):
     """A scaled-down demo (seconds, not minutes) to check an installation; its numbers mean little."""
-    return DemoConfig(**overrides, n_layer=1, n_head=2, d_model=32, prompt_length=16, response_length=12,
-                      pretrain_steps=60,
-                      n_pairs=96, n_heldout=32, rm_epochs=1, dpo_epochs=1, n_eval=32,
-                      ppo=PPOConfig(n_iterations=3, batch_size=16, minibatch_size=8, ppo_epochs=2, lr=3e-4,
-                                    kl_coef=0.3, target_kl=6.0, horizon=320))
+    return DemoConfig(**overrides, n_layer=1, n_head=2, d_model=32, prompt_length=12, response_length=8,
+                      pretrain_steps=25, pretrain_batch=16, n_pairs=48, n_heldout=16, rm_epochs=1, dpo_epochs=1,
+                      n_eval=16, ppo=PPOConfig(n_iterations=2, batch_size=16, minibatch_size=16, ppo_epochs=1,
+                                               lr=3e-4, kl_coef=0.3, target_kl=6.0, horizon=320))
 
 
 # ----------------------------------------------------------------------------- stages
