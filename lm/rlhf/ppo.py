@@ -59,10 +59,12 @@ def train_ppo(policy, reference, prompts, *, reward_fn, config, rng, rule_fn=Non
     """Optimise `policy` (a GPT, updated in place) for reward_fn − β·KL(policy ‖ reference).
 
     prompts: (M, P) token ids, sampled with replacement. reward_fn(ids (B, L)) -> (B,) scores of whole
-    sequences (e.g. a RewardModel's `score`). rule_fn, if given, is logged as "rule_score" but never
+    sequences (e.g. a RewardModel's `score`, whose vocabulary is then checked against the policy's). rule_fn, if given, is logged as "rule_score" but never
     optimised. log(row) is called once per iteration with the row appended to the history.
     """
-    check_models(policy, reference)
+    # a RewardModel's bound `score` carries its vocabulary: check it against the policy's too
+    scorer = getattr(reward_fn, "__self__", None)
+    check_models(policy, reference, scorer if hasattr(scorer, "vocab_size") else None)
     prompts = np.asarray(prompts)
     if prompts.ndim != 2 or len(prompts) == 0:
         raise ValueError(f"prompts must be a non-empty (M, P) array of ids; got shape {prompts.shape}")

@@ -179,6 +179,11 @@ def test_mismatched_vocabularies_raise():
     with pytest.raises(VocabMismatchError, match="reference=9"):
         train_ppo(tiny_gpt(0), tiny_gpt(0, vocab_size=9), prompts, reward_fn=count_good,
                   config=PPOConfig(n_iterations=1, batch_size=4, minibatch_size=4, response_length=N), rng=rng)
+    with pytest.raises(VocabMismatchError, match="reward_model=9"):
+        policy = tiny_gpt(0)
+        train_ppo(policy, copy_gpt(policy, rng=rng), prompts,
+                  reward_fn=RewardModel(tiny_gpt(0, vocab_size=9), rng=rng).score,
+                  config=PPOConfig(n_iterations=1, batch_size=4, minibatch_size=4, response_length=N), rng=rng)
     with pytest.raises(VocabMismatchError):
         train_dpo(tiny_gpt(0), tiny_gpt(0, vocab_size=9), _toy_pairs(0, n=8), beta=0.1, n_epochs=1,
                   batch_size=4, lr=1e-3, rng=rng)
