@@ -319,6 +319,9 @@ def plot_history(results, path):
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a plot is an ordinary file
         os.replace(tmp, path)
     finally:
         plt.close(fig)

@@ -1,6 +1,7 @@
 """`python -m lm rlhf demo --quick`: the whole pipeline wired end to end, its JSON line, its plot, its
 seeded reproducibility, and its errors."""
 import json
+import os
 
 import pytest
 
@@ -26,6 +27,9 @@ def test_quick_demo_prints_table_json_and_plot_and_is_bit_identical(capsys, tmp_
     assert 0.0 <= result["reward_model_heldout_accuracy"] <= 1.0
     assert result["kl_ppo"] >= 0 and result["kl_ppo_no_kl"] > 0  # exact KL: never negative
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "curves.png").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     _, again = run(capsys, "--tokenizer", "char", "--seed", "3", "--plot", "")
     result.pop("seconds"), again.pop("seconds")
     assert again == result
