@@ -259,8 +259,8 @@ def bpe_from_hf_json(cls, data):
 
 
 def regex_escape(s):
-    import regex
-    return regex.escape(s)
+    import re
+    return re.escape(s)
 
 
 def from_string_vocab(cls, vocab, merges, *, special_tokens, pattern, byte_level, **options):
