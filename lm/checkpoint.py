@@ -1,0 +1,111 @@
+"""Checkpoints: one ``.npz`` holding the parameters, the optimiser state and a JSON header.
+
+Layout: ``__meta__`` is a JSON string {"format": "lm-checkpoint", "version": 1, "family", "config",
+"step", "optimizer", "rng_state", "history", "extra"}; ``param/<name>`` arrays hold the weights and
+``optim/<key>`` arrays the optimiser's moments. The file is written to a temporary file in the same
+directory and moved into place with ``os.replace``, so a crash never leaves a half-written checkpoint.
+Read the header alone with ``read_meta(path)``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .nn import BERT, GPT, MLPLM, T5, BERTConfig, GPTConfig, MLPLMConfig, T5Config
+
+FORMAT, VERSION = "lm-checkpoint", 1
+FAMILIES = {"gpt": (GPT, GPTConfig), "bert": (BERT, BERTConfig), "t5": (T5, T5Config), "mlplm": (MLPLM, MLPLMConfig)}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is not ours, is damaged, or does not fit the model it is loaded into."""
+
+
+def family_of(model) -> str:
+    for name, (cls, _) in FAMILIES.items():
+        if type(model) is cls:
+            return name
+    raise TypeError(f"no checkpoint family for {type(model).__name__}")
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give the temporary file ordinary permissions (mkstemp makes it 0600) and move it into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def save(path, model, *, optimizer=None, step: int = 0, rng: np.random.Generator | None = None,
+         history: dict | None = None, extra: dict | None = None) -> Path:
+    """Write ``model`` (and optionally optimiser state, step, data-rng state, loss history) to ``path``."""
+    path = Path(path)
+    meta = {"format": FORMAT, "version": VERSION, "family": family_of(model), "config": model.config.to_dict(),
+            "step": int(step), "optimizer": None if optimizer is None else type(optimizer).__name__,
+            "rng_state": None if rng is None else rng.bit_generator.state, "history": history or {},
+            "extra": extra or {}}
+    arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
+    if optimizer is not None:
+        arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        _publish(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def _open(path):
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        data = np.load(path, allow_pickle=False)
+        meta = json.loads(str(data["__meta__"]))
+    except Exception as exc:  # zip, key or JSON errors all mean "not a checkpoint"
+        raise CheckpointError(f"{path} is not an lm checkpoint ({exc})") from None
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r} v{meta.get('version')}")
+    return data, meta
+
+
+def read_meta(path) -> dict:
+    return _open(path)[1]
+
+
+def load(path, *, rng: np.random.Generator | None = None):
+    """Rebuild the model a checkpoint describes; returns (model, meta)."""
+    data, meta = _open(path)
+    cls, config_cls = FAMILIES[meta["family"]]
+    model = cls(config_cls(**meta["config"]), rng=rng or np.random.default_rng(0))
+    model.load_state_dict({k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")})
+    return model, meta
+
+
+def load_into(path, model, *, optimizer=None, rng: np.random.Generator | None = None) -> dict:
+    """Restore ``model`` (and optimiser, data rng) in place for resuming; the configs must match exactly."""
+    data, meta = _open(path)
+    if meta["family"] != family_of(model):
+        raise CheckpointError(f"checkpoint holds a {meta['family']} model, not a {family_of(model)}")
+    mine = model.config.to_dict()
+    diffs = [f"{k}: checkpoint {meta['config'].get(k)!r} vs model {v!r}" for k, v in mine.items()
+             if meta["config"].get(k) != v]
+    if diffs:
+        raise CheckpointError("checkpoint config does not match the model: " + "; ".join(diffs))
+    model.load_state_dict({k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")})
+    if optimizer is not None:
+        if meta["optimizer"] != type(optimizer).__name__:
+            raise CheckpointError(f"checkpoint optimiser is {meta['optimizer']}, not {type(optimizer).__name__}")
+        optimizer.load_state_dict({k[len("optim/"):]: data[k] for k in data.files if k.startswith("optim/")})
+    if rng is not None and meta["rng_state"] is not None:
+        rng.bit_generator.state = meta["rng_state"]
+    return meta

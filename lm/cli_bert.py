@@ -1,0 +1,64 @@
+"""`python -m lm bert train`: masked-LM pre-training of a small BERT on a text file's fasttok tokens.
+
+    python -m lm bert train --tokenizer tok.json --steps 1000 -o bert.npz train.txt
+
+[PAD] and [MASK] are appended after the tokenizer's vocabulary (ids V and V + 1). Validation reports
+the MLM loss on masked positions of held-out windows (a fixed masking, seeded).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .cli_gpt import CLIError, add_model_args, add_train_args, load_tokenizer, read_text, run_training
+from .data import encode_corpus, mlm_batches, special_ids, split_ids
+
+
+def _train(args):
+    from .nn import BERT, BERTConfig
+
+    tok = load_tokenizer(args.tokenizer)
+    ids = encode_corpus(read_text(args.corpus), tok)
+    train_ids, val_ids = split_ids(ids, val_fraction=args.val_fraction)
+    if len(train_ids) < args.block_size or (args.val_fraction and len(val_ids) < args.block_size):
+        raise CLIError(f"corpus too short: {len(ids)} tokens for windows of {args.block_size}")
+    sp = special_ids(tok.vocab_size)
+    try:
+        cfg = BERTConfig(vocab_size=sp.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
+                         n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
+                         label_smoothing=args.label_smoothing)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc)) from None
+    rng = np.random.default_rng(args.seed)
+    model = BERT(cfg, rng=rng)
+    batches = mlm_batches(train_ids, batch_size=args.batch_size, block_size=args.block_size, specials=sp, rng=rng)
+    eval_fn = None
+    if args.val_fraction:
+        def eval_fn():
+            gen = mlm_batches(val_ids, batch_size=args.batch_size, block_size=args.block_size, specials=sp,
+                              rng=np.random.default_rng(12345))
+            return [next(gen) for _ in range(4)]
+    return run_training(args, model, batches, eval_fn, rng,
+                        extra={"tokenizer": str(Path(args.tokenizer).resolve()), "pad": sp.pad, "mask": sp.mask})
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lm bert", description="masked-LM encoder in numpy")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="MLM pre-training on a text file")
+    add_train_args(p)
+    add_model_args(p)
+    p.set_defaults(func=_train)
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"lm bert: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""`python -m lm gpt train|sample|eval`: train a GPT on a text file's fasttok tokens, sample from it,
+and measure its perplexity on a text.
+
+    python -m lm gpt train --tokenizer tok.json --steps 2000 -o gpt.npz train.txt
+    python -m lm gpt sample gpt.npz --prompt "ROMEO:" -n 200 --temperature 0.8 --top-k 40
+    python -m lm gpt eval gpt.npz heldout.txt
+
+The helpers here (tokenizer loading, shared training options) are reused by cli_bert and cli_t5.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .data import causal_batches, causal_eval_batches, encode_corpus, split_ids
+from .optim import AdamW
+from .schedules import make_schedule
+from .train import TrainingDivergedError, evaluate, train
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def load_tokenizer(path):
+    try:
+        import fasttok
+    except ImportError as exc:  # pragma: no cover - fasttok ships in the same distribution
+        raise CLIError(f"fasttok is not importable: {exc}") from None
+    try:
+        return fasttok.load(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot load tokenizer {path}: {exc}") from None
+
+
+def read_text(path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read {path}: {exc}") from None
+
+
+def add_model_args(p, *, block_size=64):
+    g = p.add_argument_group("model")
+    g.add_argument("--block-size", type=int, default=block_size, help="context length (default %(default)s)")
+    g.add_argument("--n-layer", type=int, default=2, help="transformer blocks (default %(default)s)")
+    g.add_argument("--n-head", type=int, default=4, help="attention heads (default %(default)s)")
+    g.add_argument("--d-model", type=int, default=128, help="residual width (default %(default)s)")
+    g.add_argument("--dropout", type=float, default=0.0, help="dropout probability (default %(default)s)")
+    g.add_argument("--label-smoothing", type=float, default=0.0, help="ε of the loss (default %(default)s)")
+
+
+def add_train_args(p):
+    p.add_argument("corpus", help="UTF-8 training text")
+    p.add_argument("--tokenizer", required=True, help="fasttok tokenizer file (fasttok.load)")
+    p.add_argument("-o", "--output", required=True, help="checkpoint path (.npz), written atomically")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=int, default=1000, help="optimizer steps (default %(default)s)")
+    g.add_argument("--batch-size", type=int, default=32, help="sequences per step (default %(default)s)")
+    g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default %(default)s)")
+    g.add_argument("--schedule", default="cosine", choices=["constant", "inverse_sqrt", "cosine", "exponential"])
+    g.add_argument("--warmup", type=int, default=100, help="linear warm-up steps (default %(default)s)")
+    g.add_argument("--gamma", type=float, default=0.999, help="decay factor of the exponential schedule")
+    g.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decoupled decay (default %(default)s)")
+    g.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip (default %(default)s)")
+    g.add_argument("--val-fraction", type=float, default=0.1, help="tail of the corpus held out (default %(default)s)")
+    g.add_argument("--eval-every", type=int, default=200, help="evaluate every N steps (default %(default)s)")
+    g.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint every N steps (default %(default)s)")
+    g.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
+    g.add_argument("--plot", help="write the loss curves to this PNG (needs matplotlib)")
+    g.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and dropout")
+
+
+def make_schedule_from(args):
+    steps = args.steps
+    warm = min(args.warmup, max(steps - 1, 0))
+    if args.schedule == "cosine":
+        return make_schedule("cosine", lr_max=args.lr, n_warmup=warm, n_total=max(steps, warm + 1), lr_min=args.lr / 10)
+    if args.schedule == "inverse_sqrt":
+        return make_schedule("inverse_sqrt", lr_max=args.lr, n_warmup=max(warm, 1))
+    if args.schedule == "exponential":
+        return make_schedule("exponential", lr_max=args.lr, n_warmup=warm, gamma=args.gamma)
+    return make_schedule("constant", lr_max=args.lr, n_warmup=warm)
+
+
+def run_training(args, model, batches, eval_fn, rng, *, extra):
+    """Shared by the gpt/bert/t5 `train` commands: optimiser, optional resume, loop, plot."""
+    opt = AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    start, history = 0, None
+    if args.resume:
+        if not Path(args.output).exists():
+            raise CLIError(f"--resume: no checkpoint at {args.output}")
+        try:
+            meta = ckpt.load_into(args.output, model, optimizer=opt, rng=rng)
+        except ckpt.CheckpointError as exc:
+            raise CLIError(f"--resume: {exc}") from None
+        start, history = meta["step"], meta["history"]
+        print(f"resuming from step {start}", file=sys.stderr)
+    print(f"{type(model).__name__}: {model.n_params():,} parameters", file=sys.stderr)
+    try:
+        history = train(model, batches, optimizer=opt, steps=args.steps, schedule=make_schedule_from(args),
+                        eval_batches=eval_fn, eval_every=args.eval_every, clip=args.clip,
+                        checkpoint_path=args.output, checkpoint_every=args.checkpoint_every, start_step=start,
+                        rng=rng, history=history)
+    except TrainingDivergedError as exc:
+        raise CLIError(str(exc)) from None
+    # re-save with the CLI's extra fields (tokenizer path, specials) for `sample` and `eval`
+    ckpt.save(args.output, model, optimizer=opt, step=args.steps, rng=rng, history=history, extra=extra)
+    if args.plot:
+        from .plot import plot_history
+
+        plot_history(history, args.plot)
+    if history["eval_loss"]:
+        loss = history["eval_loss"][-1]
+        print(json.dumps({"val_loss": round(loss, 4), "val_ppl": round(math.exp(loss), 2)}))
+    return 0
+
+
+def _train(args):
+    from .nn import GPT, GPTConfig
+
+    tok = load_tokenizer(args.tokenizer)
+    ids = encode_corpus(read_text(args.corpus), tok)
+    train_ids, val_ids = split_ids(ids, val_fraction=args.val_fraction)
+    need = args.block_size + 1
+    if len(train_ids) < need or (args.val_fraction and len(val_ids) < need):
+        raise CLIError(f"corpus too short: {len(ids)} tokens for windows of {need} (train and validation)")
+    try:
+        cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
+                        n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
+                        label_smoothing=args.label_smoothing)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc)) from None
+    rng = np.random.default_rng(args.seed)
+    model = GPT(cfg, rng=rng)
+    batches = causal_batches(train_ids, batch_size=args.batch_size, block_size=args.block_size, rng=rng)
+    eval_fn = None
+    if args.val_fraction:
+        eval_fn = lambda: causal_eval_batches(val_ids, batch_size=args.batch_size, block_size=args.block_size)  # noqa
+    return run_training(args, model, batches, eval_fn, rng,
+                        extra={"tokenizer": str(Path(args.tokenizer).resolve())})
+
+
+def load_checkpoint_and_tokenizer(path, tokenizer=None):
+    try:
+        model, meta = ckpt.load(path)
+    except (ckpt.CheckpointError, FileNotFoundError) as exc:
+        raise CLIError(str(exc)) from None
+    tok_path = tokenizer or meta["extra"].get("tokenizer")
+    if tok_path is None:
+        raise CLIError("the checkpoint names no tokenizer: pass --tokenizer")
+    return model, meta, load_tokenizer(tok_path)
+
+
+def _sample(args):
+    model, meta, tok = load_checkpoint_and_tokenizer(args.checkpoint, args.tokenizer)
+    if meta["family"] != "gpt":
+        raise CLIError(f"{args.checkpoint} holds a {meta['family']} model, not a gpt")
+    ids = list(tok.encode(args.prompt)) if args.prompt else []
+    if not ids:
+        raise CLIError("--prompt must encode to at least one token")
+    try:
+        out = model.generate(np.array(ids), args.tokens, temperature=args.temperature, top_k=args.top_k,
+                             rng=np.random.default_rng(args.seed))
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    print(tok.decode([int(i) for i in out]))
+    return 0
+
+
+def _eval(args):
+    model, meta, tok = load_checkpoint_and_tokenizer(args.checkpoint, args.tokenizer)
+    ids = encode_corpus(read_text(args.text), tok)
+    bs = model.config.block_size
+    if len(ids) < bs + 1:
+        raise CLIError(f"text too short: {len(ids)} tokens, need {bs + 1}")
+    loss = evaluate(model, causal_eval_batches(ids, batch_size=32, block_size=bs))
+    print(json.dumps({"tokens": int(len(ids)), "loss": round(loss, 4), "ppl": round(math.exp(loss), 3)}))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lm gpt", description="decoder-only transformer LM in numpy")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a GPT on a text file")
+    add_train_args(p)
+    add_model_args(p)
+    p.set_defaults(func=_train)
+    p = sub.add_parser("sample", help="sample a continuation of a prompt")
+    p.add_argument("checkpoint")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("-n", "--tokens", type=int, default=200, help="tokens to generate (default %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokenizer", help="override the tokenizer path stored in the checkpoint")
+    p.set_defaults(func=_sample)
+    p = sub.add_parser("eval", help="per-token loss and perplexity of a text")
+    p.add_argument("checkpoint")
+    p.add_argument("text")
+    p.add_argument("--tokenizer", help="override the tokenizer path stored in the checkpoint")
+    p.set_defaults(func=_eval)
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"lm gpt: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

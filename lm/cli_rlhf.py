@@ -1,0 +1,63 @@
+"""`python -m lm rlhf demo [--corpus FILE] [--json] [--seed N] [--plot PNG]`."""
+import argparse
+import json
+import os
+import sys
+
+
+def _limit_blas_threads():
+    """One BLAS thread unless the user chose otherwise: the demo's matrices are tiny (width 64), and on a
+    busy 2-core machine OpenBLAS's worker threads made a 128x64 @ 64x192 product 100x slower, not faster.
+    Only effective before numpy is first imported, which `python -m lm` has not done yet."""
+    if "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="python -m lm rlhf", description="RLHF on a tiny numpy GPT")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="pre-train → preferences → reward model → PPO (±KL) → DPO, one table")
+    demo.add_argument("--corpus", help="training text (default: CPython's pydoc_data documentation topics)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    demo.add_argument("--json", action="store_true", help="print the results as one JSON object on the last line")
+    demo.add_argument("--plot", default="rlhf_demo.png",
+                      help="PNG of reward and KL per PPO iteration, if matplotlib is installed ('' to skip)")
+    demo.add_argument("--tokenizer", choices=("auto", "char", "bpe"), default="auto",
+                      help="a 512-token fasttok BPE trained on the corpus, or one token per character; "
+                           "auto (default) picks bpe when fasttok's compiled core is importable")
+    demo.add_argument("--quick", action="store_true",
+                      help="a scaled-down run (seconds) to check the installation; its numbers mean little")
+    demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    _limit_blas_threads()
+
+    from .rlhf.demo import (DemoConfig, bpe_available, bpe_config, format_table, plot_history, quick_config,
+                            run_demo, stderr_log)
+    if args.tokenizer == "auto":
+        args.tokenizer = "bpe" if bpe_available() else "char"
+    if args.quick:
+        config = quick_config(tokenizer=args.tokenizer)
+    else:
+        config = bpe_config() if args.tokenizer == "bpe" else DemoConfig()
+    try:
+        results = run_demo(config, corpus=args.corpus, seed=args.seed,
+                           log=None if args.quiet else stderr_log)
+    except (OSError, ValueError) as e:
+        print(f"lm rlhf: {e}", file=sys.stderr)
+        return 1
+    print(f"tokenizer: {args.tokenizer}")
+    print(format_table(results))
+    if args.plot:
+        try:
+            plot_history(results, args.plot)
+            print(f"plot written to {args.plot}")
+        except ImportError:
+            print("matplotlib is not installed: no plot")
+    print(f"seconds: {results['seconds']:.1f}")
+    if args.json:
+        keys = ("reward_model_heldout_accuracy", "rule_score_base", "rule_score_ppo", "kl_ppo",
+                "rule_score_ppo_no_kl", "kl_ppo_no_kl", "rule_score_dpo", "kl_dpo", "pretrain_loss", "seed",
+                "seconds")
+        print(json.dumps({k: results[k] for k in keys}))
+    return 0

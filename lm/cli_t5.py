@@ -1,0 +1,71 @@
+"""`python -m lm t5 train`: span-corruption pre-training of a small T5-style encoder-decoder.
+
+    python -m lm t5 train --tokenizer tok.json --steps 1000 -o t5.npz train.txt
+
+[PAD], [MASK] (unused) and ``--sentinels`` sentinel ids are appended after the tokenizer's vocabulary.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .cli_gpt import CLIError, add_model_args, add_train_args, load_tokenizer, read_text, run_training
+from .data import encode_corpus, span_batches, special_ids, split_ids
+
+
+def _train(args):
+    from .nn import T5, T5Config
+
+    tok = load_tokenizer(args.tokenizer)
+    ids = encode_corpus(read_text(args.corpus), tok)
+    train_ids, val_ids = split_ids(ids, val_fraction=args.val_fraction)
+    if len(train_ids) < args.block_size or (args.val_fraction and len(val_ids) < args.block_size):
+        raise CLIError(f"corpus too short: {len(ids)} tokens for windows of {args.block_size}")
+    sp = special_ids(tok.vocab_size, n_sentinels=args.sentinels)
+    # noise tokens + one sentinel per span, with headroom for rounding
+    target_size = args.target_size or int(args.block_size * args.noise_density * 1.5) + 8
+    try:
+        cfg = T5Config(vocab_size=sp.vocab_size, block_size=args.block_size, target_size=target_size,
+                       n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
+                       label_smoothing=args.label_smoothing)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc)) from None
+    rng = np.random.default_rng(args.seed)
+    model = T5(cfg, rng=rng)
+    opts = dict(batch_size=args.batch_size, block_size=args.block_size, target_size=target_size, specials=sp,
+                noise_density=args.noise_density, mean_span_length=args.mean_span_length)
+    batches = span_batches(train_ids, rng=rng, **opts)
+    eval_fn = None
+    if args.val_fraction:
+        def eval_fn():
+            gen = span_batches(val_ids, rng=np.random.default_rng(12345), **opts)
+            return [next(gen) for _ in range(4)]
+    return run_training(args, model, batches, eval_fn, rng,
+                        extra={"tokenizer": str(Path(args.tokenizer).resolve()), "pad": sp.pad,
+                               "sentinels": list(sp.sentinels)})
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lm t5", description="span-corruption encoder-decoder in numpy")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="span-corruption pre-training on a text file")
+    add_train_args(p)
+    add_model_args(p)
+    p.add_argument("--sentinels", type=int, default=32, help="sentinel ids to reserve (default %(default)s)")
+    p.add_argument("--noise-density", type=float, default=0.15)
+    p.add_argument("--mean-span-length", type=float, default=3.0)
+    p.add_argument("--target-size", type=int, default=0, help="decoder length (default: from the noise density)")
+    p.set_defaults(func=_train)
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"lm t5: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
