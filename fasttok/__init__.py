@@ -5,13 +5,25 @@
     >>> tok.decode(tok.encode("lowest")) == "lowest"
     True
 """
+try:
+    from fasttok import _bpe, _pretok  # noqa: F401  the compiled core
+except ImportError as e:  # pragma: no cover - depends on how the package was installed
+    import os as _os
+    raise ImportError(
+        f"fasttok's compiled core is missing in {_os.path.dirname(__file__)} ({e}). This usually means "
+        "Python imported the source tree instead of the installed package: run from another directory, "
+        "or build in place with `pip install -e .`") from None
+
+from fasttok.counts import WordCounts, count_words
 from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from fasttok.io import load, load_gpt2
 from fasttok.tokenizer import BPETokenizer, Tokenizer
-from fasttok.train import TrainingWarning, train_bpe
+from fasttok.train import TrainingWarning, train_bpe, train_bpe_from_counts
+from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab, train_wordpiece
 
 __all__ = [
-    "train_bpe", "load", "load_gpt2", "Tokenizer", "BPETokenizer",
+    "train_bpe", "train_bpe_from_counts", "train_wordpiece", "count_words", "WordCounts",
+    "load", "load_gpt2", "load_bert_vocab", "Tokenizer", "BPETokenizer", "WordPieceTokenizer",
     "FasttokError", "CorpusError", "ModelFileError", "UnknownTokenError", "TrainingWarning",
 ]
 __version__ = "0.1.0"

@@ -7,13 +7,13 @@ token ids. Both hot loops run without the GIL.
 import numpy as np
 
 from cython.operator cimport dereference as deref, preincrement as inc
-from libc.string cimport memcpy
-from libcpp.string cimport string
-from libcpp.unordered_map cimport unordered_map
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.string cimport memcmp, memcpy
 from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
 from fasttok._heap cimport HeapEntry, heap_pop, heap_push
+from fasttok._pretok cimport CharClasses, char_classes, next_piece
 from fasttok._types cimport count_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t
 
 
@@ -21,42 +21,113 @@ from fasttok._types cimport count_t, make_pair, pair_left, pair_right, pair_t, p
 # Training
 # ----------------------------------------------------------------------------------------------
 
+cdef pair_t EMPTY_KEY = <pair_t>0xFFFFFFFFFFFFFFFFULL  # never a pair: ids are below 2**31
+
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    # The murmur3 finalizer: every input bit reaches the low bits used as the table index.
+    x ^= x >> 33
+    x *= 0xFF51AFD7ED558CCDULL
+    x ^= x >> 33
+    x *= 0xC4CEB9FE1A85EC53ULL
+    x ^= x >> 33
+    return x
+
+
+cdef struct PairSlot:
+    pair_t pair          # EMPTY_KEY: a free slot
+    count_t count
+    int32_t words        # index into _MergeLearner.word_lists, or -1
+
+
 cdef class _MergeLearner:
     """State of one merge-learning run over a unique-word table.
 
     Each word is a doubly linked list of symbols inside one flat array; a merge rewrites the left
     symbol and unlinks the right one, so a word's head position never changes. Only the words listed
     under the merged pair are visited, and pair counts are updated locally around each occurrence.
+    Pair counts live in one open-addressing table (no deletions: a dead pair keeps count 0).
     """
     cdef vector[token_t] sym            # (n_symbols,) current symbol at each position
-    cdef vector[pos_t] nxt              # (n_symbols,) next live position in the word, or -1
-    cdef vector[pos_t] prv              # (n_symbols,) previous live position, or -1
-    cdef vector[pos_t] head             # (n_words,) first position of each word
+    # Links are int32 (learn_merges refuses tables of 2**31 symbols or more): memory is the limit of
+    # how large a unique-word table fits, and these two arrays are most of it.
+    cdef vector[int32_t] nxt            # (n_symbols,) next live position in the word, or -1
+    cdef vector[int32_t] prv            # (n_symbols,) previous live position, or -1
+    cdef vector[int32_t] head           # (n_words,) first position of each word
     cdef vector[count_t] weight         # (n_words,) how often the word occurs in the corpus
     cdef vector[int] stamp              # (n_words,) last merge step that visited the word
-    cdef unordered_map[pair_t, count_t] pair_count
-    cdef unordered_map[pair_t, vector[int]] pair_words   # may hold stale or repeated word ids
+    cdef vector[PairSlot] slots         # the pair table, a power of two in size, at most half full
+    cdef size_t n_pairs
+    cdef vector[vector[int]] word_lists # words that may contain a pair (stale or repeated ids allowed)
     cdef vector[HeapEntry] heap
-    cdef vector[pair_t] created          # pairs that gained count during the current merge
+    cdef vector[pair_t] created         # pairs that gained count during the current merge
     cdef vector[count_t] length         # (n_tokens,) how many base symbols each token spans
 
+    cdef void _init_table(self, size_t expected) noexcept nogil:
+        cdef size_t size = 1024
+        while size < 2 * expected:
+            size *= 2
+        cdef PairSlot empty
+        empty.pair = EMPTY_KEY
+        empty.count = 0
+        empty.words = -1
+        self.slots.assign(size, empty)
+        self.n_pairs = 0
+
+    cdef inline size_t _find(self, pair_t key) noexcept nogil:
+        # The slot holding key, or the free slot where it would go.
+        cdef size_t mask = self.slots.size() - 1
+        cdef size_t i = _mix(key) & mask
+        while self.slots[i].pair != key and self.slots[i].pair != EMPTY_KEY:
+            i = (i + 1) & mask
+        return i
+
+    cdef PairSlot* _slot(self, pair_t key) noexcept nogil:
+        # The slot of key, inserted if new. Valid until the next insertion.
+        cdef size_t i = self._find(key)
+        if self.slots[i].pair == EMPTY_KEY:
+            if 2 * (self.n_pairs + 1) > self.slots.size():
+                self._grow()
+                i = self._find(key)
+            self.slots[i].pair = key
+            self.n_pairs += 1
+        return &self.slots[i]
+
+    cdef void _grow(self) noexcept nogil:
+        cdef vector[PairSlot] old
+        cdef size_t k, i, mask
+        old.swap(self.slots)
+        self._init_table(old.size())
+        mask = self.slots.size() - 1
+        for k in range(old.size()):
+            if old[k].pair != EMPTY_KEY:
+                i = _mix(old[k].pair) & mask
+                while self.slots[i].pair != EMPTY_KEY:
+                    i = (i + 1) & mask
+                self.slots[i] = old[k]
+                self.n_pairs += 1
+
+    cdef inline count_t _count(self, pair_t key) noexcept nogil:
+        return self.slots[self._find(key)].count   # a free slot has count 0
+
     cdef void _add(self, pair_t key, count_t delta, int word) noexcept nogil:
-        cdef count_t* c = &self.pair_count[key]
-        if c[0] == 0:
+        cdef PairSlot* s = self._slot(key)
+        if s.count == 0:
             self.created.push_back(key)
-        c[0] += delta
-        cdef vector[int]* words = &self.pair_words[key]
+        s.count += delta
+        if s.words < 0:
+            s.words = <int32_t>self.word_lists.size()
+            self.word_lists.push_back(vector[int]())
+        cdef vector[int]* words = &self.word_lists[s.words]
         if words.empty() or words.back() != word:
             words.push_back(word)
 
-    cdef void _sub(self, pair_t key, count_t delta) noexcept nogil:
-        # operator[] yields a reference; `deref(it).second -= d` would update a copy.
-        cdef count_t* c = &self.pair_count[key]
-        c[0] -= delta
+    cdef inline void _sub(self, pair_t key, count_t delta) noexcept nogil:
+        self.slots[self._find(key)].count -= delta
 
     cdef void _merge_word(self, int word, token_t left, token_t right, token_t new_id) noexcept nogil:
-        cdef pos_t p = self.head[word]
-        cdef pos_t q, before, after
+        cdef int32_t p = self.head[word]
+        cdef int32_t q, before, after
         cdef count_t w = self.weight[word]
         while p != -1:
             q = self.nxt[p]
@@ -83,10 +154,10 @@ cdef class _MergeLearner:
     cdef int run(self, token_t first_id, int n_merges, count_t min_frequency,
                  count_t max_token_length, token_t* out, object progress) except -1:
         cdef HeapEntry top
-        cdef unordered_map[pair_t, count_t].iterator it
         cdef count_t current
         cdef token_t left, right, new_id
         cdef vector[int] words
+        cdef int32_t list_id
         cdef size_t i
         cdef int done = 0
         cdef int report_every = max(1, n_merges // 100)
@@ -95,8 +166,7 @@ cdef class _MergeLearner:
             with nogil:
                 while done < n_merges and not self.heap.empty():
                     top = heap_pop(self.heap)
-                    it = self.pair_count.find(top.pair)
-                    current = deref(it).second if it != self.pair_count.end() else 0
+                    current = self._count(top.pair)
                     if current != top.count:
                         # Counts of existing pairs only fall, so a stale entry is too high: re-file it.
                         if current > 0:
@@ -113,19 +183,19 @@ cdef class _MergeLearner:
                     out[2 * done] = left
                     out[2 * done + 1] = right
                     self.length.push_back(self.length[left] + self.length[right])
-                    words.swap(self.pair_words[top.pair])
-                    self.pair_words.erase(top.pair)
+                    list_id = self.slots[self._find(top.pair)].words
+                    words.swap(self.word_lists[list_id])
+                    vector[int]().swap(self.word_lists[list_id])  # the pair is gone: free its list
                     self.created.clear()
                     for i in range(words.size()):
                         if self.stamp[words[i]] != done:
                             self.stamp[words[i]] = done
                             self._merge_word(words[i], left, right, new_id)
                     words.clear()
-                    self.pair_count.erase(top.pair)
                     for i in range(self.created.size()):
-                        it = self.pair_count.find(self.created[i])
-                        if deref(it).second > 0:
-                            heap_push(self.heap, deref(it).second, self.created[i])
+                        current = self._count(self.created[i])
+                        if current > 0:
+                            heap_push(self.heap, current, self.created[i])
                     done += 1
                     if has_progress and done % report_every == 0:
                         break
@@ -150,6 +220,9 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
     cdef Py_ssize_t n_words = counts.shape[0]
     if offsets.shape[0] != n_words + 1 or offsets[n_words] != symbols.shape[0]:
         raise ValueError("offsets must have n_words + 1 entries ending at len(symbols)")
+    if symbols.shape[0] >= 2**31 - 1:
+        raise ValueError(f"the unique-word table has {symbols.shape[0]} symbols; the trainer handles fewer "
+                         f"than 2**31 (count words on a sample, or raise min_frequency of the counts)")
     cdef token_t first_id = <token_t>base_length.shape[0]
     cdef _MergeLearner st = _MergeLearner()
     cdef Py_ssize_t n = symbols.shape[0]
@@ -166,6 +239,7 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
         st.head.resize(n_words)
         st.weight.resize(n_words)
         st.stamp.assign(n_words, -1)
+        st._init_table(1 << 15)  # grows by doubling: distinct pairs are far fewer than symbols
         for w in range(n_words):
             start = offsets[w]
             end = offsets[w + 1]
@@ -177,7 +251,7 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
                 if p > start:
                     st._add(make_pair(symbols[p - 1], symbols[p]), counts[w], <int>w)
         for p in range(<Py_ssize_t>st.created.size()):
-            heap_push(st.heap, st.pair_count[st.created[p]], st.created[p])
+            heap_push(st.heap, st._count(st.created[p]), st.created[p])
         st.created.clear()
     if n_merges <= 0:
         return out[:0]
@@ -189,11 +263,98 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
 # Encoding
 # ----------------------------------------------------------------------------------------------
 
-# Words up to this many symbols use the plain O(n * merges-applied) scan, which beats a heap on the
-# short pieces that make up almost all text; longer ones (think "a" * 1_000_000) use the heap.
+# Words up to this many symbols merge in a stack buffer with an O(n) scan per merge, which beats a
+# heap on the short pieces that make up almost all text; longer ones (think "a" * 1_000_000) use a
+# heap over a linked list: O(n log n).
 DEF SHORT_WORD = 48
-DEF CACHE_MAX_SYMBOLS = 64
+DEF CACHE_MAX_KEY_BYTES = 256       # longer pieces are not cached
+DEF CACHE_MAX_ENTRIES = 1 << 20     # the per-call cache stops growing here
 DEF NO_RANK = 0x7FFFFFFF
+
+
+cdef inline uint64_t _hash_bytes(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t h = <uint64_t>n * 0x9E3779B97F4A7C15ULL
+    cdef uint64_t w
+    while n >= 8:
+        memcpy(&w, p, 8)
+        h = _mix(h ^ w)
+        p += 8
+        n -= 8
+    if n > 0:
+        w = 0
+        memcpy(&w, p, n)
+        h = _mix(h ^ w ^ 0x5555)
+    return h
+
+
+cdef struct CacheSlot:
+    uint64_t hash
+    int64_t key_offset
+    int64_t value_offset
+    int32_t key_length      # 0 marks an empty slot (empty pieces are never cached)
+    int32_t value_length
+
+
+cdef class _PieceCache:
+    """Piece bytes -> ids, open addressing; one per encode call, so threads never share one."""
+    cdef vector[CacheSlot] slots
+    cdef vector[unsigned char] keys
+    cdef vector[token_t] values
+    cdef size_t n
+
+    def __cinit__(self):
+        self.slots.resize(1024)
+        self.n = 0
+
+    cdef inline bint get(self, const unsigned char* key, Py_ssize_t n, uint64_t h,
+                         vector[token_t]& out) noexcept nogil:
+        cdef size_t mask = self.slots.size() - 1
+        cdef size_t i = h & mask
+        cdef CacheSlot* slot
+        while True:
+            slot = &self.slots[i]
+            if slot.key_length == 0:
+                return False
+            if (slot.hash == h and slot.key_length == n
+                    and memcmp(self.keys.data() + slot.key_offset, key, n) == 0):
+                out.insert(out.end(), self.values.begin() + slot.value_offset,
+                           self.values.begin() + slot.value_offset + slot.value_length)
+                return True
+            i = (i + 1) & mask
+
+    cdef void put(self, const unsigned char* key, Py_ssize_t n, uint64_t h,
+                  const token_t* ids, Py_ssize_t n_ids) noexcept nogil:
+        if self.n >= CACHE_MAX_ENTRIES or n == 0:
+            return
+        if 2 * (self.n + 1) > self.slots.size():
+            self._grow()
+        cdef size_t mask = self.slots.size() - 1
+        cdef size_t i = h & mask
+        while self.slots[i].key_length != 0:
+            i = (i + 1) & mask
+        cdef CacheSlot* slot = &self.slots[i]
+        slot.hash = h
+        slot.key_offset = self.keys.size()
+        slot.key_length = <int32_t>n
+        slot.value_offset = self.values.size()
+        slot.value_length = <int32_t>n_ids
+        self.keys.insert(self.keys.end(), key, key + n)
+        self.values.insert(self.values.end(), ids, ids + n_ids)
+        self.n += 1
+
+    cdef void _grow(self) noexcept nogil:
+        cdef vector[CacheSlot] old
+        cdef size_t k, i, mask
+        old.swap(self.slots)
+        self.slots.resize(2 * old.size())
+        mask = self.slots.size() - 1
+        for k in range(old.size()):
+            if old[k].key_length != 0:
+                i = old[k].hash & mask
+                while self.slots[i].key_length != 0:
+                    i = (i + 1) & mask
+                self.slots[i] = old[k]
+
 
 cdef struct RankEntry:
     token_t rank
@@ -247,42 +408,83 @@ cdef class MergeTable:
     """Immutable (left, right) -> (rank, new id) table that applies merges to words of base ids.
 
     Lower rank merges first; among equal ranks (the same pair twice) the leftmost first, which is
-    exactly the order the trainer applied them in.
+    exactly the order the trainer applied them in. The table is open addressing over flat arrays:
+    the lookup is the inner loop of every encode.
     """
-    cdef unordered_map[pair_t, pair[token_t, token_t]] table
+    cdef vector[pair_t] keys
+    cdef vector[token_t] ranks
+    cdef vector[token_t] new_ids
+    cdef size_t mask
     cdef readonly Py_ssize_t n_merges
 
     def __init__(self, const token_t[:, ::1] merges):
         """merges: (n_merges, 3) rows of (left, right, new_id) in rank order."""
         cdef Py_ssize_t r
+        cdef size_t size = 16, i
+        cdef pair_t key
         self.n_merges = merges.shape[0]
-        self.table.reserve(merges.shape[0])
+        while size < 2 * <size_t>merges.shape[0]:
+            size *= 2
+        self.mask = size - 1
+        self.keys.assign(size, EMPTY_KEY)
+        self.ranks.assign(size, NO_RANK)
+        self.new_ids.assign(size, -1)
         for r in range(merges.shape[0]):
-            self.table[make_pair(merges[r, 0], merges[r, 1])] = pair[token_t, token_t](<token_t>r, merges[r, 2])
+            if merges[r, 0] < 0 or merges[r, 1] < 0 or merges[r, 2] < 0:
+                raise ValueError(f"merge {r} has a negative id")
+            key = make_pair(merges[r, 0], merges[r, 1])
+            i = _mix(key) & self.mask
+            while self.keys[i] != EMPTY_KEY and self.keys[i] != key:
+                i = (i + 1) & self.mask
+            if self.keys[i] == key:
+                continue  # a repeated pair keeps its first (lowest) rank
+            self.keys[i] = key
+            self.ranks[i] = <token_t>r
+            self.new_ids[i] = merges[r, 2]
 
     cdef inline token_t _rank(self, token_t left, token_t right, token_t* new_id) noexcept nogil:
-        cdef unordered_map[pair_t, pair[token_t, token_t]].iterator it = self.table.find(make_pair(left, right))
-        if it == self.table.end():
-            return NO_RANK
-        new_id[0] = deref(it).second.second
-        return deref(it).second.first
+        cdef pair_t key = make_pair(left, right)
+        cdef size_t i = _mix(key) & self.mask
+        cdef pair_t k
+        while True:
+            k = self.keys[i]
+            if k == key:
+                new_id[0] = self.new_ids[i]
+                return self.ranks[i]
+            if k == EMPTY_KEY:
+                return NO_RANK
+            i = (i + 1) & self.mask
 
-    cdef void _merge_short(self, vector[token_t]& w) noexcept nogil:
+    cdef Py_ssize_t _merge_short(self, token_t* w, Py_ssize_t n) noexcept nogil:
+        # ranks[i], ids[i]: rank and result of the pair (w[i], w[i + 1]); only the two pairs next to
+        # a merge change, so each merge costs one scan for the minimum and two lookups.
+        cdef token_t ranks[SHORT_WORD]
+        cdef token_t ids[SHORT_WORD]
         cdef Py_ssize_t i, best_i
-        cdef token_t rank, best, new_id, best_id = 0
-        while w.size() > 1:
+        cdef token_t best
+        for i in range(n - 1):
+            ranks[i] = self._rank(w[i], w[i + 1], &ids[i])
+        while n > 1:
             best = NO_RANK
             best_i = -1
-            for i in range(<Py_ssize_t>w.size() - 1):
-                rank = self._rank(w[i], w[i + 1], &new_id)
-                if rank < best:
-                    best = rank
+            for i in range(n - 1):
+                if ranks[i] < best:
+                    best = ranks[i]
                     best_i = i
-                    best_id = new_id
             if best_i < 0:
-                return
-            w[best_i] = best_id
-            w.erase(w.begin() + best_i + 1)
+                break
+            w[best_i] = ids[best_i]
+            for i in range(best_i + 1, n - 1):
+                w[i] = w[i + 1]
+            for i in range(best_i + 1, n - 2):
+                ranks[i] = ranks[i + 1]
+                ids[i] = ids[i + 1]
+            n -= 1
+            if best_i > 0:
+                ranks[best_i - 1] = self._rank(w[best_i - 1], w[best_i], &ids[best_i - 1])
+            if best_i < n - 1:
+                ranks[best_i] = self._rank(w[best_i], w[best_i + 1], &ids[best_i])
+        return n
 
     cdef void _merge_long(self, vector[token_t]& w) noexcept nogil:
         cdef Py_ssize_t n = w.size()
@@ -324,7 +526,6 @@ cdef class MergeTable:
                 rank = self._rank(w[prv[p]], w[p], &new_id)
                 if rank != NO_RANK:
                     _rank_push(heap, rank, prv[p])
-        # compact the survivors in order
         q = 0
         for i in range(n):
             if w[i] >= 0:
@@ -333,40 +534,34 @@ cdef class MergeTable:
         w.resize(q)
 
     cdef void merge_word(self, const token_t* symbols, Py_ssize_t n, vector[token_t]& out) noexcept nogil:
+        cdef token_t buf[SHORT_WORD]
         cdef vector[token_t] w
-        w.assign(symbols, symbols + n)
+        cdef Py_ssize_t m
         if n <= SHORT_WORD:
-            self._merge_short(w)
+            memcpy(buf, symbols, n * sizeof(token_t))
+            m = self._merge_short(buf, n)
+            out.insert(out.end(), buf, buf + m)
         else:
+            w.assign(symbols, symbols + n)
             self._merge_long(w)
-        out.insert(out.end(), w.begin(), w.end())
+            out.insert(out.end(), w.begin(), w.end())
 
-    cdef void encode_words_nogil(self, const token_t* symbols, const pos_t* offsets, Py_ssize_t n_words,
-                                 vector[token_t]& out, vector[pos_t]& ends) noexcept nogil:
-        # The cache lives for one call: calls on other threads never share mutable state.
-        cdef unordered_map[string, vector[token_t]] cache
-        cdef unordered_map[string, vector[token_t]].iterator hit
-        cdef Py_ssize_t w, n
+    cdef void _encode_piece(self, const unsigned char* key, Py_ssize_t key_bytes, const token_t* symbols,
+                            Py_ssize_t n, _PieceCache cache, vector[token_t]& out) noexcept nogil:
+        cdef uint64_t h
         cdef size_t before
-        cdef string key
-        ends.reserve(n_words + 1)
-        ends.push_back(0)
-        for w in range(n_words):
-            n = offsets[w + 1] - offsets[w]
-            if n == 1:
-                out.push_back(symbols[offsets[w]])
-            elif n > CACHE_MAX_SYMBOLS:
-                self.merge_word(symbols + offsets[w], n, out)
-            else:
-                key.assign(<const char*>(symbols + offsets[w]), n * sizeof(token_t))
-                hit = cache.find(key)
-                if hit != cache.end():
-                    out.insert(out.end(), deref(hit).second.begin(), deref(hit).second.end())
-                else:
-                    before = out.size()
-                    self.merge_word(symbols + offsets[w], n, out)
-                    cache[key] = vector[token_t](out.begin() + before, out.end())
-            ends.push_back(out.size())
+        if n == 1:
+            out.push_back(symbols[0])
+            return
+        if key_bytes > CACHE_MAX_KEY_BYTES:
+            self.merge_word(symbols, n, out)
+            return
+        h = _hash_bytes(key, key_bytes)
+        if cache.get(key, key_bytes, h, out):
+            return
+        before = out.size()
+        self.merge_word(symbols, n, out)
+        cache.put(key, key_bytes, h, out.data() + before, out.size() - before)
 
     def encode_words(self, const token_t[::1] symbols, const pos_t[::1] offsets):
         """Apply the merges to each word.
@@ -377,13 +572,76 @@ cdef class MergeTable:
         cdef vector[token_t] out
         cdef vector[pos_t] ends
         cdef Py_ssize_t n_words = offsets.shape[0] - 1
+        cdef Py_ssize_t w, n
+        cdef _PieceCache cache = _PieceCache()
         if n_words <= 0 or symbols.shape[0] == 0:
             return np.zeros(0, dtype=np.int32), np.zeros(max(n_words, 0) + 1, dtype=np.int64)
         if offsets[0] != 0 or offsets[n_words] != symbols.shape[0]:
             raise ValueError("offsets must run from 0 to len(symbols)")
+        cdef const token_t* base = &symbols[0]
         with nogil:
-            self.encode_words_nogil(&symbols[0], &offsets[0], n_words, out, ends)
+            ends.reserve(n_words + 1)
+            ends.push_back(0)
+            for w in range(n_words):
+                n = offsets[w + 1] - offsets[w]
+                self._encode_piece(<const unsigned char*>(base + offsets[w]), n * sizeof(token_t),
+                                   base + offsets[w], n, cache, out)
+                ends.push_back(out.size())
         return _to_array(out), _to_array64(ends)
+
+    def encode_utf8(self, const unsigned char[::1] data, const pos_t[::1] text_offsets, int pattern,
+                    const token_t[::1] byte_ids):
+        """Fused byte-level path: split each text with the core scanner, then merge each piece.
+
+        data: (n_bytes,) the UTF-8 texts back to back; text_offsets: (n_texts + 1,) their bounds;
+        pattern: a scanner pattern id; byte_ids: (256,) the base id of each byte.
+        Returns (ids, ends): text t's ids are ids[ends[t]:ends[t + 1]].
+        """
+        cdef vector[token_t] out
+        cdef vector[pos_t] ends
+        cdef Py_ssize_t n_texts = text_offsets.shape[0] - 1
+        cdef const CharClasses* cc = char_classes()
+        cdef Py_ssize_t bad = -1
+        cdef _PieceCache cache = _PieceCache()
+        if byte_ids.shape[0] != 256:
+            raise ValueError("byte_ids must have 256 entries")
+        if n_texts < 0 or text_offsets[0] != 0 or text_offsets[n_texts] != data.shape[0]:
+            raise ValueError("text_offsets must run from 0 to len(data)")
+        if data.shape[0] == 0:
+            return np.zeros(0, dtype=np.int32), np.zeros(n_texts + 1, dtype=np.int64)
+        with nogil:
+            bad = self._encode_utf8(&data[0], &text_offsets[0], n_texts, pattern, &byte_ids[0], cc, cache,
+                                    out, ends)
+        if bad >= 0:
+            raise ValueError(f"invalid UTF-8 at byte offset {bad}")
+        return _to_array(out), _to_array64(ends)
+
+    cdef Py_ssize_t _encode_utf8(self, const unsigned char* data, const pos_t* text_offsets, Py_ssize_t n_texts,
+                                 int pattern, const token_t* byte_ids, const CharClasses* cc, _PieceCache cache,
+                                 vector[token_t]& out, vector[pos_t]& ends) noexcept nogil:
+        cdef vector[token_t] word
+        cdef Py_ssize_t t, pos, end, n, k
+        cdef const unsigned char* text
+        ends.reserve(n_texts + 1)
+        ends.push_back(0)
+        for t in range(n_texts):
+            text = data + text_offsets[t]
+            n = text_offsets[t + 1] - text_offsets[t]
+            pos = 0
+            while pos < n:
+                end = next_piece(text, n, pos, pattern, cc)
+                if end < 0:
+                    return text_offsets[t] + (-1 - end)
+                if end - pos == 1:
+                    out.push_back(byte_ids[text[pos]])
+                else:
+                    word.resize(end - pos)
+                    for k in range(end - pos):
+                        word[k] = byte_ids[text[pos + k]]
+                    self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out)
+                pos = end
+            ends.push_back(out.size())
+        return -1
 
 
 cdef object _to_array(vector[token_t]& v):

@@ -11,7 +11,8 @@
 # Piece k is data[ends[k-1]:ends[k]] (with ends[-1] taken as 0 for the first piece appended).
 # Every function that can meet invalid UTF-8 returns a negative value r for it: the first invalid
 # sequence starts at byte offset -1 - r (the same offset as UnicodeDecodeError.start).
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint64_t
+cimport cython
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libcpp.vector cimport vector
 
 # Character classes (the same numbers as fasttok/_unicode.py).
@@ -32,7 +33,7 @@ cdef enum:
 cdef struct CharClasses:
     const uint16_t* block_index   # code point >> 7 -> block number
     const uint8_t* blocks         # block number * 128 + (code point & 127) -> CLS_*
-    const uint8_t* ascii          # the block of code points 0..127, for the one-byte fast path
+    const uint8_t* byte_class     # 256 entries: the class of an ASCII byte, CLS_INVALID for >= 0x80
 
 # The class table, built from unicodedata on the first call (needs the GIL); the pointer stays valid
 # for the life of the process.
@@ -56,25 +57,40 @@ cdef Py_ssize_t scan_utf8(const unsigned char* data, Py_ssize_t n, int pattern,
 cdef Py_ssize_t scan_utf8_partial(const unsigned char* data, Py_ssize_t n, int pattern,
                                   const CharClasses* classes, vector[int64_t]& ends) noexcept nogil
 
-# One entry of WordCounter's open-addressing table; count == 0 marks an empty slot.
+# One entry of WordCounter's open-addressing table; count == 0 marks an empty slot. The first 8
+# bytes of the word live in the slot, so most words (pre-tokens are short) compare without
+# touching the arena.
 cdef struct WordSlot:
-    uint64_t hash
+    uint64_t head       # the word's first min(length, 8) bytes, memcpy'd into a zeroed uint64
     int64_t count
     int64_t offset      # of the word's bytes in WordCounter.arena
-    int64_t length
+    uint32_t hash_high  # the top half of the word's hash: enough to re-index when the table grows
+    uint32_t length     # a word is shorter than 4 GiB (longer ones set WordCounter.too_long)
 
 
+@cython.final
 cdef class WordCounter:
     cdef readonly int pattern_id
-    cdef vector[WordSlot] slots      # capacity is a power of two, at most half full
+    cdef vector[WordSlot] slots      # 2 ** (64 - slot_shift) slots, at most half full
+    cdef int slot_shift              # slot index = hash >> slot_shift (the hash's best bits)
     cdef vector[unsigned char] arena # every distinct word's bytes, back to back
     cdef Py_ssize_t n_words
     cdef bint busy                   # a scan is running without the GIL: refuse concurrent use
+    cdef bint too_long               # a word of 4 GiB or more was skipped: the caller must raise
 
-    # Adds count (> 0) to the word piece[0:length].
-    cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count) noexcept nogil
+    # Adds count (> 0) to the word piece[0:length]. readable: bytes readable from piece (>= length);
+    # 8 or more allows one 8-byte load for a short word. A word of 4 GiB or more sets too_long.
+    cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
+                          Py_ssize_t readable) noexcept nogil
+    cdef void _insert(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
+                      uint64_t head, uint64_t hash) noexcept nogil
+    cdef void _add_new(self, WordSlot* slot, const unsigned char* piece, Py_ssize_t length, int64_t count,
+                       uint64_t head, uint64_t hash) noexcept nogil
     cdef void _grow(self) noexcept nogil
     cdef int _check_idle(self) except -1
+    cdef int _raise_if_too_long(self) except -1
+    cdef Py_ssize_t _count_buffer(self, const unsigned char* data, Py_ssize_t n, bint final,
+                                  owner) except? -1
     # Scans and counts data[0:n]. final: returns n, like scan_utf8. Not final: counts only the pieces
     # scan_utf8_partial would append and returns where the rest starts. Either: -1 - offset on
     # invalid UTF-8 (the pieces before it may have been counted).

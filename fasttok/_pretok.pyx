@@ -11,13 +11,15 @@ pattern's alternatives in order at each position, as the regex engine would, wit
     ['Hello', ' world', "'s", ' ', ' 123']
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 from libcpp.algorithm cimport sort
 from libcpp.pair cimport pair
 from libcpp.string cimport string
 from libcpp.vector cimport vector
+
+import sys
 
 import numpy as np
 
@@ -50,6 +52,7 @@ def pattern_id(pattern):
 # Character classes
 
 cdef CharClasses _classes
+cdef uint8_t _byte_class[256]
 cdef object _class_arrays = None  # owns the memory _classes points into
 
 
@@ -57,18 +60,23 @@ cdef const CharClasses* char_classes() except NULL:
     global _class_arrays
     cdef const uint16_t[::1] index
     cdef const uint8_t[::1] blocks
+    cdef int k
     if _class_arrays is None:
         from fasttok._unicode import build_class_table
-        index_array, blocks_array = build_class_table()
-        index = index_array
-        blocks = blocks_array
-        # Another thread may have built the table while this one ran Python code; install only the
-        # first, so a pointer some thread already holds never dangles.
+        arrays = build_class_table()
+        index = arrays[0]
+        blocks = arrays[1]
+        # Another thread may have built the table while this one ran Python code. Install only the
+        # first, and do it without any Python-level allocation between the check and the final
+        # assignment (a garbage collection there could run a finalizer and switch threads), so a
+        # pointer that some thread already holds never dangles.
         if _class_arrays is None:
             _classes.block_index = &index[0]
             _classes.blocks = &blocks[0]
-            _classes.ascii = &blocks[0] + 128 * <Py_ssize_t>index[0]
-            _class_arrays = (index_array, blocks_array)
+            for k in range(256):
+                _byte_class[k] = blocks[128 * <Py_ssize_t>index[0] + k] if k < 128 else CLS_INVALID
+            _classes.byte_class = _byte_class
+            _class_arrays = arrays
     return &_classes
 
 
@@ -101,7 +109,7 @@ cdef inline Char _char_at(const unsigned char* s, Py_ssize_t n, Py_ssize_t i,
     b0 = s[i]
     if b0 < 0x80:
         c.cp = b0
-        c.cls = cc.ascii[b0]
+        c.cls = cc.byte_class[b0]
         c.end = i + 1
         return c
     c.cls = CLS_INVALID  # until proven otherwise
@@ -149,7 +157,16 @@ cdef inline Py_ssize_t _run(const unsigned char* s, Py_ssize_t n, Py_ssize_t p, 
                             const CharClasses* cc) noexcept nogil:
     """End of the run of class-cls characters starting at p (p itself may end it)."""
     cdef Char c
+    cdef const uint8_t* byte_class = cc.byte_class
+    cdef unsigned char b
     while True:
+        # ASCII fast path: most runs are ASCII letters, digits or punctuation (bytes >= 0x80 are
+        # CLS_INVALID in byte_class, so they leave this loop for the decoder).
+        while p < n:
+            b = s[p]
+            if b >= 0x80 or byte_class[b] != cls:
+                break
+            p += 1
         c = _char_at(s, n, p, cc)
         if c.cls != cls:
             if c.cls == CLS_INVALID:
@@ -168,13 +185,23 @@ cdef inline int32_t _ascii_lower(int32_t cp) noexcept nogil:
 # The two patterns. Each function is the pattern's alternation, tried in order at pos; every
 # "return -1 - offset" is invalid UTF-8 met while looking, which ends the whole scan anyway.
 
-cdef Py_ssize_t _next_gpt2(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
+cdef inline Py_ssize_t _next_gpt2(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
                            const CharClasses* cc) noexcept nogil:
     # 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-    cdef Char c = _char_at(s, n, pos, cc)
-    cdef Char c1, c2
+    cdef Char c, c1, c2
     cdef int cls
     cdef Py_ssize_t p, last_start
+    cdef unsigned char b = s[pos]
+    # ASCII fast path for the usual pieces: a run of letters, digits or punctuation (not starting
+    # with an apostrophe), or one space and such a run. Bytes >= 0x80 are CLS_INVALID here.
+    cls = cc.byte_class[b]
+    if cls == CLS_LETTER or cls == CLS_NUMBER or (cls == CLS_OTHER and b != 0x27):
+        return _run(s, n, pos + 1, cls, cc)
+    if b == 0x20 and pos + 1 < n:
+        cls = cc.byte_class[s[pos + 1]]
+        if cls <= CLS_NUMBER:
+            return _run(s, n, pos + 2, cls, cc)
+    c = _char_at(s, n, pos, cc)
     if c.cls == CLS_INVALID:
         return -1 - pos
     if c.cp == 0x27:  # 's 't 're 've 'm 'll 'd, lowercase only
@@ -217,14 +244,28 @@ cdef Py_ssize_t _next_gpt2(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
     return last_start
 
 
-cdef Py_ssize_t _next_gpt4(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
+cdef inline Py_ssize_t _next_gpt4(const unsigned char* s, Py_ssize_t n, Py_ssize_t pos,
                            const CharClasses* cc) noexcept nogil:
     # '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+
     # |\s++$|\s*[\r\n]|\s+(?!\S)|\s
-    cdef Char c = _char_at(s, n, pos, cc)
-    cdef Char c1 = c, c2
+    cdef Char c, c1, c2
     cdef int32_t x, y
     cdef Py_ssize_t p, last_start, newline_end
+    cdef unsigned char b = s[pos]
+    cdef int cls = cc.byte_class[b], next_cls
+    # ASCII fast path for the usual pieces: letters; one space or punctuation mark (not an
+    # apostrophe) then letters; a punctuation run (then CR/LF); a space then a punctuation run.
+    if cls == CLS_LETTER:
+        return _run(s, n, pos + 1, CLS_LETTER, cc)
+    if ((cls == CLS_OTHER and b != 0x27) or b == 0x20) and pos + 1 < n:
+        next_cls = cc.byte_class[s[pos + 1]]
+        if next_cls == CLS_LETTER:
+            return _run(s, n, pos + 2, CLS_LETTER, cc)
+        if (cls == CLS_OTHER and next_cls != CLS_INVALID) or (b == 0x20 and next_cls == CLS_OTHER):
+            p = _run(s, n, pos + 1 if cls == CLS_OTHER else pos + 2, CLS_OTHER, cc)
+            return p if p < 0 else _run(s, n, p, CLS_NEWLINE, cc)
+    c = _char_at(s, n, pos, cc)
+    c1 = c
     if c.cls == CLS_INVALID:
         return -1 - pos
     if c.cp == 0x27:
@@ -330,9 +371,9 @@ cdef Py_ssize_t scan_utf8(const unsigned char* data, Py_ssize_t n, int pattern,
 
 # ---------------------------------------------------------------------------------------------
 # Streaming. A piece depends on at most the two code points after it (the contractions look two
-# ahead: "'l" + "l"), except pieces that end where a white-space run reaches the end of the text,
-# and such a piece is always the last one. So, in a prefix of a longer text, a piece followed by at
-# least two complete code points is final.
+# ahead: "'l" + "l"), and on whether the white-space run it belongs to reaches the end of the text;
+# when that run does, the piece is the whole rest of the text, i.e. the last piece. So, in a prefix
+# of a longer text, a piece followed by at least two complete code points is final.
 
 cdef inline Py_ssize_t _complete_prefix(const unsigned char* s, Py_ssize_t n) noexcept nogil:
     """n minus a trailing UTF-8 sequence that the chunk boundary cut short."""
@@ -457,31 +498,66 @@ def _py_scan_utf8(data, pattern, *, final=True):
     return [e for e in ends], consumed
 
 
+def _py_n_pieces(data, pattern):
+    """Number of pieces in UTF-8 data: the scanner alone, for benchmarks."""
+    cdef const unsigned char[::1] view = data
+    cdef const CharClasses* cc = char_classes()
+    cdef int pid = pattern_id(pattern)
+    cdef Py_ssize_t n = view.shape[0], pos = 0, n_pieces = 0
+    with nogil:
+        while pos < n:
+            pos = next_piece(&view[0], n, pos, pid, cc)
+            if pos < 0:
+                break
+            n_pieces += 1
+    if pos < 0:
+        raise _invalid_utf8(data, -1 - pos)
+    return n_pieces
+
+
 # ---------------------------------------------------------------------------------------------
 # Word counting
 
-cdef inline uint64_t _hash_bytes(const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    # Multiply-xorshift over 8-byte words, then the splitmix64 finalizer so the low bits (the
-    # table index under linear probing) depend on every input bit. Pieces are short: one or two
-    # words is the common case.
-    cdef uint64_t h = <uint64_t>n * 0x9E3779B97F4A7C15ULL
-    cdef uint64_t w
-    while n >= 8:
+cdef bint _little_endian = sys.byteorder == "little"
+
+
+cdef extern from *:
+    """
+    #define _fasttok_prefetch(p) __builtin_prefetch(p)
+    """
+    void _prefetch "_fasttok_prefetch"(const void* p) noexcept nogil
+
+
+cdef inline uint64_t _head(const unsigned char* p, Py_ssize_t n, Py_ssize_t readable) noexcept nogil:
+    """The first min(n, 8) bytes of p, memcpy'd into a zeroed uint64."""
+    cdef uint64_t w = 0
+    if n >= 8:
         memcpy(&w, p, 8)
-        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
-        h ^= h >> 31
-        p += 8
-        n -= 8
-    if n > 0:
-        w = 0
+    elif readable >= 8:
+        # One 8-byte load and a mask instead of a variable-length memcpy (a libc call).
+        memcpy(&w, p, 8)
+        if _little_endian:
+            w &= (<uint64_t>1 << (8 * n)) - 1
+        else:
+            w &= ~((<uint64_t>1 << (64 - 8 * n)) - 1)
+    else:
         memcpy(&w, p, n)
-        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
-        h ^= h >> 31
-    h ^= h >> 30
-    h *= 0xBF58476D1CE4E5B9ULL
-    h ^= h >> 27
-    h *= 0x94D049BB133111EBULL
-    h ^= h >> 31
+    return w
+
+
+cdef inline uint64_t _hash_word(uint64_t head, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    """Hash of the word p[0:n] whose head is given. Callers take the *top* bits (Fibonacci hashing),
+    which depend on every input bit, so a short word costs one multiply."""
+    cdef uint64_t h = (head ^ <uint64_t>n) * 0x9E3779B97F4A7C15ULL
+    cdef uint64_t w
+    cdef Py_ssize_t k = 8
+    while k + 8 <= n:
+        memcpy(&w, p + k, 8)
+        h = ((h ^ (h >> 29)) ^ w) * 0x9E3779B97F4A7C15ULL
+        k += 8
+    if k < n:
+        memcpy(&w, p + n - 8, 8)  # the last 8 bytes, overlapping the previous word
+        h = ((h ^ (h >> 29)) ^ w) * 0x9E3779B97F4A7C15ULL
     return h
 
 
@@ -509,36 +585,48 @@ cdef class WordCounter:
         self.pattern_id = pattern_id(pattern)
         char_classes()  # count_utf8 reads the table without the GIL
         self.slots.resize(64)  # value-initialised: every count is 0, i.e. empty
+        self.slot_shift = 64 - 6
         self.n_words = 0
         self.busy = False
+        self.too_long = False
 
     @property
     def pattern(self):
         """The pattern name, "gpt2" or "gpt4"."""
         return _PATTERN_NAMES[self.pattern_id]
 
-    cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count) noexcept nogil:
-        cdef uint64_t h = _hash_bytes(piece, length)
+    cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
+                          Py_ssize_t readable) noexcept nogil:
+        cdef uint64_t head = _head(piece, length, readable)
+        self._insert(piece, length, count, head, _hash_word(head, piece, length))
+
+    cdef void _insert(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
+                      uint64_t head, uint64_t hash) noexcept nogil:
+        # The hit path is small so the compiler can inline it; a new word goes to _add_new.
+        cdef WordSlot* slots = self.slots.data()
         cdef size_t mask = self.slots.size() - 1
-        cdef size_t i = h & mask
-        cdef WordSlot* slot
-        cdef size_t offset
-        while True:
-            slot = &self.slots[i]
-            if slot.count == 0:
-                break
-            if (slot.hash == h and slot.length == length
-                    and memcmp(self.arena.data() + slot.offset, piece, length) == 0):
-                slot.count += count
+        cdef size_t i = hash >> self.slot_shift
+        while slots[i].count != 0:
+            if (slots[i].head == head and slots[i].length == length
+                    and (length <= 8
+                         or memcmp(self.arena.data() + slots[i].offset + 8, piece + 8, length - 8) == 0)):
+                slots[i].count += count
                 return
             i = (i + 1) & mask
-        offset = self.arena.size()
-        self.arena.resize(offset + length)
-        memcpy(self.arena.data() + offset, piece, length)
-        slot.hash = h
+        self._add_new(&slots[i], piece, length, count, head, hash)
+
+    cdef void _add_new(self, WordSlot* slot, const unsigned char* piece, Py_ssize_t length, int64_t count,
+                       uint64_t head, uint64_t hash) noexcept nogil:
+        cdef size_t offset = self.arena.size()
+        if (length >> 32) != 0:
+            self.too_long = True
+            return
+        self.arena.insert(self.arena.end(), piece, piece + length)  # no zero-fill, unlike resize
+        slot.head = head
         slot.count = count
         slot.offset = offset
-        slot.length = length
+        slot.hash_high = <uint32_t>(hash >> 32)
+        slot.length = <uint32_t>length
         self.n_words += 1
         if 2 * <size_t>self.n_words > self.slots.size():
             self._grow()
@@ -548,39 +636,63 @@ cdef class WordCounter:
         cdef size_t k, i, mask
         old.swap(self.slots)
         self.slots.resize(2 * old.size())
+        self.slot_shift -= 1
         mask = self.slots.size() - 1
         for k in range(old.size()):
             if old[k].count != 0:
-                i = old[k].hash & mask
+                # slot_shift >= 32 (fewer than 2**32 slots), so the stored top half suffices.
+                i = old[k].hash_high >> (self.slot_shift - 32)
                 while self.slots[i].count != 0:
                     i = (i + 1) & mask
                 self.slots[i] = old[k]
 
     cdef Py_ssize_t count_utf8(self, const unsigned char* data, Py_ssize_t n, bint final) noexcept nogil:
-        cdef Py_ssize_t stop = n, pos = 0, end
+        cdef Py_ssize_t stop = n, pos = 0, end, readable = n
         cdef const CharClasses* cc = &_classes
+        cdef const unsigned char* previous = NULL
+        cdef Py_ssize_t previous_length = 0
+        cdef uint64_t head, hash, previous_head = 0, previous_hash = 0
         if not final:
             n = _complete_prefix(data, n)
             stop = _stable_limit(data, n)
-        # Two copies of the loop so each inlines its pattern's scanner.
+        # Software pipelining: hash a piece and prefetch its slot, scan the next piece while the
+        # slot's cache line arrives, and only then look the first one up. Table lookups were half
+        # of the counting time, mostly waiting on memory. Two copies of the loop so each inlines
+        # its pattern's scanner.
         if self.pattern_id == PATTERN_GPT2:
             while pos < stop:
                 end = _next_gpt2(data, n, pos, cc)
-                if end < 0:
-                    return end
-                if end > stop:
+                if end < 0 or end > stop:
                     break
-                self.count_piece(data + pos, end - pos, 1)
+                head = _head(data + pos, end - pos, readable - pos)
+                hash = _hash_word(head, data + pos, end - pos)
+                _prefetch(self.slots.data() + (hash >> self.slot_shift))
+                if previous != NULL:
+                    self._insert(previous, previous_length, 1, previous_head, previous_hash)
+                previous = data + pos
+                previous_length = end - pos
+                previous_head = head
+                previous_hash = hash
                 pos = end
         else:
             while pos < stop:
                 end = _next_gpt4(data, n, pos, cc)
-                if end < 0:
-                    return end
-                if end > stop:
+                if end < 0 or end > stop:
                     break
-                self.count_piece(data + pos, end - pos, 1)
+                head = _head(data + pos, end - pos, readable - pos)
+                hash = _hash_word(head, data + pos, end - pos)
+                _prefetch(self.slots.data() + (hash >> self.slot_shift))
+                if previous != NULL:
+                    self._insert(previous, previous_length, 1, previous_head, previous_hash)
+                previous = data + pos
+                previous_length = end - pos
+                previous_head = head
+                previous_hash = hash
                 pos = end
+        if previous != NULL:
+            self._insert(previous, previous_length, 1, previous_head, previous_hash)
+        if pos < stop and end < 0:
+            return end
         return pos
 
     cdef int _check_idle(self) except -1:
@@ -597,24 +709,43 @@ cdef class WordCounter:
         Invalid UTF-8 raises UnicodeDecodeError (a ValueError) whose .start is the byte offset.
         """
         cdef const unsigned char[::1] view = data
-        cdef Py_ssize_t n = view.shape[0], r = 0
-        cdef bint is_final = final
-        self._check_idle()
-        if n == 0:
+        if view.shape[0] == 0:
+            self._check_idle()
             return 0
+        return self._count_buffer(&view[0], view.shape[0], final, data)
+
+    def add_text(self, str text):
+        """Count the pieces of text (encoded once to UTF-8; an ASCII str is scanned in place)."""
+        cdef const char* utf8
+        cdef Py_ssize_t n
+        if text.isascii():  # O(1): CPython keeps ASCII text as its own UTF-8, no copy needed
+            utf8 = PyUnicode_AsUTF8AndSize(text, &n)
+            if n > 0:
+                self._count_buffer(<const unsigned char*>utf8, n, True, text)
+        else:
+            self.add_bytes(text.encode("utf-8"))
+
+    cdef Py_ssize_t _count_buffer(self, const unsigned char* data, Py_ssize_t n, bint final,
+                                  owner) except? -1:
+        # owner keeps data alive and names it in the error.
+        cdef Py_ssize_t r
+        self._check_idle()
         self.busy = True
         try:
             with nogil:
-                r = self.count_utf8(&view[0], n, is_final)
+                r = self.count_utf8(data, n, final)
         finally:
             self.busy = False
+        self._raise_if_too_long()
         if r < 0:
-            raise _invalid_utf8(data, -1 - r)
+            raise _invalid_utf8(owner, -1 - r)
         return r
 
-    def add_text(self, str text):
-        """Count the pieces of text (encoded once to UTF-8)."""
-        self.add_bytes(text.encode("utf-8"))
+    cdef int _raise_if_too_long(self) except -1:
+        if self.too_long:
+            self.too_long = False
+            raise ValueError("a pre-token of 4 GiB or more cannot be counted (it was skipped)")
+        return 0
 
     def add_counts(self, words, counts):
         """Add count[i] (> 0) to words[i] (bytes) for every i, e.g. to rebuild a saved table."""
@@ -630,7 +761,8 @@ cdef class WordCounter:
             if not isinstance(words[i], bytes) or len(words[i]) == 0:
                 raise TypeError(f"words must be non-empty bytes, got {words[i]!r}")
             word = words[i]
-            self.count_piece(&word[0], word.shape[0], values[i])
+            self.count_piece(&word[0], word.shape[0], values[i], word.shape[0])
+        self._raise_if_too_long()
 
     def merge(self, WordCounter other not None):
         """Add every count of other (made with the same pattern) to this counter."""
@@ -649,7 +781,7 @@ cdef class WordCounter:
         for k in range(other.slots.size()):
             if other.slots[k].count != 0:
                 self.count_piece(other.arena.data() + other.slots[k].offset,
-                                 other.slots[k].length, other.slots[k].count)
+                                 other.slots[k].length, other.slots[k].count, other.slots[k].length)
 
     def __len__(self):
         """Number of distinct pieces."""

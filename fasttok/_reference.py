@@ -5,6 +5,22 @@ Everything here recomputes from scratch at every step; nothing is incremental, n
 from collections import Counter
 
 
+def split(text, pattern):
+    """Pre-tokens of one text by `regex.findall` itself; pattern None: the whole text is one piece."""
+    import regex
+    from fasttok.pretokenize import pattern_source
+    source = pattern_source(pattern)
+    return regex.findall(source, text) if source is not None else ([text] if text else [])
+
+
+def count_words(texts, pattern):
+    """{piece: count} over texts, split by `regex.findall`."""
+    counts = Counter()
+    for text in [texts] if isinstance(texts, str) else texts:
+        counts.update(split(text, pattern))
+    return counts
+
+
 def count_pairs(words):
     """Count adjacent pairs over weighted words (overlaps count: "aaa" has the pair (a, a) twice).
 

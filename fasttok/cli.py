@@ -33,14 +33,18 @@ def cmd_train(args):
     if args.model == "bpe":
         tok = fasttok.train_bpe(corpus, vocab_size=args.vocab_size, pattern=args.pattern,
                                 byte_level=not args.char_level, special_tokens=args.special_token,
-                                min_frequency=args.min_frequency, max_token_length=args.max_token_length,
-                                progress=progress)
+                                min_frequency=args.min_frequency or 1, max_token_length=args.max_token_length,
+                                progress=progress, num_workers=args.workers)
     else:
-        from fasttok.wordpiece import train_wordpiece
-        kwargs = {} if not args.special_token else {"special_tokens": args.special_token}
-        tok = train_wordpiece(corpus, vocab_size=args.vocab_size, score=args.score,
-                              min_frequency=args.min_frequency, max_token_length=args.max_token_length,
-                              progress=progress, **kwargs)
+        options = {"special_tokens": args.special_token} if args.special_token else {}
+        if args.min_frequency is not None:
+            options["min_frequency"] = args.min_frequency
+        strip = {"auto": None, "yes": True, "no": False}[args.strip_accents]
+        tok = fasttok.train_wordpiece(corpus, vocab_size=args.vocab_size, score=args.score,
+                                      max_token_length=args.max_token_length, unk_token=args.unk_token,
+                                      continuing_subword_prefix=args.continuing_subword_prefix,
+                                      lowercase=not args.no_lowercase, strip_accents=strip,
+                                      progress=progress, **options)
     seconds = time.perf_counter() - start
     tok.save(args.output, format=args.format)
     print(f"trained {args.model} vocab_size={tok.vocab_size} in {seconds:.2f}s -> {args.output}", file=sys.stderr)
@@ -118,16 +122,23 @@ def build_parser():
     t.add_argument("--pattern", default="gpt2", help="gpt2, gpt4, whitespace, or a regex (BPE)")
     t.add_argument("--char-level", action="store_true", help="character-level instead of byte-level BPE")
     t.add_argument("--special-token", action="append", default=[], metavar="T")
-    t.add_argument("--min-frequency", type=int, default=1)
+    t.add_argument("--min-frequency", type=int, default=None, help="default: 1 for BPE, 2 for WordPiece")
     t.add_argument("--max-token-length", type=int, default=None)
-    t.add_argument("--score", choices=["pmi", "likelihood"], default="pmi", help="WordPiece merge score")
-    t.add_argument("--format", choices=["native", "hf"], default="native")
+    t.add_argument("--workers", type=int, default=1, help="processes that count pre-tokens (BPE)")
+    w = t.add_argument_group("WordPiece")
+    w.add_argument("--score", choices=["pmi", "likelihood"], default="pmi", help="merge score")
+    w.add_argument("--unk-token", default="[UNK]")
+    w.add_argument("--continuing-subword-prefix", default="##")
+    w.add_argument("--no-lowercase", action="store_true")
+    w.add_argument("--strip-accents", choices=["auto", "yes", "no"], default="auto",
+                   help="auto: strip when lowercasing (BERT)")
+    t.add_argument("--format", choices=["native", "hf", "vocab.txt"], default="native")
     t.add_argument("-o", "--output", required=True)
     t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("encode", help="one line of space-separated ids per input line")
-    e.add_argument("-t", "--tokenizer", required=True)
+    e.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
     e.add_argument("file", nargs="?", default="-")
     e.set_defaults(func=cmd_encode)
 

@@ -76,11 +76,16 @@ def save(tok, path, *, format="native"):
             for token in tok._vocab_txt():
                 f.write(token + "\n")
     else:
-        raise ValueError(f"unknown format {format!r} for a {tok.model} tokenizer; use 'native' or 'hf'")
+        formats = "'native', 'hf'" + (" or 'vocab.txt'" if hasattr(tok, "_vocab_txt") else "")
+        raise ValueError(f"unknown format {format!r} for a {tok.model} tokenizer; use {formats}")
 
 
 def load(path):
-    """Load a tokenizer from fasttok's native file or a Hugging Face tokenizer.json."""
+    """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, or a BERT vocab.txt.
+
+    A `.txt` file that is neither native nor JSON is read as a BERT WordPiece vocab.txt with the
+    defaults of fasttok.load_bert_vocab (uncased).
+    """
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -112,8 +117,11 @@ def load(path):
             raise ModelFileError(f"{path}: {e}") from None
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ModelFileError(f"{path}: malformed tokenizer.json ({type(e).__name__}: {e})") from None
+    if path.endswith(".txt"):
+        from fasttok.wordpiece import load_bert_vocab
+        return load_bert_vocab(path)
     raise ModelFileError(f"{path}: unknown tokenizer file format (expected a '{_HEADER} ...' "
-                         f"header or a tokenizer.json)")
+                         f"header, a tokenizer.json or a vocab.txt)")
 
 
 def _load_native(text, path):
@@ -259,8 +267,8 @@ def bpe_from_hf_json(cls, data):
 
 
 def regex_escape(s):
-    import regex
-    return regex.escape(s)
+    import re
+    return re.escape(s)
 
 
 def from_string_vocab(cls, vocab, merges, *, special_tokens, pattern, byte_level, **options):

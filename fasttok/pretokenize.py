@@ -2,12 +2,11 @@
 
 A pattern is one of the names in PATTERNS, any regex string, or a compiled `regex` pattern.
 """
+import functools
 import os
 import re as _re_std
-from collections import Counter
 
-import regex
-
+from fasttok import _pretok
 from fasttok.errors import CorpusError
 
 # The published patterns, character for character: GPT-2's from OpenAI's encoder.py, GPT-4's
@@ -18,6 +17,7 @@ GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+
 WHITESPACE_PATTERN = r"""\w+|[^\w\s]+"""
 
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN, "whitespace": WHITESPACE_PATTERN}
+_SCANNED = {GPT2_PATTERN, GPT4_PATTERN}  # the core scanner splits these; others need the regex module
 
 _NAME_LIKE = _re_std.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 
@@ -45,11 +45,22 @@ def pattern_source(pattern):
         source = pattern.pattern
     else:
         raise TypeError(f"pattern must be a name, a regex string or a compiled regex, not {type(pattern).__name__}")
-    try:
-        regex.compile(source)
-    except regex.error as e:
-        raise ValueError(f"invalid pattern regex {source!r}: {e}") from None
+    if source not in _SCANNED:
+        regex = _regex_module()
+        try:
+            regex.compile(source)
+        except regex.error as e:
+            raise ValueError(f"invalid pattern regex {source!r}: {e}") from None
     return source
+
+
+def _regex_module():
+    try:
+        import regex
+    except ImportError:
+        raise ImportError("patterns other than 'gpt2' and 'gpt4' run through the `regex` module: "
+                          "pip install regex (or fasttok[regex])") from None
+    return regex
 
 
 def pattern_name(source):
@@ -65,8 +76,18 @@ _compiled = {}
 
 def compile_pattern(source):
     if source not in _compiled:
-        _compiled[source] = regex.compile(source)
+        _compiled[source] = _regex_module().compile(source)
     return _compiled[source]
+
+
+def splitter(source):
+    """A function text -> pieces for a pattern source (see `split`)."""
+    if source is None:
+        return lambda text: [text] if text else []
+    if source in _SCANNED:
+        return functools.partial(_pretok.split, pattern=pattern_name(source))
+    # concurrent=True lets the regex module release the GIL, so encode_batch threads overlap.
+    return functools.partial(compile_pattern(source).findall, concurrent=True)
 
 
 def split(text, pattern):
@@ -78,6 +99,8 @@ def split(text, pattern):
     source = pattern_source(pattern)
     if source is None:
         return [text] if text else []
+    if source in _SCANNED:
+        return _pretok.split(text, pattern_name(source))  # the core scanner: identical pieces, no regex
     return compile_pattern(source).findall(text)
 
 
@@ -142,41 +165,3 @@ def _decode(data, path, offset):
     except UnicodeDecodeError as e:
         raise CorpusError(f"{path}: invalid UTF-8 at byte offset {offset + e.start} "
                           f"(byte 0x{data[e.start]:02x})") from None
-
-
-def iter_texts(corpus, *, named_pattern=True):
-    """Yield text blocks from a corpus: a str, a path, or an iterable of str and paths.
-
-    Plain `str` items are text; `os.PathLike` items (e.g. pathlib.Path) are UTF-8 files, streamed.
-    """
-    if isinstance(corpus, (str, os.PathLike)):
-        corpus = [corpus]
-    elif isinstance(corpus, (bytes, bytearray)):
-        raise TypeError("corpus must be str text or file paths, not bytes: decode it first")
-    try:
-        items = iter(corpus)
-    except TypeError:
-        raise TypeError(f"corpus must be a str, a path or an iterable of them, not {type(corpus).__name__}") from None
-    for item in items:
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, os.PathLike):
-            yield from read_blocks(item, named_pattern=named_pattern)
-        else:
-            raise TypeError(f"corpus items must be str or os.PathLike, not {type(item).__name__}")
-
-
-def count_words(corpus, pattern):
-    """Count the pre-tokens of a corpus: {piece: count}."""
-    source = pattern_source(pattern)
-    named = source in PATTERNS.values()
-    counts = Counter()
-    if source is None:
-        for text in iter_texts(corpus, named_pattern=False):
-            if text:
-                counts[text] += 1
-        return counts
-    findall = compile_pattern(source).findall
-    for text in iter_texts(corpus, named_pattern=named):
-        counts.update(findall(text))
-    return counts

@@ -10,16 +10,16 @@ subclass (`BPETokenizer` here, `WordPieceTokenizer` in fasttok/wordpiece.py) sup
 - `_hf_json() -> dict` and classmethod `_from_hf_json(data)`;
 - class attributes `model` (its name in files) and `default_allowed_special`.
 """
-import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-import regex
+import re
 
-from fasttok import _bpe
+import numpy as np
+
+from fasttok import _bpe, _pretok
 from fasttok.errors import UnknownTokenError
-from fasttok.pretokenize import compile_pattern, pattern_name, pattern_source
+from fasttok.pretokenize import pattern_name, pattern_source, splitter
 
 # Below this many texts per thread, starting threads costs more than it saves.
 _MIN_TEXTS_PER_THREAD = 16
@@ -35,7 +35,7 @@ class Tokenizer:
         self._special_regex = None
         if self._special:
             alternatives = sorted(self._special, key=len, reverse=True)  # longest match first
-            self._special_regex = regex.compile("|".join(regex.escape(s) for s in alternatives))
+            self._special_regex = re.compile("|".join(re.escape(s) for s in alternatives))
 
     # -- vocabulary -------------------------------------------------------------------------------
 
@@ -293,10 +293,11 @@ class BPETokenizer(Tokenizer):
             if self._unk_id is None:
                 raise ValueError(f"unk_token {unk_token!r} is not in the vocabulary")
         self._table = _bpe.MergeTable(merges)
-        # concurrent=True lets the regex module release the GIL, so encode_batch threads overlap.
-        self._findall = (functools.partial(compile_pattern(self._pattern).findall, concurrent=True)
-                         if self._pattern else None)
+        self._split = splitter(self._pattern)
         self._base = dict(base)
+        self._scanner_id = None
+        if self.byte_level and self._pattern is not None and self.pattern in _pretok.PATTERNS:
+            self._scanner_id = _pretok.pattern_id(self.pattern)
 
     def _join(self, left, right):
         if self.byte_level:
@@ -327,11 +328,15 @@ class BPETokenizer(Tokenizer):
 
     # -- encoding ---------------------------------------------------------------------------------
 
-    def _pieces(self, text):
-        return self._findall(text) if self._findall is not None else ([text] if text else [])
-
     def _encode_ordinary_many(self, texts):
-        pieces_per_text = [self._pieces(t) for t in texts]
+        if self._scanner_id is not None:
+            # Fused path: the core splits and merges; Python only encodes the texts to UTF-8 once.
+            raw = [t.encode("utf-8") for t in texts]
+            offsets = np.zeros(len(raw) + 1, dtype=np.int64)  # (n_texts + 1,)
+            np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)), out=offsets[1:])
+            ids, ends = self._table.encode_utf8(b"".join(raw), offsets, self._scanner_id, self._byte_ids)
+            return [ids[a:b].tolist() for a, b in zip(ends[:-1].tolist(), ends[1:].tolist())]
+        pieces_per_text = [self._split(t) for t in texts]
         pieces = [p for ps in pieces_per_text for p in ps]
         if self.byte_level:
             raw = [p.encode("utf-8") for p in pieces]

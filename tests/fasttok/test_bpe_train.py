@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 import fasttok
 from fasttok import _bpe, _reference
-from fasttok.pretokenize import count_words
+from fasttok._reference import count_words
 from tests.conftest import SHARED
 
 GOLDEN = __import__("pathlib").Path(__file__).parent / "golden"

@@ -44,3 +44,20 @@ def test_python_dash_m_demo_runs_on_the_bundled_corpus():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "vocab size: 1000" in result.stdout and "bytes per token:" in result.stdout
+
+
+def test_train_wordpiece_from_the_cli(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text((SHARED / "corpora" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:60_000])
+    encoded = []
+    for fmt, name in (("native", "wp.fasttok"), ("hf", "tokenizer.json"), ("vocab.txt", "vocab.txt")):
+        out = tmp_path / name
+        assert main(["train", "--model", "wordpiece", "--vocab-size", "500", "--score", "likelihood", "-q",
+                     "--format", fmt, "-o", str(out), str(corpus)]) == 0
+        tok = fasttok.load(out)
+        assert tok.vocab_size == 500
+        encoded.append(tok.encode("First Citizen: speak, speak. [SEP]"))
+    assert encoded[0] == encoded[1] == encoded[2]  # the same training run, read back from three formats
+    assert encoded[0][-1] == tok.token_to_id("[SEP]")
+    assert main(["encode", "-t", str(tmp_path / "vocab.txt"), str(corpus)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(corpus.read_text().splitlines())

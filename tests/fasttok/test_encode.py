@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import fasttok
 from fasttok import _reference
-from fasttok.pretokenize import split
+from fasttok._reference import split
 
 
 @pytest.fixture(scope="module")

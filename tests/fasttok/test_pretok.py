@@ -6,6 +6,7 @@ running Python's unicodedata that the (newer) regex module classes as letters or
 exhaustive table tests below prove that this set is the *only* place where the classes differ.
 """
 import collections
+import doctest
 import pickle
 import threading
 import unicodedata
@@ -53,8 +54,8 @@ def newer_code_points():
 # Pieces that exercise each alternative of the two patterns.
 FRAGMENTS = [
     "'s", "'S", "'t", "'T", "'re", "'RE", "'rE", "'ve", "'Ve", "'m", "'M", "'ll", "'LL", "'lL", "'d",
-    "'D", "'\u017f", "'\u212a", "'", "''", "'x", "'l", "'r", "'v",
-    " ", "  ", "   ", "\t", "\n", "\r", "\r\n", "\n\n", " \n", "\u3000", "\x85", "\x0b", "\x0c",
+    "'D", "'\u017f", "'\u212a", "'", "''", "'x", "'l", "'r", "'v", "\u2019s", "\u2019",
+    " ", "  ", "   ", "\t", "\n", "\r", "\r\n", "\n\n", " \n", "\r\r\n", "\u3000", "\x85", "\x0b", "\x0c",
     "\x1c", "\x1f", "\u2028", "\u2029", "\xa0", "\u1680", "\u200b", "\u202f",
     "a", "Z", "word", "\xe9", "e\u0301", "\u0301", "\u3042", "\u4e2d\u6587", "\u00df", "\u017f",
     "7", "123", "1234567", "\u0661\u0662\u0663", "\u0967", "\u2460", "\u216b", "\u00bd", "\U0001d7d8",
@@ -362,3 +363,9 @@ def test_buffers_other_than_bytes_are_accepted():
     assert _pretok.split_bytes(memoryview(data), "gpt2") == expected
     assert _pretok.split_bytes(np.frombuffer(data, dtype=np.uint8), "gpt2") == expected
     assert _pretok.split_bytes(b"", "gpt4") == []
+
+
+def test_docstring_examples_hold():
+    for module in (_pretok, _unicode):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -1,0 +1,314 @@
+"""Pre-token counting: the first, corpus-sized half of training, as a mergeable value.
+
+`count_words` turns a corpus into a `WordCounts` table (piece bytes -> 64-bit count) that can be added
+to other tables, pickled, saved and loaded, so counting can run as map-reduce over processes or
+machines (see fasttok/dask.py); `train_bpe_from_counts` learns from such a table.
+"""
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from fasttok import _pretok
+from fasttok.errors import CorpusError, ModelFileError
+from fasttok.pretokenize import PATTERNS, BLOCK_SIZE, compile_pattern, pattern_name, pattern_source
+
+_FORMAT = "fasttok-counts"
+_VERSION = 1
+
+# Files larger than this are split into byte ranges so that several workers can share one file.
+_SPLIT_BYTES = 8 << 20
+
+
+class WordCounts:
+    """Counts of pre-tokens (as UTF-8 bytes), tagged with the split pattern that produced them.
+
+    Immutable in use: `a + b` and `WordCounts.merge(tables)` return new tables. Counting with
+    different patterns cannot be mixed (ValueError).
+    """
+
+    def __init__(self, pattern="gpt2"):
+        source = pattern_source(pattern)
+        self._source = source
+        # The core table: for the named patterns it also scans; for others it only stores counts
+        # (the Python regex splits), under the scanner id it is never asked to use.
+        self._table = _pretok.WordCounter(pattern_name(source) if _scannable(source) else "gpt2")
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _add_text(self, text):
+        if _scannable(self._source):
+            self._table.add_text(text)
+        elif self._source is None:
+            if text:
+                self._table.add_counts([text.encode("utf-8")], [1])
+        else:
+            self._add_pieces(compile_pattern(self._source).findall(text))
+
+    def _add_pieces(self, pieces):
+        counts = {}
+        for p in pieces:
+            if p:  # a custom regex may match the empty string; an empty piece has nothing to learn
+                counts[p] = counts.get(p, 0) + 1
+        if counts:
+            self._table.add_counts([p.encode("utf-8") for p in counts], list(counts.values()))
+
+    def _add_file(self, path, start=0, stop=None):
+        """Count data[start:stop) of a file, streamed in blocks."""
+        if not _scannable(self._source):
+            if start or stop is not None:
+                raise ValueError("byte ranges need a named pattern")
+            for block in _blocks_for(path, self._source):
+                self._add_text(block)
+            return
+        path_s = os.fspath(path)
+        try:
+            f = open(path_s, "rb")
+        except OSError as e:
+            raise CorpusError(f"cannot read corpus file {path_s!r}: {e.strerror}") from None
+        with f:
+            f.seek(start)
+            offset = start  # file offset of pending[0]
+            pending = b""
+            while True:
+                # A piece longer than the pending bytes makes add_bytes consume nothing; reading as
+                # much again as is pending keeps the rescans of such a piece linear in total.
+                want = max(BLOCK_SIZE, len(pending))
+                if stop is not None:
+                    want = min(want, stop - f.tell())
+                chunk = f.read(want) if want > 0 else b""
+                data = pending + chunk
+                final = not chunk
+                try:
+                    used = self._table.add_bytes(data, final=final) if data else 0
+                except UnicodeDecodeError as e:
+                    raise CorpusError(f"{path_s}: invalid UTF-8 at byte offset {offset + e.start} "
+                                      f"(byte 0x{data[e.start]:02x})") from None
+                if final:
+                    return
+                pending = data[used:]
+                offset += used
+
+    @property
+    def pattern(self):
+        """The split pattern: a name from fasttok.pretokenize.PATTERNS, a regex string, or None."""
+        return None if self._source is None else pattern_name(self._source)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def __len__(self):
+        """Number of distinct pre-tokens."""
+        return len(self._table)
+
+    def total(self):
+        """Number of pre-tokens counted."""
+        return self._table.total()
+
+    def items(self):
+        """(words, counts): distinct pieces as bytes, sorted bytewise, and their int64 counts."""
+        return self._table.items()
+
+    def to_dict(self):
+        """{piece str: count}."""
+        words, counts = self.items()
+        return {w.decode("utf-8"): int(c) for w, c in zip(words, counts.tolist())}
+
+    def __eq__(self, other):
+        if not isinstance(other, WordCounts):
+            return NotImplemented
+        if self._source != other._source or len(self) != len(other):
+            return False
+        (w1, c1), (w2, c2) = self.items(), other.items()
+        return w1 == w2 and np.array_equal(c1, c2)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"WordCounts(pattern={self.pattern!r}, n_words={len(self)}, total={self.total()})"
+
+    # -- combining ----------------------------------------------------------------------------
+
+    def _check_same_pattern(self, other):
+        if not isinstance(other, WordCounts):
+            raise TypeError(f"can only combine WordCounts with WordCounts, not {type(other).__name__}")
+        if other._source != self._source:
+            raise ValueError(f"cannot merge word counts made with pattern {other.pattern!r} into counts made "
+                             f"with pattern {self.pattern!r}")
+
+    def __add__(self, other):
+        self._check_same_pattern(other)
+        out = WordCounts(self._source)
+        out._table.merge(self._table)
+        out._table.merge(other._table)
+        return out
+
+    @classmethod
+    def merge(cls, tables):
+        """The sum of an iterable of WordCounts (all made with the same pattern)."""
+        tables = list(tables)
+        if not tables:
+            raise ValueError("WordCounts.merge needs at least one table")
+        out = WordCounts(tables[0]._source)
+        for t in tables:
+            out._check_same_pattern(t)
+            out._table.merge(t._table)
+        return out
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def __reduce__(self):
+        words, counts = self.items()
+        return (_from_items, (self._source, words, counts))
+
+    def save(self, path):
+        """Write atomically: a header line, a settings line, then `<count> <hex bytes>` per word."""
+        from fasttok.io import atomic_write
+        words, counts = self.items()
+        with atomic_write(path) as f:
+            f.write(f"{_FORMAT} {_VERSION}\n")
+            f.write(json.dumps({"pattern": self.pattern, "n_words": len(words)}) + "\n")
+            for w, c in zip(words, counts.tolist()):
+                f.write(f"{c} {w.hex()}\n")
+
+    @classmethod
+    def load(cls, path):
+        path = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise ModelFileError(f"cannot read word counts {path!r}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise ModelFileError(f"{path}: not a word-counts file") from None
+        lines = text.split("\n")
+        if lines[0] != f"{_FORMAT} {_VERSION}":
+            raise ModelFileError(f"{path}: not a {_FORMAT} {_VERSION} file (header {lines[0][:40]!r})")
+        try:
+            settings = json.loads(lines[1])
+            words, counts = [], []
+            for line in lines[2:-1]:
+                c, h = line.split(" ")
+                counts.append(int(c))
+                words.append(bytes.fromhex(h))
+        except (ValueError, IndexError):
+            raise ModelFileError(f"{path}: corrupt word-counts file") from None
+        if lines[-1] != "" or len(words) != settings.get("n_words"):
+            raise ModelFileError(f"{path}: truncated word-counts file")
+        return _from_items(pattern_source(settings["pattern"]), words, np.array(counts, dtype=np.int64))
+
+
+def _from_items(source, words, counts):
+    out = WordCounts(source)
+    if len(words):
+        out._table.add_counts(list(words), counts)
+    return out
+
+
+def _scannable(source):
+    return source is not None and pattern_name(source) in _pretok.PATTERNS
+
+
+def _blocks_for(path, source):
+    from fasttok.pretokenize import read_blocks
+    return read_blocks(path, named_pattern=source in PATTERNS.values())
+
+
+# ------------------------------------------------------------------------------------------------
+# count_words: one process or many
+
+def _units(corpus, source, num_workers):
+    """Split a corpus into work units: ("text", [str...]) and ("file", path, start, stop)."""
+    if isinstance(corpus, (str, os.PathLike)):
+        corpus = [corpus]
+    elif isinstance(corpus, (bytes, bytearray)):
+        raise TypeError("corpus must be str text or file paths, not bytes: decode it first")
+    try:
+        items = iter(corpus)
+    except TypeError:
+        raise TypeError(f"corpus must be a str, a path or an iterable of them, not {type(corpus).__name__}") from None
+    texts, size = [], 0
+    for item in items:
+        if isinstance(item, str):
+            texts.append(item)
+            size += len(item)
+            if size >= _SPLIT_BYTES:
+                yield ("text", texts)
+                texts, size = [], 0
+        elif isinstance(item, os.PathLike):
+            if num_workers > 1 and _scannable(source):
+                yield from _file_ranges(item)
+            else:
+                yield ("file", item, 0, None)
+        else:
+            raise TypeError(f"corpus items must be str or os.PathLike, not {type(item).__name__}")
+    if texts:
+        yield ("text", texts)
+
+
+def _file_ranges(path):
+    """Byte ranges of a file cut at lone newlines between printable ASCII (see pretokenize._safe_cut)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus file {os.fspath(path)!r}: {e.strerror}") from None
+    start = 0
+    with open(path, "rb") as f:
+        while size - start > _SPLIT_BYTES:
+            f.seek(start + _SPLIT_BYTES)
+            window = f.read(1 << 16)
+            cut = _first_safe_cut(window)
+            if cut < 0:
+                break  # no safe cut nearby: the rest stays one range
+            stop = start + _SPLIT_BYTES + cut
+            yield ("file", path, start, stop)
+            start = stop
+    yield ("file", path, start, None)
+
+
+def _first_safe_cut(data):
+    i = 0
+    while True:
+        i = data.find(b"\n", i + 1)
+        if i < 1 or i + 1 >= len(data):
+            return -1
+        if 0x21 <= data[i + 1] <= 0x7E and 0x21 <= data[i - 1] <= 0x7E:
+            return i + 1
+
+
+def _count_unit(source, unit):
+    counts = WordCounts(source)
+    if unit[0] == "text":
+        for text in unit[1]:
+            counts._add_text(text)
+    else:
+        counts._add_file(*unit[1:])
+    return counts
+
+
+def count_words(corpus, *, pattern="gpt2", num_workers=1):
+    """Count the pre-tokens of a corpus (str, Path, or an iterable of them) into a WordCounts.
+
+    num_workers > 1 counts in that many processes (large files are split into byte ranges) and
+    sums the tables; the result is identical for any number of workers.
+    """
+    source = pattern_source(pattern)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+        raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+    if num_workers == 1:
+        total = WordCounts(source)
+        for unit in _units(corpus, source, 1):
+            if unit[0] == "text":
+                for text in unit[1]:
+                    total._add_text(text)
+            else:
+                total._add_file(*unit[1:])
+        return total
+    units = list(_units(corpus, source, num_workers))
+    total = WordCounts(source)
+    if not units:
+        return total
+    with ProcessPoolExecutor(max_workers=min(num_workers, len(units))) as pool:
+        for part in pool.map(_count_unit, [source] * len(units), units):
+            total._table.merge(part._table)
+    return total

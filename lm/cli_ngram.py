@@ -1,0 +1,104 @@
+"""`python -m lm ngram train|eval`: train an n-gram model on a text file, or evaluate one.
+
+    python -m lm ngram train --order 3 --smoothing mkn -o model.arpa TRAIN.txt
+    python -m lm ngram eval model.arpa TEST.txt
+
+Each non-empty line is one sentence. Tokens are whitespace-separated words, or with
+`--tokenizer tok.json` a fasttok tokenizer's ids (kept as decimal strings, so ARPA and .npz models
+read back the same). The model file format follows the name: .arpa / .arpa.gz, or .npz (native).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from lm.ngram import SMOOTHINGS, NgramModel, train_ngram
+
+
+def _read_sentences(path: str, tokenizer_path: str | None) -> list[list[str]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+    lines = [line for line in lines if line]
+    if tokenizer_path is None:
+        return [line.split() for line in lines]
+    import fasttok  # only this code path needs the tokenizer package
+
+    tokenizer = fasttok.load(tokenizer_path)
+    return [[str(i) for i in tokenizer.encode(line)] for line in lines]
+
+
+def _is_npz(path: str) -> bool:
+    return Path(path).suffix == ".npz"
+
+
+def _train(args) -> int:
+    sentences = _read_sentences(args.train, args.tokenizer)
+    start = time.perf_counter()
+    model = train_ngram(
+        sentences,
+        order=args.order,
+        smoothing=args.smoothing,
+        min_count=args.min_count,
+        k=args.k,
+        alpha=args.alpha,
+    )
+    seconds = time.perf_counter() - start
+    if _is_npz(args.output):
+        model.save(args.output)
+    else:
+        model.to_arpa(args.output)
+    print(f"trained {model!r} on {len(sentences)} sentences in {seconds:.2f} s", file=sys.stderr)
+    print("n-grams per order: " + " ".join(str(n) for n in model.counts), file=sys.stderr)
+    for k, d in enumerate(model.discounts, start=1):
+        print(f"discounts order {k}: " + " ".join(f"{x:.6g}" for x in d), file=sys.stderr)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _eval(args) -> int:
+    model = NgramModel.load(args.model) if _is_npz(args.model) else NgramModel.from_arpa(args.model)
+    ev = model.evaluate(_read_sentences(args.test, args.tokenizer))
+    print(f"sentences\t{ev.n_sentences}")
+    print(f"tokens\t{ev.n_tokens}")
+    print(f"oov\t{ev.n_oov}")
+    print(f"log10_prob\t{ev.log10_prob:.6f}")
+    print(f"perplexity\t{ev.perplexity:.6f}")
+    print(f"perplexity_excluding_oov\t{ev.perplexity_excluding_oov:.6f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lm ngram", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a model on a text file (one sentence per line)")
+    train.add_argument("train", help="training text, one sentence per line")
+    train.add_argument("-o", "--output", required=True, help="model path: .arpa, .arpa.gz or .npz")
+    train.add_argument("--order", type=int, default=3)
+    train.add_argument("--smoothing", choices=SMOOTHINGS, default="mkn")
+    train.add_argument("--min-count", type=int, default=1, help="rarer tokens become <unk>")
+    train.add_argument("-k", type=float, default=1.0, help="add_k: the added count")
+    train.add_argument("--alpha", type=float, default=0.4, help="stupid_backoff: the backoff factor")
+    train.add_argument("--tokenizer", help="a fasttok tokenizer file: model its token ids")
+    ev = sub.add_parser("eval", help="perplexity and OOV count of a model on a text file")
+    ev.add_argument("model", help="model path: .arpa, .arpa.gz or .npz")
+    ev.add_argument("test", help="test text, one sentence per line")
+    ev.add_argument("--tokenizer", help="the fasttok tokenizer file the model was trained with")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _train(args) if args.command == "train" else _eval(args)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"lm ngram {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

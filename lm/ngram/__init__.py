@@ -1,0 +1,12 @@
+"""lm.ngram: n-gram language models, from MLE to KenLM-exact modified Kneser-Ney.
+
+>>> from lm.ngram import train_ngram
+>>> model = train_ngram([["je", "suis", "content"], ["je", "suis"]], order=2, smoothing="mle")
+>>> 10 ** model.logprob("suis", ["je"])
+1.0
+"""
+from .arpa import ArpaFormatError
+from .estimators import SMOOTHINGS
+from .model import Evaluation, NgramModel, train_ngram
+
+__all__ = ["ArpaFormatError", "Evaluation", "NgramModel", "SMOOTHINGS", "train_ngram"]

@@ -1,0 +1,217 @@
+"""ARPA back-off files: the text format SRILM and KenLM read and write.
+
+    \\data\\
+    ngram 1=<count>            one line per order
+    \\1-grams:
+    <log10 p>\\t<w1>\\t<log10 backoff>      the backoff column is absent at the highest order
+    ...
+    \\end\\
+
+As lmplz does, `<s>` is written with log10 probability 0 (it is only ever a context; we read it back
+as probability 0 whatever the file says) and log10 0 is written as -99.
+"""
+from __future__ import annotations
+
+import gc
+import gzip
+from itertools import repeat
+from pathlib import Path
+
+import numpy as np
+
+from .counts import lookup_rows
+
+LOG_ZERO = -99.0  # how ARPA files spell log10(0)
+
+
+class ArpaFormatError(ValueError):
+    """A malformed or truncated ARPA file."""
+
+
+def _format(values: np.ndarray) -> list[str]:
+    return [f"{v:.8g}" for v in np.maximum(values, LOG_ZERO).tolist()]
+
+
+def write_arpa(model, path) -> None:
+    """Write `model` to `path` as ARPA (gzip when the name ends in .gz), atomically."""
+    from .model import atomic_write
+
+    if model.smoothing == "stupid_backoff":
+        raise ValueError(
+            "stupid_backoff scores are unnormalised and back off on unseen contexts too, which the "
+            "ARPA format cannot express; save it with NgramModel.save instead"
+        )
+    words = [str(t) for t in model.vocab]
+    for w in words:
+        if not w or any(ch.isspace() for ch in w):
+            raise ValueError(f"token {w!r} cannot be written to ARPA: tokens must be non-empty without whitespace")
+    if len(set(words)) != len(words):
+        raise ValueError("two tokens have the same text form; ARPA cannot tell them apart")
+
+    def write(f):
+        f.write("\\data\\\n")
+        for k, n in enumerate(model.counts, start=1):
+            f.write(f"ngram {k}={n}\n")
+        texts: list[str] = []
+        for k in range(1, model.order + 1):
+            ids, logp, logb = model.ngrams(k)
+            if k == 1:
+                texts = list(words)
+                logp = logp.copy()
+                logp[1] = 0.0  # <s>: lmplz's convention
+            else:
+                prefix = (model._keys[k - 1] // model.vocab_size).tolist()
+                texts = [f"{texts[r]} {words[w]}" for r, w in zip(prefix, ids[:, -1].tolist())]
+            f.write(f"\n\\{k}-grams:\n")
+            probs = _format(logp)
+            if k < model.order:
+                backs = _format(logb)
+                f.write("".join(f"{p}\t{t}\t{b}\n" for p, t, b in zip(probs, texts, backs)))
+            else:
+                f.write("".join(f"{p}\t{t}\n" for p, t in zip(probs, texts)))
+        f.write("\n\\end\\\n")
+
+    atomic_write(path, write)
+
+
+def _open_text(path):
+    path = Path(path)
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
+    """Read an ARPA file into an `NgramModel` (tokens are strings)."""
+    # Parsing makes hundreds of thousands of small lists that all live to the end: the cyclic
+    # garbage collector would rescan them again and again for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_arpa(path, bos=bos, eos=eos, unk=unk)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_arpa(path, *, bos: str, eos: str, unk: str):
+    from .model import NgramModel
+
+    try:
+        with _open_text(path) as f:
+            lines = f.read().split("\n")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise ArpaFormatError(f"{path}: cannot read ARPA file ({exc})") from exc
+
+    pos = 0
+    n_lines = len(lines)
+
+    def fail(msg: str):
+        raise ArpaFormatError(f"{path}:{pos + 1}: {msg}")
+
+    while pos < n_lines and lines[pos].strip() != "\\data\\":
+        pos += 1
+    if pos == n_lines:
+        raise ArpaFormatError(f"{path}: no \\data\\ header: not an ARPA file")
+    pos += 1
+    sizes: list[int] = []
+    while pos < n_lines and lines[pos].strip().startswith("ngram "):
+        head, _, value = lines[pos].strip()[6:].partition("=")
+        try:
+            k, n = int(head), int(value)
+        except ValueError:
+            fail(f"malformed count line {lines[pos]!r}")
+        if k != len(sizes) + 1 or n < 0:
+            fail(f"expected the count of {len(sizes) + 1}-grams, got {lines[pos]!r}")
+        sizes.append(n)
+        pos += 1
+    if not sizes:
+        fail("no 'ngram k=N' count lines after \\data\\")
+    order = len(sizes)
+
+    sections: list[tuple[list[str], np.ndarray, np.ndarray]] = []
+    for k in range(1, order + 1):
+        while pos < n_lines and not lines[pos].strip():
+            pos += 1
+        if pos == n_lines:
+            raise ArpaFormatError(f"{path}: truncated: missing the \\{k}-grams: section")
+        if lines[pos].strip() != f"\\{k}-grams:":
+            fail(f"expected \\{k}-grams:, got {lines[pos]!r}")
+        pos += 1
+        body = lines[pos : pos + sizes[k - 1]]
+        parts = [line.split() for line in body]
+        widths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))  # (N_k,)
+        ok = (widths == k + 1) | ((widths == k + 2) & (k < order))
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            pos += i
+            if not body[i].strip() or body[i].startswith("\\"):
+                fail(f"truncated: the header announces {sizes[k - 1]} {k}-grams, found {i}")
+            fail(f"malformed {k}-gram line {body[i]!r}")
+        probs = _floats([q[0] for q in parts], pos, path)
+        backs = _floats([q[k + 1] if len(q) == k + 2 else "0" for q in parts], pos, path)
+        grams = [q[1 : k + 1] for q in parts]
+        if len(body) < sizes[k - 1]:
+            raise ArpaFormatError(
+                f"{path}: truncated: the header announces {sizes[k - 1]} {k}-grams, found {len(body)}"
+            )
+        pos += sizes[k - 1]
+        sections.append((grams, probs, backs))
+    while pos < n_lines and not lines[pos].strip():
+        pos += 1
+    if pos == n_lines or lines[pos].strip() != "\\end\\":
+        raise ArpaFormatError(f"{path}: truncated or malformed: expected \\end\\ after the {order}-grams")
+
+    unigrams, probs1, backs1 = sections[0]
+    unigrams = [g[0] for g in unigrams]
+    if bos not in unigrams or eos not in unigrams:
+        raise ArpaFormatError(f"{path}: the 1-grams must include {bos!r} and {eos!r}")
+    vocab = [unk, bos, eos] + [w for w in unigrams if w not in (unk, bos, eos)]
+    index = {w: i for i, w in enumerate(vocab)}
+    if len(index) != len(vocab) or len(set(unigrams)) != len(unigrams):
+        raise ArpaFormatError(f"{path}: duplicate 1-grams")
+    V = len(vocab)
+    order1 = np.array([index[w] for w in unigrams], dtype=np.int64)  # (N1,) id of each file line
+    logp1 = np.full(V, -np.inf)  # (V,) an <unk> missing from the file gets probability 0
+    logb1 = np.zeros(V)  # (V,)
+    logp1[order1] = probs1
+    logb1[order1] = backs1
+    logp1[1] = -np.inf  # <s> is never predicted
+    keys, logp, logb = [np.arange(V, dtype=np.int64)], [logp1], [logb1]
+    for k in range(2, order + 1):
+        grams, probs, backs = sections[k - 1]
+        flat = [w for g in grams for w in g]
+        ids = np.fromiter(map(index.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))  # (N_k*k,)
+        if (ids < 0).any():
+            word = flat[int(np.flatnonzero(ids < 0)[0])]
+            raise ArpaFormatError(f"{path}: a {k}-gram uses {word!r}, which is not a 1-gram")
+        ids = ids.reshape(-1, k)  # (N_k, k)
+        row = ids[:, 0]  # (N_k,)
+        for j in range(2, k):
+            row = lookup_rows(keys[j - 1], row * V + ids[:, j - 1])
+            if (row < 0).any():
+                bad = " ".join(grams[int(np.flatnonzero(row < 0)[0])])
+                raise ArpaFormatError(f"{path}: the {k}-gram {bad!r} has no {k - 1}-gram prefix entry")
+        key = row * V + ids[:, -1]  # (N_k,)
+        sort = np.argsort(key, kind="stable")
+        key = key[sort]
+        if key.shape[0] > 1 and (np.diff(key) == 0).any():
+            raise ArpaFormatError(f"{path}: duplicate {k}-grams")
+        keys.append(key)
+        logp.append(probs[sort])
+        logb.append(backs[sort])
+    for arr in logp + logb:
+        arr[arr <= LOG_ZERO] = -np.inf
+    return NgramModel(vocab=vocab, keys=keys, logp=logp, logb=logb[: order - 1], smoothing="arpa")
+
+
+def _floats(texts: list, first_line: int, path) -> np.ndarray:
+    try:
+        return np.array(texts, dtype=np.float64)
+    except ValueError:
+        for i, text in enumerate(texts):
+            try:
+                float(text)
+            except ValueError:
+                raise ArpaFormatError(f"{path}:{first_line + i + 1}: {text!r} is not a number") from None
+        raise

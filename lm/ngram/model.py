@@ -1,0 +1,590 @@
+"""`NgramModel`: an immutable n-gram model in backoff form, and `train_ngram`, which builds one.
+
+All log-probabilities are log10, as in ARPA files and the `kenlm` module.
+
+Scoring follows the ARPA backoff rule: with m the longest n-gram ending at the word that the model
+holds, log p(w | history) = logp(that m-gram) + the log backoffs of every longer history suffix the
+model holds as a context. It runs vectorised over all positions at once: one `searchsorted` per order.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import estimators
+from .counts import count_ngrams, lookup_rows
+
+NPZ_FORMAT = "lm.ngram/1"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `NgramModel.evaluate` reports; the token count includes one `</s>` per sentence."""
+
+    n_sentences: int
+    n_tokens: int
+    n_oov: int
+    log10_prob: float  # total over all tokens, OOVs scored as <unk>
+    log10_prob_oov: float  # the part of log10_prob that the OOV tokens contribute
+
+    @property
+    def perplexity(self) -> float:
+        return float(10.0 ** (-self.log10_prob / self.n_tokens)) if self.n_tokens else float("nan")
+
+    @property
+    def perplexity_excluding_oov(self) -> float:
+        n = self.n_tokens - self.n_oov
+        return float(10.0 ** (-(self.log10_prob - self.log10_prob_oov) / n)) if n else float("nan")
+
+
+def _check_sentence(sentence) -> None:
+    if isinstance(sentence, (str, bytes)):
+        raise TypeError(
+            "a sentence must be a sequence of tokens, not a string; split it first, e.g. text.split()"
+        )
+
+
+class NgramModel:
+    """An n-gram language model: `order`, vocabulary and per-order tables of log10 probabilities
+    and backoffs. Build one with `train_ngram`, `NgramModel.from_arpa` or `NgramModel.load`."""
+
+    def __init__(
+        self,
+        *,
+        vocab: Sequence,
+        keys: Sequence[np.ndarray],
+        logp: Sequence[np.ndarray],
+        logb: Sequence[np.ndarray],
+        smoothing: str,
+        discounts: tuple = (),
+        missing_logb: float = 0.0,
+    ):
+        # Ids 0, 1, 2 are always <unk>, <s>, </s> (lmplz's order), whatever their spelling.
+        if len(vocab) < 3:
+            raise ValueError("vocab must start with the <unk>, <s>, </s> tokens")
+        order = len(keys)
+        if order < 1 or len(logp) != order or len(logb) != order - 1:
+            raise ValueError("need one keys/logp array per order and one logb array per order but the last")
+        self.order = order
+        self.smoothing = smoothing
+        self.vocab = tuple(vocab)
+        self.unk, self.bos, self.eos = self.vocab[:3]
+        self.discounts = tuple(tuple(float(x) for x in d) for d in discounts)
+        self._index = {token: i for i, token in enumerate(self.vocab)}
+        if len(self._index) != len(self.vocab):
+            raise ValueError("vocab has duplicate tokens")
+        self._missing_logb = float(missing_logb)
+        self._keys = tuple(_frozen(k, np.int64) for k in keys)
+        # Each table ends with a sentinel so that row -1 (absent) can be gathered without masking.
+        self._logp_ext = tuple(_frozen(np.append(p, 0.0), np.float64) for p in logp)
+        self._logb_ext = tuple(_frozen(np.append(b, 0.0), np.float64) for b in logb)
+        self._logp = tuple(p[:-1] for p in self._logp_ext)
+        self._logb = tuple(b[:-1] for b in self._logb_ext)
+        for k in range(order):
+            n = self._keys[k].shape[0]
+            if self._logp[k].shape != (n,) or (k < order - 1 and self._logb[k].shape != (n,)):
+                raise ValueError(f"order {k + 1}: keys, logp and logb lengths differ")
+        if self._keys[0].shape[0] != len(self.vocab):
+            raise ValueError("the unigram table must hold exactly the vocabulary")
+        self._unigram_prob = _frozen(10.0 ** self._logp[0], np.float64)  # (V,) used by generate
+        self._cache: dict = {}  # derived sampling tables, built on first use
+        self._sealed = True
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"NgramModel is immutable: cannot set {name!r}")
+        object.__setattr__(self, name, value)
+
+    # ----------------------------------------------------------------------------------- basics
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        """How many n-grams the model holds at each order (an ARPA header's `ngram k=` lines)."""
+        return tuple(int(k.shape[0]) for k in self._keys)
+
+    def __repr__(self) -> str:
+        return f"NgramModel(order={self.order}, smoothing={self.smoothing!r}, vocab_size={self.vocab_size})"
+
+    def encode(self, tokens: Iterable) -> np.ndarray:
+        """Token ids, `<unk>` (id 0) for unknown tokens."""
+        get = self._index.get
+        return np.fromiter((get(t, 0) for t in tokens), dtype=np.int64)
+
+    def ngrams(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All k-grams the model holds: (ids (N_k, k), log10 probabilities, log10 backoffs).
+        The backoff of a highest-order n-gram is reported as 0."""
+        self._check_k(k)
+        words = np.empty((self._keys[k - 1].shape[0], k), dtype=np.int64)  # (N_k, k)
+        rows = np.arange(words.shape[0])  # (N_k,)
+        for j in range(k, 0, -1):
+            key = self._keys[j - 1][rows]
+            words[:, j - 1] = key % self.vocab_size
+            rows = key // self.vocab_size
+        logb = self._logb[k - 1] if k < self.order else np.zeros(words.shape[0])
+        return words, self._logp[k - 1], logb
+
+    def _check_k(self, k: int) -> None:
+        if not 1 <= k <= self.order:
+            raise ValueError(f"n-gram length must be in 1..{self.order}, got {k}")
+
+    # ---------------------------------------------------------------------------------- scoring
+    def score_ids(self, ids: np.ndarray, hist: np.ndarray) -> np.ndarray:
+        """log10 p(ids[p] | the hist[p] ids before it) for every position p, vectorised.
+
+        `ids` is a flat (T,) array of token ids, `hist` says how many preceding positions belong
+        to the same sentence (0 at a sentence start). Histories longer than order - 1 are cut.
+        """
+        ids = np.asarray(ids, dtype=np.int64)  # (T,)
+        hist = np.asarray(hist, dtype=np.int64)  # (T,)
+        if ids.shape != hist.shape or ids.ndim != 1:
+            raise ValueError("ids and hist must be 1-d arrays of the same length")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"token ids must be in 0..{self.vocab_size - 1}")
+        if hist.size and (hist[0] != 0 or (hist < 0).any() or (hist[1:] > hist[:-1] + 1).any()):
+            raise ValueError("hist must start at 0 and grow by at most 1 per position")
+        n_pos, V = ids.shape[0], self.vocab_size
+        if n_pos == 0:
+            return np.zeros(0)
+        nodes = [ids]  # nodes[j-1][p]: row of the j-gram ending at p, -1 if the model lacks it
+        for j in range(2, self.order + 1):
+            prev = nodes[-1]
+            node = np.full(n_pos, -1, dtype=np.int64)  # (T,)
+            ends = np.flatnonzero(hist >= j - 1)  # (M,)
+            ends = ends[prev[ends - 1] >= 0]
+            node[ends] = lookup_rows(self._keys[j - 1], prev[ends - 1] * V + ids[ends])
+            nodes.append(node)
+        # Dense where-updates rather than boolean compaction; a row of -1 reads the sentinel that
+        # ends every table (its value does not matter for logp, and is log10 1 = 0 for backoffs).
+        logp = self._logp[0][ids]  # (T,) unigram first
+        longest = np.ones(n_pos, dtype=np.int64)  # (T,) length of the longest n-gram found
+        for j in range(2, self.order + 1):
+            found = nodes[j - 1] >= 0  # (T,)
+            logp = np.where(found, self._logp_ext[j - 1][nodes[j - 1]], logp)
+            longest[found] = j
+        ctx = np.empty(n_pos, dtype=np.int64)  # (T,) the j-gram context ending at p - 1
+        for j in range(1, self.order):
+            ctx[0] = -1
+            ctx[1:] = nodes[j - 1][:-1]
+            ctx[hist == 0] = -1  # p - 1 belongs to the previous sentence
+            backs_off = longest <= j  # (T,) the (j+1)-gram is absent: back off through the j-gram
+            logp += np.where(backs_off, self._logb_ext[j - 1][ctx], 0.0)
+            if self._missing_logb:
+                logp += np.where(backs_off & (ctx < 0) & (hist >= j), self._missing_logb, 0.0)
+        return logp
+
+    def score_ngrams(self, ngrams) -> np.ndarray:
+        """log10 p(last | the others) for each row of an (N, k) array of ids, k <= order."""
+        ngrams = np.asarray(ngrams, dtype=np.int64)
+        if ngrams.ndim != 2:
+            raise ValueError("ngrams must be a 2-d (N, k) array of token ids")
+        n, k = ngrams.shape
+        self._check_k(k)
+        hist = np.tile(np.arange(k, dtype=np.int64), n)  # (N*k,)
+        return self.score_ids(ngrams.reshape(-1), hist).reshape(n, k)[:, -1]
+
+    def logprob(self, word, context: Sequence = ()) -> float:
+        """log10 p(word | context); the context may start with `<s>` and has at most order - 1
+        tokens. Unknown tokens count as `<unk>`."""
+        _check_sentence(context)
+        context = tuple(context)
+        if len(context) > self.order - 1:
+            raise ValueError(
+                f"context has {len(context)} tokens but an order-{self.order} model uses at most {self.order - 1}"
+            )
+        ids = self.encode(context + (word,))
+        return float(self.score_ids(ids, np.arange(ids.shape[0]))[-1])
+
+    def _flatten(self, sentences: Iterable[Sequence], *, bos: bool, eos: bool):
+        """Sentences -> (ids (T,), hist (T,), scored (T,) mask, sentence index (T,), number of sentences)."""
+        sentences = sentences if isinstance(sentences, list) else list(sentences)
+        words, lengths = _words_and_lengths(sentences)
+        ids = np.fromiter(map(self._index.get, words, repeat(0)), dtype=np.int64, count=len(words))
+        ids, hist = pad_sentences(ids, lengths, bos=bos, eos=eos)
+        scored = hist > 0 if bos else np.ones(ids.shape[0], dtype=bool)  # <s> is never predicted
+        sentence_of = np.repeat(np.arange(lengths.shape[0]), lengths + int(bos) + int(eos))  # (T,)
+        return ids, hist, scored, sentence_of, len(sentences)
+
+    def score_sentence(self, sentence: Sequence, *, bos: bool = True, eos: bool = True) -> float:
+        """log10 probability of a sentence (a sequence of tokens), like `kenlm.Model.score`."""
+        ids, hist, scored, _, _ = self._flatten([sentence], bos=bos, eos=eos)
+        return float(self.score_ids(ids, hist)[scored].sum())
+
+    def score_sentences(self, sentences: Iterable[Sequence], *, bos: bool = True, eos: bool = True) -> np.ndarray:
+        """log10 probability of each sentence, vectorised over all of them."""
+        ids, hist, scored, sentence_of, n = self._flatten(sentences, bos=bos, eos=eos)
+        logp = self.score_ids(ids, hist)  # (T,)
+        return np.bincount(sentence_of[scored], weights=logp[scored], minlength=n)
+
+    def evaluate(self, sentences: Iterable[Sequence]) -> Evaluation:
+        """Total log10 probability, token and OOV counts over sentences; OOVs are scored as `<unk>`
+        (so perplexity stays finite); the `Evaluation` also gives the perplexity without them."""
+        ids, hist, scored, _, n = self._flatten(sentences, bos=True, eos=True)
+        logp = self.score_ids(ids, hist)[scored]  # (N,)
+        oov = ids[scored] == 0  # (N,)
+        return Evaluation(
+            n_sentences=n,
+            n_tokens=int(logp.shape[0]),
+            n_oov=int(oov.sum()),
+            log10_prob=float(logp.sum()),
+            log10_prob_oov=float(logp[oov].sum()),
+        )
+
+    def perplexity(self, sentences: Iterable[Sequence], *, exclude_oov: bool = False) -> float:
+        """Perplexity over sentences, counting one `</s>` per sentence; with `exclude_oov`, OOV tokens
+        are left out of both the log-probability and the token count (KenLM's second figure)."""
+        ev = self.evaluate(sentences)
+        return ev.perplexity_excluding_oov if exclude_oov else ev.perplexity
+
+    # --------------------------------------------------------------------------------- sampling
+    def _context_rows(self, context_ids: Sequence[int]) -> list[int]:
+        """rows[j-1]: row of the last j context ids in table j; stops after the first absent (-1)."""
+        rows: list[int] = []
+        for j in range(1, min(len(context_ids), self.order - 1) + 1):
+            rows.append(self._lookup(context_ids[-j:]))
+            if rows[-1] < 0:
+                break
+        return rows
+
+    def _lookup(self, ids: Sequence[int]) -> int:
+        row = int(ids[0])
+        for j in range(2, len(ids) + 1):
+            row = int(lookup_rows(self._keys[j - 1], np.array([row * self.vocab_size + ids[j - 1]]))[0])
+            if row < 0:
+                return -1
+        return row
+
+    def next_distribution(self, context: Sequence = ()) -> np.ndarray:
+        """p(w | context) for every vocabulary id w, as a (V,) array (renormalised for stupid
+        backoff, whose scores do not sum to 1)."""
+        _check_sentence(context)
+        ctx = list(self.encode(context))[-(self.order - 1):] if self.order > 1 else []
+        return self._distribution(ctx)
+
+    def _distribution(self, ctx: list[int]) -> np.ndarray:
+        V = self.vocab_size
+        prob = self._unigram_prob.copy()  # (V,)
+        rows = self._context_rows(ctx)
+        for j, row in enumerate(rows, start=1):
+            if row < 0:
+                if self._missing_logb:
+                    prob *= 10.0 ** self._missing_logb
+                break
+            prob *= 10.0 ** self._logb[j - 1][row]
+            keys = self._keys[j]
+            lo, hi = np.searchsorted(keys, [row * V, (row + 1) * V])
+            prob[keys[lo:hi] - row * V] = 10.0 ** self._logp[j][lo:hi]
+        total = prob.sum()
+        if not total > 0:
+            raise ValueError("the model gives this context no probability mass")
+        return prob / total
+
+    def generate(
+        self,
+        n: int,
+        *,
+        context: Sequence = (),
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        rng: np.random.Generator,
+    ) -> list:
+        """Sample n tokens after `context`: empty (the default) starts a sentence; otherwise, as for
+        `logprob`, it is the middle of a sentence unless it starts with `<s>`. A drawn `</s>` is
+        emitted and the next token starts a new sentence. No count is ever rescanned: a step costs O(continuations
+        of the context + log V), or O(V) numpy work with a temperature or top-k."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator")
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        if not temperature > 0:
+            raise ValueError("temperature must be > 0")
+        if top_k is not None and top_k < 1:
+            raise ValueError("top_k must be >= 1")
+        _check_sentence(context)
+        # as for logprob, a context is the middle of a sentence unless it starts with <s>
+        history = [int(i) for i in self.encode(context)] if len(context) else [1]
+        # Without temperature or top-k, sample by descending the backoff chain (exact, see _draw);
+        # otherwise build the whole (V,) distribution and reshape it.
+        exact_chain = temperature == 1.0 and top_k is None and not self._missing_logb
+        keep = self.order - 1
+        out = []
+        for _ in range(n):
+            ctx = history[max(0, len(history) - keep):] if keep else []
+            word = self._draw(ctx, rng) if exact_chain else None
+            if word is None:
+                prob = self._distribution(ctx)  # (V,)
+                if temperature != 1.0:
+                    with np.errstate(divide="ignore"):
+                        logits = np.log(prob) / temperature  # (V,)
+                    prob = np.exp(logits - logits.max())
+                if top_k is not None and top_k < prob.shape[0]:
+                    cut = np.partition(prob, -top_k)[-top_k]
+                    prob = np.where(prob >= cut, prob, 0.0)
+                cdf = np.cumsum(prob)  # (V,)
+                word = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+                word = min(word, self.vocab_size - 1)
+            out.append(self.vocab[word])
+            if word == 2:
+                history = [1]  # a new sentence
+            elif keep:
+                history = history[max(0, len(history) - keep + 1):] + [word]
+        return out
+
+    def _sampling_tables(self):
+        """Unigram CDF and, per order j >= 2, where each (j-1)-gram's continuations start."""
+        if "starts" not in self._cache:
+            V = self.vocab_size
+            self._cache["unigram_cdf"] = np.cumsum(self._unigram_prob)  # (V,)
+            self._cache["starts"] = [None] + [
+                np.searchsorted(self._keys[j], np.arange(self._keys[j - 1].shape[0] + 1) * V)  # (N_{j-1}+1,)
+                for j in range(1, self.order)
+            ]
+        return self._cache["unigram_cdf"], self._cache["starts"]
+
+    def _draw(self, ctx: list[int], rng: np.random.Generator, *, max_tries: int = 64):
+        """One exact sample of p(. | ctx) in O(continuations + log V), or None to ask for the O(V) way.
+
+        At a held context c: p(w | c) = P(w) for its seen continuations S (total E), and
+        b(c) p(w | c') elsewhere, whose mass is 1 - E. So with probability E draw from S by P;
+        otherwise draw from p(. | c') (recursively) until the word is not in S (rejection)."""
+        cdf, starts = self._sampling_tables()
+        rows = [r for r in self._context_rows(ctx) if r >= 0]  # rows[j-1]: the length-j context
+        V = self.vocab_size
+
+        def draw(level: int):
+            if level == 0:
+                return int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+            row = rows[level - 1]
+            lo, hi = starts[level][row], starts[level][row + 1]
+            words = self._keys[level][lo:hi] - row * V  # (C,) sorted continuation ids
+            cum = np.cumsum(10.0 ** self._logp[level][lo:hi])  # (C,)
+            u = rng.random()
+            if cum.shape[0] and u < cum[-1]:
+                return int(words[min(int(np.searchsorted(cum, u, side="right")), cum.shape[0] - 1)])
+            for _ in range(max_tries):
+                word = draw(level - 1)
+                if word is None:
+                    return None
+                at = int(np.searchsorted(words, word))
+                if at == words.shape[0] or words[at] != word:
+                    return word
+            return None
+
+        word = draw(len(rows))
+        return None if word is None else min(word, V - 1)
+
+    # ------------------------------------------------------------------------------------ files
+    def to_arpa(self, path) -> None:
+        """Write an ARPA file (gzip when the name ends in .gz), atomically."""
+        from .arpa import write_arpa
+
+        write_arpa(self, path)
+
+    @classmethod
+    def from_arpa(cls, path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>") -> "NgramModel":
+        """Read an ARPA file (gzip when the name ends in .gz). Tokens come back as strings."""
+        from .arpa import read_arpa
+
+        return read_arpa(path, bos=bos, eos=eos, unk=unk)
+
+    def save(self, path) -> None:
+        """The native compact format: one .npz with the tables and a JSON header, written atomically."""
+        header = {
+            "format": NPZ_FORMAT,
+            "order": self.order,
+            "smoothing": self.smoothing,
+            "vocab": list(self.vocab),
+            "discounts": [list(d) for d in self.discounts],
+            "missing_logb": self._missing_logb,
+        }
+        try:
+            header_text = json.dumps(header)
+        except TypeError as exc:
+            raise TypeError("only str and int tokens can be saved") from exc
+        arrays = {"header": np.array(header_text)}
+        for k in range(self.order):
+            arrays[f"keys{k + 1}"] = self._keys[k]
+            arrays[f"logp{k + 1}"] = self._logp[k]
+            if k < self.order - 1:
+                arrays[f"logb{k + 1}"] = self._logb[k]
+
+        def write(f):
+            np.savez(f, **arrays)
+
+        atomic_write(path, write, binary=True)
+
+    @classmethod
+    def load(cls, path) -> "NgramModel":
+        """Read a model written by `save`."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(str(data["header"]))
+                if header.get("format") != NPZ_FORMAT:
+                    raise KeyError(f"format is {header.get('format')!r}")
+                order = int(header["order"])
+                keys = [data[f"keys{k}"] for k in range(1, order + 1)]
+                logp = [data[f"logp{k}"] for k in range(1, order + 1)]
+                logb = [data[f"logb{k}"] for k in range(1, order)]
+        except (KeyError, ValueError, OSError, EOFError) as exc:  # JSONDecodeError is a ValueError
+            raise ValueError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
+        return cls(
+            vocab=header["vocab"],
+            keys=keys,
+            logp=logp,
+            logb=logb,
+            smoothing=header["smoothing"],
+            discounts=header["discounts"],
+            missing_logb=header["missing_logb"],
+        )
+
+
+def _words_and_lengths(sentences: list) -> tuple[list, np.ndarray]:
+    """All tokens in one list, and each sentence's length."""
+    for sentence in sentences:
+        _check_sentence(sentence)
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))  # (S,)
+    return list(chain.from_iterable(sentences)), lengths
+
+
+def pad_sentences(words: np.ndarray, lengths: np.ndarray, *, bos: bool = True, eos: bool = True):
+    """Flat word ids and sentence lengths -> (ids, hist) with <s> (id 1) / </s> (id 2) around each
+    sentence; hist[p] counts the positions before p in the same sentence.
+
+    >>> ids, hist = pad_sentences(np.array([7, 8, 9]), np.array([2, 1]))
+    >>> ids.tolist(), hist.tolist()
+    ([1, 7, 8, 2, 1, 9, 2], [0, 1, 2, 3, 0, 1, 2])
+    """
+    padded = lengths + int(bos) + int(eos)  # (S,)
+    starts = np.cumsum(padded) - padded  # (S,)
+    ids = np.empty(int(padded.sum()), dtype=np.int64)  # (T,)
+    word_pos = np.arange(words.shape[0]) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + int(bos)
+    ids[word_pos] = words
+    if bos:
+        ids[starts] = 1
+    if eos:
+        ids[starts + padded - 1] = 2
+    hist = np.arange(ids.shape[0], dtype=np.int64) - np.repeat(starts, padded)  # (T,)
+    return ids, hist
+
+
+def _frozen(a, dtype) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=dtype).copy()
+    a.flags.writeable = False
+    return a
+
+
+def atomic_write(path, write, *, binary: bool = False) -> None:
+    """Call write(file) on a temporary file next to `path`, then rename it over `path`, so readers
+    never see a half-written model. A name ending in .gz is gzip-compressed."""
+    import gzip
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if path.name.endswith(".gz"):
+            os.close(fd)
+            with gzip.open(tmp, "wb" if binary else "wt", encoding=None if binary else "utf-8") as f:
+                write(f)
+        else:
+            with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+                write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def train_ngram(
+    sentences: Iterable[Sequence],
+    *,
+    order: int = 3,
+    smoothing: str = "mkn",
+    min_count: int = 1,
+    k: float = 1.0,
+    alpha: float = 0.4,
+    discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK,
+    bos="<s>",
+    eos="</s>",
+    unk="<unk>",
+) -> NgramModel:
+    """Train an n-gram model on sentences, each a sequence of tokens (str or int ids).
+
+    `<s>`/`</s>` (or the given `bos`/`eos` tokens) are added around each sentence. Tokens seen fewer
+    than `min_count` times become `<unk>`. `smoothing` is one of "mle", "add_k" (uses `k`; Laplace
+    when k = 1), "kn", "mkn" (the default, lmplz's estimate), "witten_bell", "stupid_backoff"
+    (uses `alpha`; unnormalised scores). `discount_fallback` = (D1, D2, D3+) replaces the
+    Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
+
+    >>> m = train_ngram([["je", "suis", "content"], ["je", "suis"]], order=2, smoothing="mle")
+    >>> round(10 ** m.logprob("content", ["suis"]), 6)
+    0.5
+    """
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    if smoothing not in estimators.SMOOTHINGS:
+        raise ValueError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(estimators.SMOOTHINGS)}")
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
+    if smoothing == "add_k" and not k > 0:
+        raise ValueError(f"k must be > 0, got {k!r}")
+    if smoothing == "stupid_backoff" and not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if len(discount_fallback) != 3 or not all(0 <= d <= j for j, d in zip((1, 2, 3), discount_fallback)):
+        raise ValueError("discount_fallback must be (D1, D2, D3+) with 0 <= Dj <= j")
+    if len({bos, eos, unk}) != 3:
+        raise ValueError("bos, eos and unk must be three different tokens")
+
+    sentences = sentences if isinstance(sentences, list) else list(sentences)
+    words, lengths = _words_and_lengths(sentences)
+    if not words:
+        raise ValueError("training data is empty: no sentence has any token")
+    vocab_index = {unk: 0, bos: 1, eos: 2}
+    # first-appearance order, as lmplz numbers its vocabulary
+    if min_count > 1:
+        kept = (t for t, c in Counter(words).items() if c >= min_count)
+    else:
+        kept = dict.fromkeys(words)
+    for token in kept:
+        if isinstance(token, np.generic):  # numpy ints hash like ints: keep the plain Python value
+            token = token.item()
+        if token not in vocab_index:
+            vocab_index[token] = len(vocab_index)
+    word_ids = np.fromiter(map(vocab_index.get, words, repeat(0)), dtype=np.int64, count=len(words))  # (N,)
+    if ((word_ids == 1) | (word_ids == 2)).any():
+        raise ValueError(f"the tokens {bos!r} and {eos!r} are added per sentence and must not occur inside one")
+    ids, hist = pad_sentences(word_ids, lengths)
+    vocab = list(vocab_index)
+    counts = count_ngrams(ids, hist, order=order, vocab_size=len(vocab))
+
+    if smoothing in ("kn", "mkn"):
+        est = estimators.kneser_ney(
+            counts, bos_id=1, modified=smoothing == "mkn", discount_fallback=tuple(discount_fallback)
+        )
+    elif smoothing == "witten_bell":
+        est = estimators.witten_bell(counts, bos_id=1)
+    elif smoothing == "mle":
+        est = estimators.mle(counts, bos_id=1)
+    elif smoothing == "add_k":
+        est = estimators.add_k(counts, bos_id=1, k=float(k))
+    else:
+        est = estimators.stupid_backoff(counts, bos_id=1, alpha=float(alpha))
+    return NgramModel(
+        vocab=vocab,
+        keys=[t.keys for t in counts.tables],
+        logp=est.logp,
+        logb=est.logb,
+        smoothing=smoothing,
+        discounts=est.discounts,
+        missing_logb=est.missing_logb,
+    )
