@@ -366,10 +366,13 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, *, ignore_index: int 
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     k = logits.shape[-1]
+    targets = np.asarray(targets)
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"targets must be integer ids, got dtype {targets.dtype}")
     if targets.shape != logits.shape[:-1]:
         raise ValueError(f"targets shape {targets.shape} does not match logits shape {logits.shape[:-1]}")
     x = logits.reshape(-1, k)  # (N, K)
-    t = np.asarray(targets).reshape(-1)  # (N,)
+    t = targets.reshape(-1)  # (N,)
     valid = t != ignore_index  # (N,)
     if np.any((t[valid] < 0) | (t[valid] >= k)):
         raise ValueError(f"target ids must be in [0, {k}) or equal ignore_index={ignore_index}")

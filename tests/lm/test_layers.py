@@ -200,6 +200,9 @@ def test_cross_entropy_matches_definition():
         F.cross_entropy(logits, np.full((2, 3), 5))
     with pytest.raises(ValueError, match="shape"):
         F.cross_entropy(logits, np.zeros((2, 2), dtype=int))
+    with pytest.raises(TypeError, match="integer"):
+        F.cross_entropy(logits, np.zeros((2, 3)))
+    assert F.cross_entropy(logits[0], [0, 4, -100]) == pytest.approx(F.cross_entropy(logits[0], np.array([0, 4, -100])))
     with pytest.raises(ValueError, match="label_smoothing"):
         F.cross_entropy(logits, targets, label_smoothing=1.0)
 
