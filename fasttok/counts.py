@@ -12,7 +12,8 @@ import numpy as np
 
 from fasttok import _pretok
 from fasttok.errors import CorpusError, ModelFileError
-from fasttok.pretokenize import PATTERNS, BLOCK_SIZE, compile_pattern, pattern_name, pattern_source
+from fasttok.pretokenize import (BLOCK_SIZE, compile_pattern, corpus_items, pattern_name, pattern_source,
+                                 read_blocks, safe_cut)
 
 _FORMAT = "fasttok-counts"
 _VERSION = 1
@@ -210,8 +211,7 @@ def _scannable(source):
 
 
 def _blocks_for(path, source):
-    from fasttok.pretokenize import read_blocks
-    return read_blocks(path, named_pattern=source in PATTERNS.values())
+    return read_blocks(path, cut=safe_cut(source))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -219,29 +219,18 @@ def _blocks_for(path, source):
 
 def _units(corpus, source, num_workers):
     """Split a corpus into work units: ("text", [str...]) and ("file", path, start, stop)."""
-    if isinstance(corpus, (str, os.PathLike)):
-        corpus = [corpus]
-    elif isinstance(corpus, (bytes, bytearray)):
-        raise TypeError("corpus must be str text or file paths, not bytes: decode it first")
-    try:
-        items = iter(corpus)
-    except TypeError:
-        raise TypeError(f"corpus must be a str, a path or an iterable of them, not {type(corpus).__name__}") from None
     texts, size = [], 0
-    for item in items:
+    for item in corpus_items(corpus):
         if isinstance(item, str):
             texts.append(item)
             size += len(item)
             if size >= _SPLIT_BYTES:
                 yield ("text", texts)
                 texts, size = [], 0
-        elif isinstance(item, os.PathLike):
-            if num_workers > 1 and _scannable(source):
-                yield from _file_ranges(item)
-            else:
-                yield ("file", item, 0, None)
+        elif num_workers > 1 and _scannable(source):
+            yield from _file_ranges(item)
         else:
-            raise TypeError(f"corpus items must be str or os.PathLike, not {type(item).__name__}")
+            yield ("file", item, 0, None)
     if texts:
         yield ("text", texts)
 

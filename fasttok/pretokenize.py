@@ -130,9 +130,11 @@ def _safe_cut(data, named):
 _LETTER_SPACE_LETTER = _re_std.compile(rb"[A-Za-z] (?=[A-Za-z])")
 
 
-def read_blocks(path, *, named_pattern=True, block_size=BLOCK_SIZE):
-    """Yield the text of a UTF-8 file in blocks of about `block_size` bytes, never splitting a pre-token.
+def read_blocks(path, *, cut, block_size=BLOCK_SIZE):
+    """Yield the text of a UTF-8 file in blocks of about `block_size` bytes.
 
+    cut(data) gives the last offset where a block may end (see safe_cut), or -1 for none yet; then
+    as much again as is pending is read, which keeps the rescans of a long stretch linear in total.
     Invalid UTF-8 raises CorpusError naming the file and the byte offset.
     """
     path = os.fspath(path)
@@ -144,19 +146,40 @@ def read_blocks(path, *, named_pattern=True, block_size=BLOCK_SIZE):
         raise CorpusError(f"cannot read corpus file {path!r}: {e.strerror}") from None
     with f:
         while True:
-            chunk = f.read(block_size)
+            chunk = f.read(max(block_size, len(pending)))
             data = pending + chunk
             if not chunk:
                 if data:
                     yield _decode(data, path, offset)
                 return
-            cut = _safe_cut(data, named_pattern) if len(data) >= block_size else -1
-            if cut <= 0:
-                pending = data  # no safe cut yet: one pre-token is longer than a block
+            k = cut(data)
+            if k <= 0:
+                pending = data
                 continue
-            yield _decode(data[:cut], path, offset)
-            pending = data[cut:]
-            offset += cut
+            yield _decode(data[:k], path, offset)
+            pending = data[k:]
+            offset += k
+
+
+def safe_cut(source):
+    """The block-cut rule for a pattern source: where no pre-token can straddle the cut."""
+    return functools.partial(_safe_cut, named=source in PATTERNS.values())
+
+
+def corpus_items(corpus):
+    """The items of a corpus, checked: a str or a path is one item; str items are text, paths files."""
+    if isinstance(corpus, (str, os.PathLike)):
+        corpus = [corpus]
+    elif isinstance(corpus, (bytes, bytearray)):
+        raise TypeError("corpus must be str text or file paths, not bytes: decode it first")
+    try:
+        items = iter(corpus)
+    except TypeError:
+        raise TypeError(f"corpus must be a str, a path or an iterable of them, not {type(corpus).__name__}") from None
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"corpus items must be str or os.PathLike, not {type(item).__name__}")
+        yield item
 
 
 def _decode(data, path, offset):

@@ -20,6 +20,7 @@ from . import _wordpiece
 from .errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from .normalize import _ASCII_PUNCTUATION, _CJK_RANGES, _CONTROL_CATEGORIES, WHITESPACE, is_punctuation
 from .normalize import lowercase as lowercase_text
+from .pretokenize import corpus_items, read_blocks
 from .tokenizer import Tokenizer
 from .train import TrainingWarning, _check_int, _check_special_tokens
 
@@ -346,52 +347,18 @@ def load_bert_vocab(vocab_txt, *, lowercase=True, strip_accents=None, unk_token=
 # Training
 # ---------------------------------------------------------------------------------------------
 
-def _read_file(path: Path):
-    """The text of a UTF-8 file in chunks cut at newlines (so no word spans two chunks)."""
-    offset = 0  # byte offset of `pending` in the file
-    pending = b""
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise CorpusError(f"cannot read corpus file {path}: {e.strerror}") from None
-    with f:
-        while True:
-            block = f.read(_CHUNK_BYTES)
-            data = pending + block
-            if not data:
-                return
-            cut = len(data) if not block else data.rfind(b"\n") + 1
-            if cut == 0:  # no newline yet: keep reading
-                pending = data
-                continue
-            try:
-                text = data[:cut].decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise CorpusError(f"{path}: invalid UTF-8 at byte offset {offset + e.start}") from None
-            yield text
-            offset += cut
-            pending = data[cut:]
-            if not block:
-                return
+def _cut_after_newline(data):
+    # A BERT word never spans a newline, so any newline is a safe place to end a block.
+    return data.rfind(b"\n") + 1
 
 
 def _iter_texts(corpus):
     """Texts of a corpus: a str, a path, or an iterable of str texts and paths (files streamed)."""
-    if isinstance(corpus, (str, os.PathLike)):
-        corpus = [corpus]
-    elif isinstance(corpus, (bytes, bytearray)):
-        raise TypeError("corpus must be str text or file paths, not bytes: decode it first")
-    try:
-        items = iter(corpus)
-    except TypeError:
-        raise TypeError(f"corpus must be a str, a path or an iterable of them, not {type(corpus).__name__}") from None
-    for item in items:
+    for item in corpus_items(corpus):
         if isinstance(item, str):
             yield item
-        elif isinstance(item, os.PathLike):
-            yield from _read_file(Path(item))
         else:
-            raise TypeError(f"corpus items must be str or os.PathLike, not {type(item).__name__}")
+            yield from read_blocks(item, cut=_cut_after_newline, block_size=_CHUNK_BYTES)
 
 
 def count_words(corpus, *, lowercase=True, strip_accents=None):

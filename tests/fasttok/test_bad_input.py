@@ -63,7 +63,7 @@ def test_invalid_utf8_offset_counts_across_blocks(tmp_path):
     line = b"word " * 19 + b"\n"  # 96 bytes
     path.write_bytes(line * 50 + b"x\xc3(\n")
     with pytest.raises(fasttok.CorpusError, match=f"offset {96 * 50 + 1}"):
-        list(pretokenize.read_blocks(path, block_size=200))
+        list(pretokenize.read_blocks(path, cut=pretokenize.safe_cut(pretokenize.GPT2_PATTERN), block_size=200))
 
 
 def test_missing_corpus_file(tmp_path):
@@ -76,7 +76,9 @@ def test_streamed_blocks_never_split_a_pretoken(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text(text, encoding="utf-8")
     for pattern in ("gpt2", "gpt4"):
-        pieces = [p for block in pretokenize.read_blocks(path, block_size=97) for p in pretokenize.split(block, pattern)]
+        cut = pretokenize.safe_cut(pretokenize.pattern_source(pattern))
+        pieces = [p for block in pretokenize.read_blocks(path, cut=cut, block_size=97)
+                  for p in pretokenize.split(block, pattern)]
         assert pieces == _reference.split(text, pattern)
 
 
