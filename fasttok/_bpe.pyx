@@ -356,54 +356,6 @@ cdef class _PieceCache:
                 self.slots[i] = old[k]
 
 
-cdef struct RankEntry:
-    token_t rank
-    pos_t pos
-
-
-cdef inline bint _rank_first(const RankEntry& a, const RankEntry& b) noexcept nogil:
-    return a.rank < b.rank or (a.rank == b.rank and a.pos < b.pos)
-
-
-cdef inline void _rank_push(vector[RankEntry]& heap, token_t rank, pos_t pos) noexcept nogil:
-    cdef RankEntry e
-    e.rank = rank
-    e.pos = pos
-    heap.push_back(e)
-    cdef size_t i = heap.size() - 1
-    cdef size_t parent
-    while i > 0:
-        parent = (i - 1) >> 1
-        if not _rank_first(e, heap[parent]):
-            break
-        heap[i] = heap[parent]
-        i = parent
-    heap[i] = e
-
-
-cdef inline RankEntry _rank_pop(vector[RankEntry]& heap) noexcept nogil:
-    cdef RankEntry top = heap[0]
-    cdef RankEntry last = heap.back()
-    heap.pop_back()
-    cdef size_t n = heap.size()
-    cdef size_t i = 0
-    cdef size_t child
-    if n == 0:
-        return top
-    while True:
-        child = 2 * i + 1
-        if child >= n:
-            break
-        if child + 1 < n and _rank_first(heap[child + 1], heap[child]):
-            child += 1
-        if not _rank_first(heap[child], last):
-            break
-        heap[i] = heap[child]
-        i = child
-    heap[i] = last
-    return top
-
-
 cdef class MergeTable:
     """Immutable (left, right) -> (rank, new id) table that applies merges to words of base ids.
 
@@ -487,10 +439,12 @@ cdef class MergeTable:
         return n
 
     cdef void _merge_long(self, vector[token_t]& w) noexcept nogil:
+        # The trainer's heap, reused: an entry (count=-rank, pair=position) pops the lowest rank
+        # first and, among equal ranks, the leftmost position, which is the merge order.
         cdef Py_ssize_t n = w.size()
         cdef vector[pos_t] nxt, prv
-        cdef vector[RankEntry] heap
-        cdef RankEntry top
+        cdef vector[HeapEntry] heap
+        cdef HeapEntry top
         cdef Py_ssize_t i
         cdef pos_t p, q
         cdef token_t rank, new_id = 0
@@ -502,17 +456,17 @@ cdef class MergeTable:
             if i + 1 < n:
                 rank = self._rank(w[i], w[i + 1], &new_id)
                 if rank != NO_RANK:
-                    _rank_push(heap, rank, i)
+                    heap_push(heap, -<count_t>rank, <pair_t>i)
         while not heap.empty():
-            top = _rank_pop(heap)
-            p = top.pos
+            top = heap_pop(heap)
+            p = <pos_t>top.pair
             if w[p] < 0:
                 continue  # p was absorbed into its left neighbour
             q = nxt[p]
             if q == -1:
                 continue
             rank = self._rank(w[p], w[q], &new_id)
-            if rank != top.rank:
+            if rank != -top.count:
                 continue  # this pair changed since the entry was pushed
             w[p] = new_id
             w[q] = -1
@@ -521,11 +475,11 @@ cdef class MergeTable:
                 prv[nxt[q]] = p
                 rank = self._rank(w[p], w[nxt[p]], &new_id)
                 if rank != NO_RANK:
-                    _rank_push(heap, rank, p)
+                    heap_push(heap, -<count_t>rank, <pair_t>p)
             if prv[p] != -1:
                 rank = self._rank(w[prv[p]], w[p], &new_id)
                 if rank != NO_RANK:
-                    _rank_push(heap, rank, prv[p])
+                    heap_push(heap, -<count_t>rank, <pair_t>prv[p])
         q = 0
         for i in range(n):
             if w[i] >= 0:
