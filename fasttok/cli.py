@@ -158,6 +158,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`fasttok encode ... | head`): stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 0
     except (FasttokError, ValueError, TypeError, OSError) as e:
         print(f"fasttok: error: {e}", file=sys.stderr)
         return 1
