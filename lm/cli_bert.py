@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_gpt import CLIError, add_model_args, add_train_args, load_tokenizer, read_text, run_training
+from .cli_gpt import CLIError, add_model_args, add_train_args, load_tokenizer, read_text, run_cli, run_training
 from .data import encode_corpus, mlm_batches, special_ids, split_ids
 
 
@@ -52,12 +52,7 @@ def main(argv=None) -> int:
     add_train_args(p)
     add_model_args(p)
     p.set_defaults(func=_train)
-    args = ap.parse_args(argv)
-    try:
-        return args.func(args)
-    except CLIError as exc:
-        print(f"lm bert: error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(ap, argv, "bert")
 
 
 if __name__ == "__main__":

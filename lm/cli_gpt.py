@@ -24,6 +24,16 @@ from .schedules import make_schedule
 from .train import TrainingDivergedError, evaluate, train
 
 
+def run_cli(parser, argv, name):
+    """Parse argv and run the chosen command; a CLIError becomes a message and exit status 2."""
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"lm {name}: error: {exc}", file=sys.stderr)
+        return 2
+
+
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
@@ -206,12 +216,7 @@ def main(argv=None) -> int:
     p.add_argument("text")
     p.add_argument("--tokenizer", help="override the tokenizer path stored in the checkpoint")
     p.set_defaults(func=_eval)
-    args = ap.parse_args(argv)
-    try:
-        return args.func(args)
-    except CLIError as exc:
-        print(f"lm gpt: error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(ap, argv, "gpt")
 
 
 if __name__ == "__main__":

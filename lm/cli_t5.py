@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_gpt import CLIError, add_model_args, add_train_args, load_tokenizer, read_text, run_training
+from .cli_gpt import CLIError, add_model_args, add_train_args, load_tokenizer, read_text, run_cli, run_training
 from .data import encode_corpus, span_batches, special_ids, split_ids
 
 
@@ -59,12 +59,7 @@ def main(argv=None) -> int:
     p.add_argument("--mean-span-length", type=float, default=3.0)
     p.add_argument("--target-size", type=int, default=0, help="decoder length (default: from the noise density)")
     p.set_defaults(func=_train)
-    args = ap.parse_args(argv)
-    try:
-        return args.func(args)
-    except CLIError as exc:
-        print(f"lm t5: error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(ap, argv, "t5")
 
 
 if __name__ == "__main__":
