@@ -204,8 +204,8 @@ def main():
     ours = {r["task"]: r["seconds"] for r in rows if r["tool"] == "fasttok" and "seconds" in r}
     print(f"\ncorpus {os.path.basename(corpus)} ({mb:.2f} MB), vocab {args.vocab_size}, "
           f"{args.threads} thread(s), median of {args.runs}")
-    print(f"| tool | version | task | seconds | MB/s | peak MB | fasttok / tool |")
-    print(f"|---|---|---|---:|---:|---:|---:|")
+    print("| tool | version | task | seconds | MB/s | peak MB | fasttok / tool |")
+    print("|---|---|---|---:|---:|---:|---:|")
     for r in rows:
         if "skipped" in r:
             print(f"| {r['tool']} | - | {r['task']} | skipped: {r['skipped']} | | | |")

@@ -40,7 +40,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench_bpe import GPT2_FILES, GPT2_PATTERN, SHARED, _version, gpt2_tiktoken, thread_env  # noqa: E402
+from bench_bpe import GPT2_FILES, SHARED, gpt2_tiktoken, thread_env  # noqa: E402
 from bench_bpe import WORKERS as BPE_WORKERS  # noqa: E402
 from make_corpus import write_atomic  # noqa: E402
 

@@ -9,7 +9,6 @@ mechanism (pre-tokenizing, counting, merging, longest-match encoding) is fasttok
 """
 import functools
 import json
-import os
 import unicodedata
 import warnings
 from pathlib import Path

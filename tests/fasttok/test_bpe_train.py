@@ -1,7 +1,7 @@
 """The Cython trainer against the slow reference, and the tie rule pinned by golden outputs."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import fasttok
 from fasttok import _bpe, _reference

@@ -1,10 +1,9 @@
 """WordCounts: counting in the core equals regex counting; map-reduce gives the same merges."""
 import collections
-import pathlib
 import pickle
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import fasttok
 from fasttok import _reference, pretokenize

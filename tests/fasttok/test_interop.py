@@ -2,10 +2,10 @@
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import fasttok
-from fasttok.pretokenize import GPT2_PATTERN, PATTERNS
+from fasttok.pretokenize import GPT2_PATTERN
 from tests.conftest import SHARED
 
 tokenizers = pytest.importorskip("tokenizers")  # installed in CI by the interop extra

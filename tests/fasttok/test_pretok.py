@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import regex
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fasttok import _pretok, _unicode
