@@ -62,8 +62,8 @@ cdef const CharClasses* char_classes() except NULL:
     cdef const uint8_t[::1] blocks
     cdef int k
     if _class_arrays is None:
-        from fasttok._unicode import build_class_table
-        arrays = build_class_table()
+        from fasttok._unicode import load_class_table
+        arrays = load_class_table()
         index = arrays[0]
         blocks = arrays[1]
         # Another thread may have built the table while this one ran Python code. Install only the

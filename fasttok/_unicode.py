@@ -99,3 +99,58 @@ def class_of_all_code_points(block_index: np.ndarray, blocks: np.ndarray) -> np.
     """Expand the two-level table to one uint8 class per code point (for tests and inspection)."""
     rows = blocks.reshape(-1, BLOCK_SIZE)  # (n_blocks, 128)
     return rows[block_index].reshape(-1)  # (0x110000,)
+
+
+# ------------------------------------------------------------------------------------------------
+# A disk cache, so that only the first process on a machine pays for the build (about 50 ms).
+
+def cache_path() -> str | None:
+    """Where the table is cached: $FASTTOK_CACHE_DIR, else $XDG_CACHE_HOME/fasttok, else ~/.cache/fasttok.
+
+    The file name carries the Unicode version and a hash of this module, so a new Python or a change
+    to the classification never reads an old table. FASTTOK_CACHE_DIR="" turns the cache off.
+    """
+    import hashlib
+    import os
+    directory = os.environ.get("FASTTOK_CACHE_DIR")
+    if directory is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        directory = os.path.join(base, "fasttok")
+    if not directory:
+        return None
+    with open(__file__, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    return os.path.join(directory, f"classes-{unicodedata.unidata_version}-{digest}.npz")
+
+
+def _valid(block_index, blocks) -> bool:
+    # The scanner indexes blocks with block_index without bounds checks: only a table whose every
+    # index and class is in range may reach it.
+    return (block_index.dtype == np.uint16 and block_index.shape == (N_CODE_POINTS // BLOCK_SIZE,)
+            and blocks.dtype == np.uint8 and blocks.ndim == 1 and blocks.size % BLOCK_SIZE == 0
+            and blocks.size > 0 and int(block_index.max()) < blocks.size // BLOCK_SIZE
+            and int(blocks.max()) <= NEWLINE)
+
+
+def load_class_table() -> tuple[np.ndarray, np.ndarray]:
+    """The class table from the disk cache when a valid one is there, else built (and cached)."""
+    import os
+    path = cache_path()
+    if path is not None:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                block_index, blocks = data["block_index"], data["blocks"]
+            if _valid(block_index, blocks):
+                return np.ascontiguousarray(block_index), np.ascontiguousarray(blocks)
+        except (OSError, ValueError, KeyError):
+            pass  # missing, unreadable or corrupt: rebuild
+    block_index, blocks = build_class_table()
+    if path is not None:
+        try:
+            from fasttok.io import atomic_write
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with atomic_write(path, "wb") as f:
+                np.savez(f, block_index=block_index, blocks=blocks)
+        except OSError:
+            pass  # a read-only home only costs the rebuild next time
+    return block_index, blocks

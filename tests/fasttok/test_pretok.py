@@ -7,6 +7,7 @@ exhaustive table tests below prove that this set is the *only* place where the c
 """
 import collections
 import doctest
+import os
 import pickle
 import threading
 import unicodedata
@@ -369,3 +370,27 @@ def test_docstring_examples_hold():
     for module in (_pretok, _unicode):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_class_table_disk_cache_round_trip_and_corruption(tmp_path, monkeypatch):
+    from fasttok import _unicode
+    monkeypatch.setenv("FASTTOK_CACHE_DIR", str(tmp_path))
+    built = _unicode.build_class_table()
+    first = _unicode.load_class_table()          # builds and writes the cache
+    path = _unicode.cache_path()
+    assert path.startswith(str(tmp_path)) and os.path.exists(path)
+    cached = _unicode.load_class_table()         # reads it back
+    for a, b, c in zip(built, first, cached):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    # A table whose indexes point past its blocks must never reach the scanner: it is rebuilt.
+    bad_index = built[0].copy()
+    bad_index[5] = 60000
+    np.savez(path, block_index=bad_index, blocks=built[1])
+    np.testing.assert_array_equal(_unicode.load_class_table()[0], built[0])
+    with open(path, "wb") as f:
+        f.write(b"not an npz file")
+    np.testing.assert_array_equal(_unicode.load_class_table()[1], built[1])
+    monkeypatch.setenv("FASTTOK_CACHE_DIR", "")
+    assert _unicode.cache_path() is None
+    np.testing.assert_array_equal(_unicode.load_class_table()[0], built[0])
