@@ -132,21 +132,31 @@ def run_training(args, model, batches, eval_fn, rng, *, extra):
     return 0
 
 
-def _train(args):
-    from .nn import GPT, GPTConfig
-
+def load_corpus_ids(args, need):
+    """(tokenizer, train ids, validation ids) of args.corpus; CLIError when a split is shorter than `need`."""
     tok = load_tokenizer(args.tokenizer)
     ids = encode_corpus(read_text(args.corpus), tok)
     train_ids, val_ids = split_ids(ids, val_fraction=args.val_fraction)
-    need = args.block_size + 1
     if len(train_ids) < need or (args.val_fraction and len(val_ids) < need):
         raise CLIError(f"corpus too short: {len(ids)} tokens for windows of {need} (train and validation)")
+    return tok, train_ids, val_ids
+
+
+def make_config(cls, **fields):
+    """A model config, with its validation errors reported as CLIError."""
     try:
-        cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
-                        n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
-                        label_smoothing=args.label_smoothing)
+        return cls(**fields)
     except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from None
+
+
+def _train(args):
+    from .nn import GPT, GPTConfig
+
+    tok, train_ids, val_ids = load_corpus_ids(args, args.block_size + 1)
+    cfg = make_config(GPTConfig, vocab_size=tok.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
+                      n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
+                      label_smoothing=args.label_smoothing)
     rng = np.random.default_rng(args.seed)
     model = GPT(cfg, rng=rng)
     batches = causal_batches(train_ids, batch_size=args.batch_size, block_size=args.block_size, rng=rng)

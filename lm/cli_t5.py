@@ -12,27 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_gpt import CLIError, add_model_args, add_train_args, load_tokenizer, read_text, run_cli, run_training
-from .data import encode_corpus, span_batches, special_ids, split_ids
+from .cli_gpt import add_model_args, add_train_args, load_corpus_ids, make_config, run_cli, run_training
+from .data import span_batches, special_ids
 
 
 def _train(args):
     from .nn import T5, T5Config
 
-    tok = load_tokenizer(args.tokenizer)
-    ids = encode_corpus(read_text(args.corpus), tok)
-    train_ids, val_ids = split_ids(ids, val_fraction=args.val_fraction)
-    if len(train_ids) < args.block_size or (args.val_fraction and len(val_ids) < args.block_size):
-        raise CLIError(f"corpus too short: {len(ids)} tokens for windows of {args.block_size}")
+    tok, train_ids, val_ids = load_corpus_ids(args, args.block_size)
     sp = special_ids(tok.vocab_size, n_sentinels=args.sentinels)
     # noise tokens + one sentinel per span, with headroom for rounding
     target_size = args.target_size or int(args.block_size * args.noise_density * 1.5) + 8
-    try:
-        cfg = T5Config(vocab_size=sp.vocab_size, block_size=args.block_size, target_size=target_size,
-                       n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
-                       label_smoothing=args.label_smoothing)
-    except (ValueError, TypeError) as exc:
-        raise CLIError(str(exc)) from None
+    cfg = make_config(T5Config, vocab_size=sp.vocab_size, block_size=args.block_size, target_size=target_size,
+                      n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
+                      label_smoothing=args.label_smoothing)
     rng = np.random.default_rng(args.seed)
     model = T5(cfg, rng=rng)
     opts = dict(batch_size=args.batch_size, block_size=args.block_size, target_size=target_size, specials=sp,
