@@ -162,11 +162,8 @@ def witten_bell(counts: NgramCounts, *, bos_id: int) -> Estimate:
     return Estimate(logp=logp, logb=logb)
 
 
-def mle(counts: NgramCounts, *, bos_id: int) -> Estimate:
-    """Relative frequencies at the highest order whose context was seen: p = c(ctx w) / c(ctx .).
-
-    A seen context gives unseen words probability 0 (backoff weight 0); an unseen context falls
-    back to the longest seen suffix of it, so every distribution still sums to 1."""
+def _relative_frequencies(counts: NgramCounts, bos_id: int, backoff) -> Estimate:
+    """log10 c(ctx w) / c(ctx .) at every order; backoff(total) gives each order's context log-weights."""
     logp, logb = [], []
     for k in range(1, counts.order + 1):
         c = _predicted_counts(counts, k, bos_id)
@@ -174,7 +171,16 @@ def mle(counts: NgramCounts, *, bos_id: int) -> Estimate:
         total = np.bincount(ctx, weights=c, minlength=n_ctx)  # (n_ctx,)
         logp.append(_log10(c / np.where(total > 0, total, 1.0)[ctx]))
         if k > 1:
-            logb.append(np.where(total > 0, -np.inf, 0.0))
+            logb.append(backoff(total))
+    return logp, logb
+
+
+def mle(counts: NgramCounts, *, bos_id: int) -> Estimate:
+    """Relative frequencies at the highest order whose context was seen: p = c(ctx w) / c(ctx .).
+
+    A seen context gives unseen words probability 0 (backoff weight 0); an unseen context falls
+    back to the longest seen suffix of it, so every distribution still sums to 1."""
+    logp, logb = _relative_frequencies(counts, bos_id, lambda total: np.where(total > 0, -np.inf, 0.0))
     return Estimate(logp=logp, logb=logb)
 
 
@@ -209,13 +215,6 @@ def add_k(counts: NgramCounts, *, bos_id: int, k: float) -> Estimate:
 def stupid_backoff(counts: NgramCounts, *, bos_id: int, alpha: float) -> Estimate:
     """Brants et al. 2007: S(w | ctx) = c(ctx w) / c(ctx .) if c(ctx w) > 0 else alpha S(w | ctx').
     Scores, not probabilities: they do not sum to 1. alpha applies to every context, seen or not."""
-    logp, logb = [], []
     log_alpha = float(np.log10(alpha))
-    for k in range(1, counts.order + 1):
-        c = _predicted_counts(counts, k, bos_id)
-        ctx, n_ctx = _contexts(counts, k)
-        total = np.bincount(ctx, weights=c, minlength=n_ctx)  # (n_ctx,)
-        logp.append(_log10(c / np.where(total > 0, total, 1.0)[ctx]))
-        if k > 1:
-            logb.append(np.full(n_ctx, log_alpha))
+    logp, logb = _relative_frequencies(counts, bos_id, lambda total: np.full(total.shape[0], log_alpha))
     return Estimate(logp=logp, logb=logb, missing_logb=log_alpha)
