@@ -14,7 +14,7 @@ from .. import functional as F
 from .blocks import Block
 from .gpt import check_ids
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear
-from .module import Module, Parameter, resolve_dtype
+from .module import Module, Parameter, check_config, resolve_dtype
 
 
 @dataclass
@@ -30,12 +30,7 @@ class BERTConfig:
     dtype: str = "float32"        # "float32" or "float64"
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"BERTConfig.{name} must be positive, got {getattr(self, name)}")
-        if self.d_model % self.n_head:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
-        resolve_dtype(self.dtype)
+        check_config(self, ("vocab_size", "block_size", "n_layer", "n_head", "d_model"))
 
     def to_dict(self) -> dict:
         return asdict(self)

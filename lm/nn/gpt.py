@@ -44,7 +44,7 @@ import numpy as np
 from .. import functional as F
 from .blocks import Block
 from .layers import Dropout, Embedding, LayerNorm
-from .module import Module, resolve_dtype
+from .module import Module, check_config
 
 
 @dataclass
@@ -61,12 +61,7 @@ class GPTConfig:
     dtype: str = "float32"        # "float32" or "float64"
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"GPTConfig.{name} must be positive, got {getattr(self, name)}")
-        if self.d_model % self.n_head:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
-        resolve_dtype(self.dtype)
+        check_config(self, ("vocab_size", "block_size", "n_layer", "n_head", "d_model"))
 
     def to_dict(self) -> dict:
         return asdict(self)

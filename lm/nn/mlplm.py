@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import functional as F
 from .layers import Dropout, Embedding, Linear, Tanh
-from .module import Module, resolve_dtype
+from .module import Module, check_config
 
 
 @dataclass
@@ -25,10 +25,7 @@ class MLPLMConfig:
     dtype: str = "float32"    # "float32" or "float64"
 
     def __post_init__(self):
-        for name in ("vocab_size", "context", "d_embed", "d_hidden"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"MLPLMConfig.{name} must be positive, got {getattr(self, name)}")
-        resolve_dtype(self.dtype)
+        check_config(self, ("vocab_size", "context", "d_embed", "d_hidden"))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,6 +19,16 @@ def resolve_dtype(dtype) -> type:
     return DTYPES[name]
 
 
+def check_config(config, positive) -> None:
+    """The checks every model config shares: positive sizes, heads that divide the width, a known dtype."""
+    for name in positive:
+        if int(getattr(config, name)) <= 0:
+            raise ValueError(f"{type(config).__name__}.{name} must be positive, got {getattr(config, name)}")
+    if hasattr(config, "n_head") and config.d_model % config.n_head:
+        raise ValueError(f"d_model={config.d_model} is not divisible by n_head={config.n_head}")
+    resolve_dtype(config.dtype)
+
+
 class Parameter:
     """A trainable array with its gradient buffer; ``decay`` says whether AdamW/L2 decay applies."""
 

@@ -16,7 +16,7 @@ from .. import functional as F
 from .blocks import Block
 from .gpt import check_ids
 from .layers import Dropout, Embedding, RMSNorm, _normal
-from .module import Module, Parameter, resolve_dtype
+from .module import Module, Parameter, check_config, resolve_dtype
 
 
 @dataclass
@@ -33,12 +33,7 @@ class T5Config:
     dtype: str = "float32"        # "float32" or "float64"
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "target_size", "n_layer", "n_head", "d_model"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"T5Config.{name} must be positive, got {getattr(self, name)}")
-        if self.d_model % self.n_head:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
-        resolve_dtype(self.dtype)
+        check_config(self, ("vocab_size", "block_size", "target_size", "n_layer", "n_head", "d_model"))
 
     def to_dict(self) -> dict:
         return asdict(self)
