@@ -24,6 +24,8 @@ import unicodedata
 
 import numpy as np
 
+from fasttok._files import atomic_write
+
 # Class codes; fasttok/_pretok.pxd declares the same numbers as CLS_*.
 OTHER = 0
 LETTER = 1
@@ -147,7 +149,6 @@ def load_class_table() -> tuple[np.ndarray, np.ndarray]:
     block_index, blocks = build_class_table()
     if path is not None:
         try:
-            from fasttok.io import atomic_write
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with atomic_write(path, "wb") as f:
                 np.savez(f, block_index=block_index, blocks=blocks)

@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import numpy as np
 
 from fasttok import _pretok
+from fasttok._files import atomic_write
 from fasttok.errors import CorpusError, ModelFileError
 from fasttok.pretokenize import (BLOCK_SIZE, compile_pattern, corpus_items, pattern_name, pattern_source,
                                  read_blocks, safe_cut)
@@ -164,7 +165,6 @@ class WordCounts:
 
     def save(self, path):
         """Write atomically: a header line, a settings line, then `<count> <hex bytes>` per word."""
-        from fasttok.io import atomic_write
         words, counts = self.items()
         with atomic_write(path) as f:
             f.write(f"{_FORMAT} {_VERSION}\n")

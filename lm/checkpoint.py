@@ -3,17 +3,17 @@
 Layout: ``__meta__`` is a JSON string {"format": "lm-checkpoint", "version": 1, "family", "config",
 "step", "optimizer", "rng_state", "history", "extra"}; ``param/<name>`` arrays hold the weights and
 ``optim/<key>`` arrays the optimiser's moments. The file is written to a temporary file in the same
-directory and moved into place with ``os.replace``, so a crash never leaves a half-written checkpoint.
+directory and moved into place (``fasttok._files.atomic_write``), so a crash never leaves a half-written checkpoint.
 Read the header alone with ``read_meta(path)``.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from fasttok._files import atomic_write  # the one atomic writer of both packages
 
 from .nn import BERT, GPT, MLPLM, T5, BERTConfig, GPTConfig, MLPLMConfig, T5Config
 
@@ -32,14 +32,6 @@ def family_of(model) -> str:
     raise TypeError(f"no checkpoint family for {type(model).__name__}")
 
 
-def _publish(tmp: str, path: Path) -> None:
-    """Give the temporary file ordinary permissions (mkstemp makes it 0600) and move it into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-
-
 def save(path, model, *, optimizer=None, step: int = 0, rng: np.random.Generator | None = None,
          history: dict | None = None, extra: dict | None = None) -> Path:
     """Write ``model`` (and optionally optimiser state, step, data-rng state, loss history) to ``path``."""
@@ -53,14 +45,8 @@ def save(path, model, *, optimizer=None, step: int = 0, rng: np.random.Generator
         arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
     arrays["__meta__"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        _publish(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .checkpoint import _publish
+from fasttok._files import atomic_write  # the one atomic writer of both packages
 
 
 def _pyplot():
@@ -23,14 +21,8 @@ def _pyplot():
 
 def _save(fig, path) -> Path:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name + ".", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100, format="png")
-        _publish(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, dpi=100, format="png")
     return path
 
 

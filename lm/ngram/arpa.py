@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import gc
 import gzip
+import io
 from itertools import repeat
 from pathlib import Path
 
 import numpy as np
+
+from fasttok._files import atomic_write  # the one atomic writer of both packages
 
 from .counts import lookup_rows
 
@@ -34,8 +37,6 @@ def _format(values: np.ndarray) -> list[str]:
 
 def write_arpa(model, path) -> None:
     """Write `model` to `path` as ARPA (gzip when the name ends in .gz), atomically."""
-    from .model import atomic_write
-
     if model.smoothing == "stupid_backoff":
         raise ValueError(
             "stupid_backoff scores are unnormalised and back off on unseen contexts too, which the "
@@ -71,7 +72,15 @@ def write_arpa(model, path) -> None:
                 f.write("".join(f"{p}\t{t}\n" for p, t in zip(probs, texts)))
         f.write("\n\\end\\\n")
 
-    atomic_write(path, write)
+    with atomic_write(path, "wb") as raw:
+        # mtime=0: the same model gives the same bytes, so ARPA files can be compared and cached
+        stream = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if Path(path).name.endswith(".gz") else raw
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
+        write(text)
+        text.flush()
+        text.detach()  # closing the wrapper would close `raw` before atomic_write syncs it
+        if stream is not raw:
+            stream.close()  # writes the gzip trailer; a GzipFile never closes the fileobj it was given
 
 
 def _open_text(path):

@@ -9,15 +9,14 @@ model holds as a context. It runs vectorised over all positions at once: one `se
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain, repeat
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from fasttok._files import atomic_write  # the one atomic writer of both packages
 
 from . import estimators
 from .counts import count_ngrams, lookup_rows
@@ -418,10 +417,8 @@ class NgramModel:
             if k < self.order - 1:
                 arrays[f"logb{k + 1}"] = self._logb[k]
 
-        def write(f):
+        with atomic_write(path, "wb") as f:
             np.savez(f, **arrays)
-
-        atomic_write(path, write, binary=True)
 
     @classmethod
     def load(cls, path) -> "NgramModel":
@@ -481,28 +478,6 @@ def _frozen(a, dtype) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=dtype).copy()
     a.flags.writeable = False
     return a
-
-
-def atomic_write(path, write, *, binary: bool = False) -> None:
-    """Call write(file) on a temporary file next to `path`, then rename it over `path`, so readers
-    never see a half-written model. A name ending in .gz is gzip-compressed."""
-    import gzip
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        if path.name.endswith(".gz"):
-            os.close(fd)
-            with gzip.open(tmp, "wb" if binary else "wt", encoding=None if binary else "utf-8") as f:
-                write(f)
-        else:
-            with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
-                write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def train_ngram(

@@ -3,13 +3,13 @@ and without the KL penalty) → DPO on the same pairs → one table.
 
 Everything is drawn from one seed: two runs with the same seed and corpus print identical numbers.
 """
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from fasttok._files import atomic_write  # the one atomic writer of both packages
 
 from ..nn.gpt import GPT, GPTConfig
 from ._logprobs import kl_full
@@ -314,19 +314,11 @@ def plot_history(results, path):
         ax.set_xlabel("PPO iteration")
         ax.legend()
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a plot is an ordinary file
-        os.replace(tmp, path)
+        with atomic_write(path, "wb") as f:
+            fig.savefig(f, dpi=110, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def stderr_log(msg):
