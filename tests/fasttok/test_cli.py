@@ -4,12 +4,12 @@ import sys
 
 import fasttok
 from fasttok.cli import main
-from tests.conftest import SHARED
+from tests.texts import docs_text
 
 
 def test_train_encode_decode_round_trip(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text((SHARED / "corpora" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:50_000])
+    corpus.write_text(docs_text()[:50_000])
     out = tmp_path / "tok.fasttok"
     assert main(["train", "--vocab-size", "400", "--special-token", "<|endoftext|>", "-o", str(out), str(corpus)]) == 0
     tok = fasttok.load(out)
@@ -48,7 +48,7 @@ def test_python_dash_m_demo_runs_on_the_bundled_corpus():
 
 def test_train_wordpiece_from_the_cli(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text((SHARED / "corpora" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:60_000])
+    corpus.write_text(docs_text()[:60_000])
     encoded = []
     for fmt, name in (("native", "wp.fasttok"), ("hf", "tokenizer.json"), ("vocab.txt", "vocab.txt")):
         out = tmp_path / name

@@ -7,16 +7,15 @@ from hypothesis import given, strategies as st
 
 import fasttok
 from fasttok import _reference, pretokenize
-from tests.conftest import SHARED
-
-SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"
+from tests.fasttok.unicode_agreement import agreeing_text
+from tests.texts import docs_lines, docs_text
 
 
 def regex_counts(texts, pattern):
     return dict(_reference.count_words(texts, pattern))
 
 
-@given(texts=st.lists(st.text(max_size=60), max_size=5),
+@given(texts=st.lists(agreeing_text(max_size=60), max_size=5),
        pattern=st.sampled_from(["gpt2", "gpt4", "whitespace", r"\d+|[a-z]+", None]))
 def test_counts_equal_regex_findall_counts(texts, pattern):
     counts = fasttok.count_words(texts, pattern=pattern)
@@ -26,11 +25,11 @@ def test_counts_equal_regex_findall_counts(texts, pattern):
     assert counts.pattern == (pretokenize.pattern_name(pretokenize.pattern_source(pattern)) if pattern else None)
 
 
-def test_file_counts_equal_text_counts_and_stream_in_blocks(tmp_path, monkeypatch):
-    text = SHAKESPEARE.read_text(encoding="utf-8")
+def test_file_counts_equal_text_counts_and_stream_in_blocks(tmp_path, monkeypatch, docs_file):
+    text = docs_text()
     monkeypatch.setattr(fasttok.counts, "BLOCK_SIZE", 4096)  # many blocks, pieces cut at block ends
     for pattern in ("gpt2", "gpt4"):
-        assert fasttok.count_words([SHAKESPEARE], pattern=pattern) == fasttok.count_words(text, pattern=pattern)
+        assert fasttok.count_words([docs_file], pattern=pattern) == fasttok.count_words(text, pattern=pattern)
 
 
 def test_long_line_without_newlines_is_counted_exactly(tmp_path, monkeypatch):
@@ -42,18 +41,18 @@ def test_long_line_without_newlines_is_counted_exactly(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("workers", [2, 3])
-def test_num_workers_gives_identical_counts_and_merges(tmp_path, monkeypatch, workers):
+def test_num_workers_gives_identical_counts_and_merges(tmp_path, monkeypatch, workers, docs_file):
     monkeypatch.setattr(fasttok.counts, "_SPLIT_BYTES", 100_000)  # split the file into ranges
-    one = fasttok.count_words([SHAKESPEARE])
-    many = fasttok.count_words([SHAKESPEARE], num_workers=workers)
+    one = fasttok.count_words([docs_file])
+    many = fasttok.count_words([docs_file], num_workers=workers)
     assert many == one
-    a = fasttok.train_bpe([SHAKESPEARE], vocab_size=600)
-    b = fasttok.train_bpe([SHAKESPEARE], vocab_size=600, num_workers=workers)
+    a = fasttok.train_bpe([docs_file], vocab_size=600)
+    b = fasttok.train_bpe([docs_file], vocab_size=600, num_workers=workers)
     assert a == b
 
 
 def test_sum_is_order_independent_and_pattern_checked():
-    lines = SHAKESPEARE.read_text(encoding="utf-8").splitlines()
+    lines = docs_lines()
     shards = [fasttok.count_words(lines[i::4]) for i in range(4)]
     whole = fasttok.count_words(lines)
     assert shards[0] + shards[1] + shards[2] + shards[3] == whole
@@ -92,7 +91,7 @@ def test_dask_local_cluster_equals_single_process(tmp_path):
     distributed = pytest.importorskip("dask.distributed")  # installed in CI by the distributed extra
     import dask.bag as db
     import fasttok.dask
-    lines = SHAKESPEARE.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = docs_lines(keepends=True)
     paths = []
     for i in range(5):
         p = tmp_path / f"shard{i}.txt"

@@ -1,9 +1,9 @@
 """The core pre-tokenizer (fasttok._pretok) against its oracle, the `regex` module.
 
 Every property here compares with `regex.findall(pattern, text)` (or a Counter of it) for the two
-published patterns. Generated text avoids exactly one set of code points: those unassigned in the
-running Python's unicodedata that the (newer) regex module classes as letters or numbers; the
-exhaustive table tests below prove that this set is the *only* place where the classes differ.
+published patterns. Generated text avoids exactly one set of code points (tests/fasttok/unicode_agreement.py):
+those unassigned in the running Python's unicodedata that the (newer) regex module classes as letters or
+numbers; the exhaustive table tests below prove that this set is the *only* place where the classes differ.
 """
 import collections
 import doctest
@@ -11,8 +11,6 @@ import os
 import pickle
 import threading
 import unicodedata
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,35 +19,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fasttok import _pretok, _unicode
+from tests.fasttok.unicode_agreement import AGREEING_CHARS, newer_code_points, regex_classes
+from tests.texts import docs_lines, docs_text, stdlib_text
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"
 PATTERN_NAMES = ["gpt2", "gpt4"]
 
 
 def findall(text, name):
     return regex.findall(_pretok.PATTERNS[name], text)
-
-
-@lru_cache(maxsize=None)
-def regex_classes():
-    """Class of every code point according to the regex module: uint8[0x110000]."""
-    code_points = np.arange(0x110000, dtype="<u4")
-    code_points[0xD800:0xE000] = 0
-    every_char = code_points.tobytes().decode("utf-32-le")
-    classes = np.zeros(0x110000, dtype=np.uint8)  # (0x110000,)
-    for cls, pattern in [(_unicode.LETTER, r"\p{L}"), (_unicode.NUMBER, r"\p{N}"), (_unicode.SPACE, r"\s")]:
-        hits = np.fromiter(map(ord, regex.findall(pattern, every_char)), dtype=np.int64)
-        classes[hits] = cls
-    classes[[0x0A, 0x0D]] = _unicode.NEWLINE
-    return classes
-
-
-@lru_cache(maxsize=None)
-def newer_code_points():
-    """Code points whose class differs between our table and the regex module."""
-    ours = _unicode.class_of_all_code_points(*_pretok._class_table())
-    return frozenset(np.nonzero(ours != regex_classes())[0].tolist())
 
 
 # Pieces that exercise each alternative of the two patterns.
@@ -65,11 +42,7 @@ FRAGMENTS = [
 ]
 
 
-def _allowed(c):
-    return ord(c) not in newer_code_points()
-
-
-CHARS = st.characters(blacklist_categories=("Cs",)).filter(_allowed)
+CHARS = AGREEING_CHARS
 TEXTS = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(CHARS, max_size=3)), max_size=24).map("".join)
 
 
@@ -275,8 +248,8 @@ def test_word_counter_equals_counter_of_regex_findall(name, texts):
 
 
 @pytest.mark.parametrize("name", PATTERN_NAMES)
-def test_word_counter_on_tiny_shakespeare(name):
-    data = SHAKESPEARE.read_bytes()
+def test_word_counter_on_real_text(name):
+    data = (docs_text() + stdlib_text(1_000_000)).encode("utf-8")
     counter = _pretok.WordCounter(name)
     counter.add_bytes(data)
     expected = collections.Counter(p.encode("utf-8") for p in findall(data.decode("utf-8"), name))
@@ -293,7 +266,7 @@ def test_word_counter_grows_past_many_distinct_words():
 
 
 def test_counters_filled_in_threads_merge_to_the_whole():
-    lines = SHAKESPEARE.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = docs_lines(keepends=True)
     halves = ["".join(lines[: len(lines) // 2]), "".join(lines[len(lines) // 2:])]
     counters = [_pretok.WordCounter("gpt4") for _ in halves]
     threads = [threading.Thread(target=c.add_text, args=(h,)) for c, h in zip(counters, halves)]

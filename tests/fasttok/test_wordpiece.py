@@ -14,7 +14,7 @@ from fasttok import _wordpiece, normalize
 from fasttok._reference_wordpiece import gain, reference_encode_word, reference_score, reference_train
 from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
 from fasttok.train import TrainingWarning
-from tests.conftest import SHARED
+from tests.texts import docs_text
 from fasttok.wordpiece import (WordPieceTokenizer, _prepare, bert_pre_tokenize, count_words,
                                load_bert_vocab, train_wordpiece)
 
@@ -85,8 +85,7 @@ def test_gain_is_x_log_x_difference(d, extra):
 
 
 def test_lazy_refresh_is_exercised_and_never_sees_a_rise():
-    text = SHARED / "corpora" / "tinyshakespeare.txt"
-    counter = count_words([text.read_text(encoding="utf-8")[:200_000]])
+    counter = count_words([docs_text()[:200_000]])
     trainer = _wordpiece.WordPieceTrainer(counter, score_mode=_wordpiece.SCORE_MODES["likelihood"],
                                           min_frequency=2, max_token_length=0)
     trainer.merge(1500)

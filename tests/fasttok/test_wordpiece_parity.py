@@ -7,12 +7,10 @@ from hypothesis import given, settings, strategies as st
 import fasttok
 import fasttok.wordpiece
 from fasttok.wordpiece import load_bert_vocab, train_wordpiece
-from tests.conftest import SHARED
+from tests.texts import docs_lines, docs_text, stdlib_text
 
 tokenizers = pytest.importorskip("tokenizers")  # installed in CI by the interop extra
 
-BERT = SHARED / "refs" / "bert-uncased"
-SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"
 GOLDEN = Path(__file__).parent / "golden"
 # Where HF's (older) Unicode tables and Python's disagree; see the file's header.
 UNICODE_DIFFS = {int(line.split()[0], 16) for line in (GOLDEN / "wordpiece_hf_unicode_diffs.txt").read_text().splitlines()
@@ -20,13 +18,20 @@ UNICODE_DIFFS = {int(line.split()[0], 16) for line in (GOLDEN / "wordpiece_hf_un
 
 
 @pytest.fixture(scope="module")
-def bert():
-    return load_bert_vocab(BERT / "vocab.txt")
+def bert_dir(refs):
+    """The published BERT uncased files (vocab.txt and HF's tokenizer.json), through the refs fixture."""
+    refs("bert-uncased", "vocab.txt")
+    return refs("bert-uncased", "tokenizer.json").parent
 
 
 @pytest.fixture(scope="module")
-def hf():
-    tok = tokenizers.Tokenizer.from_file(str(BERT / "tokenizer.json"))
+def bert(bert_dir):
+    return load_bert_vocab(bert_dir / "vocab.txt")
+
+
+@pytest.fixture(scope="module")
+def hf(bert_dir):
+    tok = tokenizers.Tokenizer.from_file(str(bert_dir / "tokenizer.json"))
     tok.no_truncation()
     tok.no_padding()
     return tok
@@ -36,8 +41,8 @@ def hf_ids(hf, texts):
     return [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
 
 
-def test_tinyshakespeare_parity(bert, hf):
-    text = SHAKESPEARE.read_text(encoding="utf-8")
+def test_standard_library_source_parity(bert, hf):
+    text = stdlib_text(1_000_000)
     lines = text.split("\n")
     assert bert.encode_batch(lines) == hf_ids(hf, lines)
     assert bert.encode(text) == hf.encode(text, add_special_tokens=False).ids
@@ -89,14 +94,14 @@ def test_decode_matches_hf(bert, hf):
         assert bert.decode(ids) == hf.decode(ids, skip_special_tokens=False)
 
 
-def test_load_hf_tokenizer_json(bert):
-    loaded = fasttok.load(BERT / "tokenizer.json")
+def test_load_hf_tokenizer_json(bert, bert_dir):
+    loaded = fasttok.load(bert_dir / "tokenizer.json")
     assert loaded == bert
 
 
 @pytest.fixture(scope="module")
 def trained():
-    text = SHAKESPEARE.read_text(encoding="utf-8")[:300_000]
+    text = docs_text()[:300_000]
     return train_wordpiece([text], vocab_size=3000, score="likelihood")
 
 
@@ -104,26 +109,26 @@ def test_trained_vocab_txt_loads_in_bert_wordpiece_tokenizer(trained, tmp_path):
     from tokenizers import BertWordPieceTokenizer
     trained.save(tmp_path / "vocab.txt", format="vocab.txt")
     theirs = BertWordPieceTokenizer(str(tmp_path / "vocab.txt"), lowercase=True)
-    lines = SHAKESPEARE.read_text(encoding="utf-8").split("\n")[-3000:] + ["Ünïcödé ÇAFÉ 中文 [SEP] x"]
+    lines = docs_lines()[-3000:] + ["Ünïcödé ÇAFÉ 中文 [SEP] x"]
     assert trained.encode_batch(lines) == [e.ids for e in theirs.encode_batch(lines, add_special_tokens=False)]
 
 
 def test_trained_hf_json_loads_in_tokenizers(trained, tmp_path):
     trained.save(tmp_path / "tokenizer.json", format="hf")
     theirs = tokenizers.Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
-    lines = SHAKESPEARE.read_text(encoding="utf-8").split("\n")[-3000:] + ["[CLS] Ünïcödé [MASK] 中文"]
+    lines = docs_lines()[-3000:] + ["[CLS] Ünïcödé [MASK] 中文"]
     assert trained.encode_batch(lines) == hf_ids(theirs, lines)
 
 
 @pytest.mark.parametrize("lowercase, strip_accents", [(False, None), (False, True), (True, False)])
-def test_normalizer_settings_parity(lowercase, strip_accents):
+def test_normalizer_settings_parity(bert_dir, lowercase, strip_accents):
     import json
-    data = json.loads((BERT / "tokenizer.json").read_text(encoding="utf-8"))
+    data = json.loads((bert_dir / "tokenizer.json").read_text(encoding="utf-8"))
     data.update(truncation=None, padding=None)
     data["normalizer"].update(lowercase=lowercase, strip_accents=strip_accents)
     theirs = tokenizers.Tokenizer.from_str(json.dumps(data))
     ours = fasttok.wordpiece.WordPieceTokenizer._from_hf_json(data)
     assert (ours.lowercase, ours.strip_accents) == (lowercase, strip_accents)
     cps = [c for c in range(0x80, 0x3000) if not 0xD800 <= c < 0xE000 and c not in UNICODE_DIFFS]
-    texts = ["Ab" + chr(c) + "Cd" + chr(c) + "É" for c in cps] + SHAKESPEARE.read_text(encoding="utf-8").split("\n")[:2000]
+    texts = ["Ab" + chr(c) + "Cd" + chr(c) + "É" for c in cps] + docs_lines()[:2000]
     assert ours.encode_batch(texts) == hf_ids(theirs, texts)

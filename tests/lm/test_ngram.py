@@ -2,7 +2,6 @@
 import gzip
 import math
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,15 +10,15 @@ from hypothesis import strategies as st
 
 from lm.ngram import SMOOTHINGS, ArpaFormatError, NgramModel, train_ngram
 from lm.ngram._reference import ReferenceKneserNey, ReferenceWittenBell
+from tests.texts import docs_lines
 
-SHAKESPEARE = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "tinyshakespeare.txt"
 SEED = [["je", "suis", "content"], ["je", "suis"]]
 TINY = [["a", "b"], ["a"]]
 
 
 @pytest.fixture(scope="module")
-def shakespeare_lines():
-    lines = [line.strip() for line in SHAKESPEARE.read_text(encoding="utf-8").split("\n")]
+def docs_sentences():
+    lines = [line.strip() for line in docs_lines()]
     return [line for line in lines if line]
 
 
@@ -86,7 +85,10 @@ def test_kn_discount_is_y():
     sentences = [["a", "b", "c", "a"], ["b", "c", "d"], ["a", "d", "d", "b"], ["c", "c"], ["e"]]
     m = train_ngram(sentences, order=2, smoothing="kn")
     ref = ReferenceKneserNey(sentences, order=2, modified=False)
-    assert m.discounts == pytest.approx(ref.discounts)
+    # one approx per order: pytest >= 9.2 refuses nested sequences in a single approx
+    assert len(m.discounts) == len(ref.discounts)
+    for ours, theirs in zip(m.discounts, ref.discounts):
+        assert ours == pytest.approx(theirs)
     for d in m.discounts:
         assert d[0] == d[1] == d[2]
 
@@ -176,8 +178,8 @@ def test_witten_bell_matches_dictionary_reference(corpus, order, data):
         np.testing.assert_allclose(ours, [ref.logprob(w, context) for w in vocab], atol=1e-10)
 
 
-def test_reference_and_model_agree_on_a_real_text_sample(shakespeare_lines):
-    sentences = [line.split() for line in shakespeare_lines[:400]]
+def test_reference_and_model_agree_on_a_real_text_sample(docs_sentences):
+    sentences = [line.split() for line in docs_sentences[:400]]
     model = train_ngram(sentences, order=3)
     ref = ReferenceKneserNey(sentences, order=3)
     assert np.allclose(model.discounts, ref.discounts)

@@ -1,5 +1,4 @@
 """lm.ngram against KenLM: the lmplz golden model, and the `kenlm` module reading our ARPA files."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,10 +6,7 @@ import pytest
 from lm.ngram import NgramModel, train_ngram
 from lm.ngram.counts import lookup_rows
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-GOLDEN = SHARED / "refs" / "kenlm" / "tinyshakespeare.3gram.arpa.gz"
-
-# What lmplz reported for the golden model (../shared/refs/kenlm/README.md).
+# What lmplz reported for the golden model (the refs folder's kenlm/README.md).
 GOLDEN_DISCOUNTS = [
     (0.688247, 1.06568, 1.38849),
     (0.839893, 1.17, 1.2509),
@@ -20,9 +16,18 @@ GOLDEN_PPL, GOLDEN_PPL_NO_OOV = 434.7046263157301, 272.45415090337184
 
 
 @pytest.fixture(scope="module")
-def split():
-    """The README's split: non-empty stripped lines, every 10th (i % 10 == 9) to the test set."""
-    lines = [line.strip() for line in (SHARED / "corpora" / "tinyshakespeare.txt").read_text(encoding="utf-8").split("\n")]
+def golden_arpa(refs):
+    return refs("kenlm", "tinyshakespeare.3gram.arpa.gz")
+
+
+@pytest.fixture(scope="module")
+def split(refs):
+    """The README's split: non-empty stripped lines, every 10th (i % 10 == 9) to the test set.
+
+    lmplz was run on the corpus that the refs README names, `../corpora/tinyshakespeare.txt` beside the
+    refs folder, so the fixture looks for it there."""
+    corpus = refs("..", "corpora", "tinyshakespeare.txt")
+    lines = [line.strip() for line in corpus.read_text(encoding="utf-8").split("\n")]
     lines = [line for line in lines if line]
     train = [line.split() for i, line in enumerate(lines) if i % 10 != 9]
     test = [line.split() for i, line in enumerate(lines) if i % 10 == 9]
@@ -36,8 +41,8 @@ def ours(split):
 
 
 @pytest.fixture(scope="module")
-def golden():
-    return NgramModel.from_arpa(GOLDEN)
+def golden(golden_arpa):
+    return NgramModel.from_arpa(golden_arpa)
 
 
 def test_golden_counts_and_discounts(ours):
