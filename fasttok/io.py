@@ -11,25 +11,19 @@
 # ------------------------------------------------------------------------------------------------
 import json
 import os
+import re
 
 import numpy as np
 
 from fasttok._files import atomic_write
 from fasttok.errors import ModelFileError
+from fasttok.pretokenize import GPT2_PATTERN, WHITESPACE_PATTERN, hf_pattern, pattern_from_hf, pattern_source
+from fasttok.tokenizer import CHAR_TO_BYTE, BPETokenizer
+from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab
 
 FORMAT_VERSION = 1
 _HEADER = "fasttok"
-
-
-def _model_classes():
-    from fasttok.tokenizer import BPETokenizer
-    classes = {"bpe": BPETokenizer}
-    try:
-        from fasttok.wordpiece import WordPieceTokenizer
-        classes["wordpiece"] = WordPieceTokenizer
-    except ImportError:
-        pass
-    return classes
+_MODEL_CLASSES = {"bpe": BPETokenizer, "wordpiece": WordPieceTokenizer}
 
 
 def save(tok, path, *, format="native"):
@@ -79,9 +73,7 @@ def load(path):
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
             raise ModelFileError(f"{path}: JSON without a 'model' object is not a tokenizer.json")
         kind = data["model"].get("type")
-        classes = {"BPE": "bpe", "WordPiece": "wordpiece"}
-        model = classes.get(kind)
-        cls = _model_classes().get(model)
+        cls = _MODEL_CLASSES.get({"BPE": "bpe", "WordPiece": "wordpiece"}.get(kind))
         if cls is None:
             raise ModelFileError(f"{path}: tokenizer.json model type {kind!r} is not supported (BPE, WordPiece)")
         try:
@@ -91,7 +83,6 @@ def load(path):
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ModelFileError(f"{path}: malformed tokenizer.json ({type(e).__name__}: {e})") from None
     if path.endswith(".txt"):
-        from fasttok.wordpiece import load_bert_vocab
         return load_bert_vocab(path)
     raise ModelFileError(f"{path}: unknown tokenizer file format (expected a '{_HEADER} ...' "
                          f"header, a tokenizer.json or a vocab.txt)")
@@ -107,7 +98,7 @@ def _load_native(text, path):
     _, model, version = head
     if int(version) != FORMAT_VERSION:
         raise ModelFileError(f"{path}: format version {version} is not supported (this fasttok reads {FORMAT_VERSION})")
-    cls = _model_classes().get(model)
+    cls = _MODEL_CLASSES.get(model)
     if cls is None:
         raise ModelFileError(f"{path}: unknown model {model!r} in header")
     if len(lines) < 2:
@@ -160,27 +151,31 @@ def _added_tokens(tok):
              "normalized": False, "special": True} for s, i in sorted(tok.special_tokens.items(), key=lambda x: x[1])]
 
 
+def _hf_pre_tokenizer(source, byte_level):
+    """The HF pre-tokenizer that cuts text into the pieces `source` does."""
+    if source is None:
+        split = None
+    elif source == WHITESPACE_PATTERN:
+        split = {"type": "Whitespace"}  # the pattern is HF's Whitespace (same \w: UTS #18, tested)
+    else:
+        # Removed + invert keeps exactly the matches, i.e. regex.findall semantics.
+        split = {"type": "Split", "pattern": {"Regex": hf_pattern(source)}, "behavior": "Removed", "invert": True}
+    if not byte_level:
+        return split
+    to_bytes = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+    if source == GPT2_PATTERN:
+        return dict(to_bytes, use_regex=True)  # HF's ByteLevel regex is GPT-2's pattern
+    return to_bytes if split is None else {"type": "Sequence", "pretokenizers": [split, to_bytes]}
+
+
 def bpe_to_hf_json(tok):
-    from fasttok.pretokenize import GPT2_PATTERN, pattern_source
-    source = pattern_source(tok.pattern)
     vocab = {t: i for i, t in enumerate(tok._id_to_token) if i not in tok._special_by_id}
     if len(vocab) != tok.vocab_size - len(tok.special_tokens):
         raise ValueError("two tokens share one string; this vocabulary cannot be written as tokenizer.json")
     merges = [[tok._id_to_token[l], tok._id_to_token[r]] for l, r in tok.merges]
-    # Removed + invert keeps exactly the matches, i.e. regex.findall semantics (as HF's Whitespace does).
-    split = None if source is None else {"type": "Split", "pattern": {"Regex": source},
-                                         "behavior": "Removed", "invert": True}
     if tok.byte_level:
-        byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
-        if source == GPT2_PATTERN:
-            pre = dict(byte_level, use_regex=True)
-        elif split is None:
-            pre = byte_level
-        else:
-            pre = {"type": "Sequence", "pretokenizers": [split, byte_level]}
         decoder = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
     else:
-        pre = split
         decoder = None
         if tok.suffix:
             decoder = {"type": "BPEDecoder", "suffix": tok.suffix}
@@ -189,7 +184,8 @@ def bpe_to_hf_json(tok):
     return {
         "version": "1.0", "truncation": None, "padding": None,
         "added_tokens": _added_tokens(tok),
-        "normalizer": None, "pre_tokenizer": pre, "post_processor": None, "decoder": decoder,
+        "normalizer": None, "pre_tokenizer": _hf_pre_tokenizer(pattern_source(tok.pattern), tok.byte_level),
+        "post_processor": None, "decoder": decoder,
         "model": {"type": "BPE", "dropout": None, "unk_token": tok.unk_token,
                   "continuing_subword_prefix": tok.prefix or None, "end_of_word_suffix": tok.suffix or None,
                   "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
@@ -206,7 +202,6 @@ def _find_pretokenizers(node):
 
 
 def bpe_from_hf_json(cls, data):
-    from fasttok.pretokenize import GPT2_PATTERN
     model = data["model"]
     if model.get("byte_fallback") or model.get("dropout") or model.get("ignore_merges"):
         raise ModelFileError("BPE options byte_fallback, dropout and ignore_merges are not supported")
@@ -221,7 +216,8 @@ def bpe_from_hf_json(cls, data):
         if p.get("type") == "Split":
             if (p.get("behavior"), p.get("invert")) not in (("Removed", True), ("Isolated", False)):
                 raise ModelFileError(f"Split behavior {p.get('behavior')!r} invert={p.get('invert')} is not supported")
-            pattern = p["pattern"].get("Regex") or regex_escape(p["pattern"]["String"])
+            pattern = pattern_from_hf(p["pattern"]["Regex"]) if "Regex" in p["pattern"] \
+                else re.escape(p["pattern"]["String"])
         elif p.get("type") == "ByteLevel" and p.get("use_regex", True):
             pattern = GPT2_PATTERN
         elif p.get("type") == "Whitespace":
@@ -239,17 +235,11 @@ def bpe_from_hf_json(cls, data):
                              end_of_word_suffix=model.get("end_of_word_suffix"), unk_token=model.get("unk_token"))
 
 
-def regex_escape(s):
-    import re
-    return re.escape(s)
-
-
 def from_string_vocab(cls, vocab, merges, *, special_tokens, pattern, byte_level, **options):
     """Build a BPETokenizer from {token string: id} and [(left, right)] merges in rank order.
 
     Byte-level token strings use GPT-2's byte-to-character map. Base tokens are those no merge makes.
     """
-    from fasttok.tokenizer import CHAR_TO_BYTE
     rows = []
     made = set()
     for k, (left, right) in enumerate(merges):
@@ -278,7 +268,6 @@ def from_string_vocab(cls, vocab, merges, *, special_tokens, pattern, byte_level
 
 def load_gpt2(encoder_json, vocab_bpe):
     """Load OpenAI's GPT-2 `encoder.json` + `vocab.bpe` (ids identical to tiktoken's "gpt2")."""
-    from fasttok.tokenizer import BPETokenizer
     try:
         with open(encoder_json, encoding="utf-8") as f:
             encoder = json.load(f)
