@@ -168,19 +168,37 @@ def _hf_pre_tokenizer(source, byte_level):
     return to_bytes if split is None else {"type": "Sequence", "pretokenizers": [split, to_bytes]}
 
 
+def _char_level_decoder(prefix, suffix):
+    """HF decoders that give BPETokenizer.decode's text for a character-level vocabulary.
+
+    HF joins what the decoders leave with nothing (and, with no decoder at all, with spaces): a
+    prefix-marked token glues to the one before and an unmarked one starts a word (WordPiece); a
+    suffix ends a word with a space (BPEDecoder); the text is then one piece (Fuse) whose trailing
+    spaces go, as decode drops them after a final suffix (Replace; HF's Strip decoder would panic
+    on an empty text).
+    """
+    steps = []
+    if prefix:
+        steps.append({"type": "WordPiece", "prefix": prefix, "cleanup": False})
+    if suffix:
+        steps.append({"type": "BPEDecoder", "suffix": suffix})
+    steps.append({"type": "Fuse"})
+    if suffix:
+        steps.append({"type": "Replace", "pattern": {"Regex": " +\\z"}, "content": ""})
+    return steps[0] if len(steps) == 1 else {"type": "Sequence", "decoders": steps}
+
+
 def bpe_to_hf_json(tok):
-    vocab = {t: i for i, t in enumerate(tok._id_to_token) if i not in tok._special_by_id}
-    if len(vocab) != tok.vocab_size - len(tok.special_tokens):
+    # Special tokens are in the model's vocab too, as HF's trainers put them: the BPE model needs
+    # its unk_token there.
+    vocab = {t: i for i, t in enumerate(tok._id_to_token)}
+    if len(vocab) != tok.vocab_size:
         raise ValueError("two tokens share one string; this vocabulary cannot be written as tokenizer.json")
     merges = [[tok._id_to_token[l], tok._id_to_token[r]] for l, r in tok.merges]
     if tok.byte_level:
         decoder = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
     else:
-        decoder = None
-        if tok.suffix:
-            decoder = {"type": "BPEDecoder", "suffix": tok.suffix}
-        elif tok.prefix:
-            decoder = {"type": "WordPiece", "prefix": tok.prefix, "cleanup": False}
+        decoder = _char_level_decoder(tok.prefix, tok.suffix)
     return {
         "version": "1.0", "truncation": None, "padding": None,
         "added_tokens": _added_tokens(tok),
