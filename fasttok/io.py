@@ -15,11 +15,11 @@ import re
 
 import numpy as np
 
-from fasttok._files import atomic_write
-from fasttok.errors import ModelFileError
+from fasttok._files import atomic_write, check_output_path
+from fasttok.errors import FasttokError, ModelFileError
 from fasttok.pretokenize import GPT2_PATTERN, WHITESPACE_PATTERN, hf_pattern, pattern_from_hf, pattern_source
 from fasttok.tokenizer import CHAR_TO_BYTE, BPETokenizer
-from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab
+from fasttok.wordpiece import BERT_CONFIG_NAME, WordPieceTokenizer, load_bert_vocab, with_normalizer
 
 FORMAT_VERSION = 1
 _HEADER = "fasttok"
@@ -38,22 +38,49 @@ def save(tok, path, *, format="native"):
         data = tok._hf_json()
         with atomic_write(path) as f:
             json.dump(data, f, ensure_ascii=False, indent=2)
-    elif format == "vocab.txt" and hasattr(tok, "_vocab_txt"):
-        with atomic_write(path) as f:
-            for token in tok._vocab_txt():
-                f.write(token + "\n")
+    elif format == "vocab.txt" and isinstance(tok, WordPieceTokenizer):
+        _save_vocab_txt(tok, path)
     else:
-        formats = "'native', 'hf'" + (" or 'vocab.txt'" if hasattr(tok, "_vocab_txt") else "")
+        formats = "'native', 'hf'" + (" or 'vocab.txt'" if isinstance(tok, WordPieceTokenizer) else "")
         raise ValueError(f"unknown format {format!r} for a {tok.model} tokenizer; use {formats}")
 
 
-def load(path):
+def _save_vocab_txt(tok, path):
+    """vocab.txt, and beside it the tokenizer_config.json that carries its settings, as HF saves them."""
+    config_path = os.path.join(os.path.dirname(os.fspath(path)), BERT_CONFIG_NAME)
+    if os.path.basename(os.fspath(path)) == BERT_CONFIG_NAME:
+        raise ValueError(f"{path}: a vocab.txt cannot be named {BERT_CONFIG_NAME}, the name of its settings file")
+    lines, config = tok._vocab_txt(), tok._tokenizer_config()
+    for target in (path, config_path):
+        check_output_path(target)
+    with atomic_write(path) as f:
+        for token in lines:
+            f.write(token + "\n")
+    with atomic_write(config_path) as f:
+        f.write(json.dumps(config, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def load(path, *, lowercase=None, strip_accents=None):
     """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, or a BERT vocab.txt.
 
-    A `.txt` file that is neither native nor JSON is read as a BERT WordPiece vocab.txt with the
-    defaults of fasttok.load_bert_vocab (uncased).
+    A `.txt` file that is neither native nor JSON is read as a BERT WordPiece vocab.txt by
+    fasttok.load_bert_vocab, with the settings of the tokenizer_config.json beside it if there is one.
+    lowercase, strip_accents: None keeps the file's settings (a bare vocab.txt: BERT uncased);
+    True/False override them for a WordPiece tokenizer (a BPE tokenizer has no such settings).
     """
-    path = os.fspath(path)
+    for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
+        if value not in (None, True, False):
+            raise TypeError(f"{name} must be None, True or False, got {value!r}")
+    tok = _load_any(os.fspath(path), lowercase, strip_accents)
+    if lowercase is None and strip_accents is None:
+        return tok
+    if not isinstance(tok, WordPieceTokenizer):
+        raise FasttokError(f"{path}: lowercase and strip_accents are WordPiece settings; this is a "
+                           f"{tok.model} tokenizer")
+    return with_normalizer(tok, lowercase=lowercase, strip_accents=strip_accents)
+
+
+def _load_any(path, lowercase, strip_accents):
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -83,7 +110,7 @@ def load(path):
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ModelFileError(f"{path}: malformed tokenizer.json ({type(e).__name__}: {e})") from None
     if path.endswith(".txt"):
-        return load_bert_vocab(path)
+        return load_bert_vocab(path, lowercase=lowercase, strip_accents=strip_accents)
     raise ModelFileError(f"{path}: unknown tokenizer file format (expected a '{_HEADER} ...' "
                          f"header, a tokenizer.json or a vocab.txt)")
 
