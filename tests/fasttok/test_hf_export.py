@@ -69,7 +69,7 @@ def test_mixed_scripts_and_docs_give_identical_ids_and_text(exported):
 @given(text=TEXT)
 def test_any_text_gives_identical_ids(exported, text):
     tok, _, hf = exported
-    ids = tok.encode_ordinary(text)
+    ids = tok.encode(text, allowed_special="all")  # HF always matches added tokens in text
     assert ids == hf.encode(text, add_special_tokens=False).ids
     assert tok.decode(ids) == hf.decode(ids, skip_special_tokens=False)
 
