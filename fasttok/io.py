@@ -11,25 +11,19 @@
 # ------------------------------------------------------------------------------------------------
 import json
 import os
+import re
 
 import numpy as np
 
-from fasttok._files import atomic_write
-from fasttok.errors import ModelFileError
+from fasttok._files import atomic_write, check_output_path
+from fasttok.errors import FasttokError, ModelFileError
+from fasttok.pretokenize import GPT2_PATTERN, WHITESPACE_PATTERN, hf_pattern, pattern_from_hf, pattern_source
+from fasttok.tokenizer import CHAR_TO_BYTE, BPETokenizer
+from fasttok.wordpiece import BERT_CONFIG_NAME, WordPieceTokenizer, load_bert_vocab, with_normalizer
 
 FORMAT_VERSION = 1
 _HEADER = "fasttok"
-
-
-def _model_classes():
-    from fasttok.tokenizer import BPETokenizer
-    classes = {"bpe": BPETokenizer}
-    try:
-        from fasttok.wordpiece import WordPieceTokenizer
-        classes["wordpiece"] = WordPieceTokenizer
-    except ImportError:
-        pass
-    return classes
+_MODEL_CLASSES = {"bpe": BPETokenizer, "wordpiece": WordPieceTokenizer}
 
 
 def save(tok, path, *, format="native"):
@@ -44,22 +38,49 @@ def save(tok, path, *, format="native"):
         data = tok._hf_json()
         with atomic_write(path) as f:
             json.dump(data, f, ensure_ascii=False, indent=2)
-    elif format == "vocab.txt" and hasattr(tok, "_vocab_txt"):
-        with atomic_write(path) as f:
-            for token in tok._vocab_txt():
-                f.write(token + "\n")
+    elif format == "vocab.txt" and isinstance(tok, WordPieceTokenizer):
+        _save_vocab_txt(tok, path)
     else:
-        formats = "'native', 'hf'" + (" or 'vocab.txt'" if hasattr(tok, "_vocab_txt") else "")
+        formats = "'native', 'hf'" + (" or 'vocab.txt'" if isinstance(tok, WordPieceTokenizer) else "")
         raise ValueError(f"unknown format {format!r} for a {tok.model} tokenizer; use {formats}")
 
 
-def load(path):
+def _save_vocab_txt(tok, path):
+    """vocab.txt, and beside it the tokenizer_config.json that carries its settings, as HF saves them."""
+    config_path = os.path.join(os.path.dirname(os.fspath(path)), BERT_CONFIG_NAME)
+    if os.path.basename(os.fspath(path)) == BERT_CONFIG_NAME:
+        raise ValueError(f"{path}: a vocab.txt cannot be named {BERT_CONFIG_NAME}, the name of its settings file")
+    lines, config = tok._vocab_txt(), tok._tokenizer_config()
+    for target in (path, config_path):
+        check_output_path(target)
+    with atomic_write(path) as f:
+        for token in lines:
+            f.write(token + "\n")
+    with atomic_write(config_path) as f:
+        f.write(json.dumps(config, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def load(path, *, lowercase=None, strip_accents=None):
     """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, or a BERT vocab.txt.
 
-    A `.txt` file that is neither native nor JSON is read as a BERT WordPiece vocab.txt with the
-    defaults of fasttok.load_bert_vocab (uncased).
+    A `.txt` file that is neither native nor JSON is read as a BERT WordPiece vocab.txt by
+    fasttok.load_bert_vocab, with the settings of the tokenizer_config.json beside it if there is one.
+    lowercase, strip_accents: None keeps the file's settings (a bare vocab.txt: BERT uncased);
+    True/False override them for a WordPiece tokenizer (a BPE tokenizer has no such settings).
     """
-    path = os.fspath(path)
+    for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
+        if value not in (None, True, False):
+            raise TypeError(f"{name} must be None, True or False, got {value!r}")
+    tok = _load_any(os.fspath(path), lowercase, strip_accents)
+    if lowercase is None and strip_accents is None:
+        return tok
+    if not isinstance(tok, WordPieceTokenizer):
+        raise FasttokError(f"{path}: lowercase and strip_accents are WordPiece settings; this is a "
+                           f"{tok.model} tokenizer")
+    return with_normalizer(tok, lowercase=lowercase, strip_accents=strip_accents)
+
+
+def _load_any(path, lowercase, strip_accents):
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -79,9 +100,7 @@ def load(path):
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
             raise ModelFileError(f"{path}: JSON without a 'model' object is not a tokenizer.json")
         kind = data["model"].get("type")
-        classes = {"BPE": "bpe", "WordPiece": "wordpiece"}
-        model = classes.get(kind)
-        cls = _model_classes().get(model)
+        cls = _MODEL_CLASSES.get({"BPE": "bpe", "WordPiece": "wordpiece"}.get(kind))
         if cls is None:
             raise ModelFileError(f"{path}: tokenizer.json model type {kind!r} is not supported (BPE, WordPiece)")
         try:
@@ -91,8 +110,7 @@ def load(path):
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ModelFileError(f"{path}: malformed tokenizer.json ({type(e).__name__}: {e})") from None
     if path.endswith(".txt"):
-        from fasttok.wordpiece import load_bert_vocab
-        return load_bert_vocab(path)
+        return load_bert_vocab(path, lowercase=lowercase, strip_accents=strip_accents)
     raise ModelFileError(f"{path}: unknown tokenizer file format (expected a '{_HEADER} ...' "
                          f"header, a tokenizer.json or a vocab.txt)")
 
@@ -107,7 +125,7 @@ def _load_native(text, path):
     _, model, version = head
     if int(version) != FORMAT_VERSION:
         raise ModelFileError(f"{path}: format version {version} is not supported (this fasttok reads {FORMAT_VERSION})")
-    cls = _model_classes().get(model)
+    cls = _MODEL_CLASSES.get(model)
     if cls is None:
         raise ModelFileError(f"{path}: unknown model {model!r} in header")
     if len(lines) < 2:
@@ -160,36 +178,59 @@ def _added_tokens(tok):
              "normalized": False, "special": True} for s, i in sorted(tok.special_tokens.items(), key=lambda x: x[1])]
 
 
+def _hf_pre_tokenizer(source, byte_level):
+    """The HF pre-tokenizer that cuts text into the pieces `source` does."""
+    if source is None:
+        split = None
+    elif source == WHITESPACE_PATTERN:
+        split = {"type": "Whitespace"}  # the pattern is HF's Whitespace (same \w: UTS #18, tested)
+    else:
+        # Removed + invert keeps exactly the matches, i.e. regex.findall semantics.
+        split = {"type": "Split", "pattern": {"Regex": hf_pattern(source)}, "behavior": "Removed", "invert": True}
+    if not byte_level:
+        return split
+    to_bytes = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+    if source == GPT2_PATTERN:
+        return dict(to_bytes, use_regex=True)  # HF's ByteLevel regex is GPT-2's pattern
+    return to_bytes if split is None else {"type": "Sequence", "pretokenizers": [split, to_bytes]}
+
+
+def _char_level_decoder(prefix, suffix):
+    """HF decoders that give BPETokenizer.decode's text for a character-level vocabulary.
+
+    HF joins what the decoders leave with nothing (and, with no decoder at all, with spaces): a
+    prefix-marked token glues to the one before and an unmarked one starts a word (WordPiece); a
+    suffix ends a word with a space (BPEDecoder); the text is then one piece (Fuse) whose trailing
+    spaces go, as decode drops them after a final suffix (Replace; HF's Strip decoder would panic
+    on an empty text).
+    """
+    steps = []
+    if prefix:
+        steps.append({"type": "WordPiece", "prefix": prefix, "cleanup": False})
+    if suffix:
+        steps.append({"type": "BPEDecoder", "suffix": suffix})
+    steps.append({"type": "Fuse"})
+    if suffix:
+        steps.append({"type": "Replace", "pattern": {"Regex": " +\\z"}, "content": ""})
+    return steps[0] if len(steps) == 1 else {"type": "Sequence", "decoders": steps}
+
+
 def bpe_to_hf_json(tok):
-    from fasttok.pretokenize import GPT2_PATTERN, pattern_source
-    source = pattern_source(tok.pattern)
-    vocab = {t: i for i, t in enumerate(tok._id_to_token) if i not in tok._special_by_id}
-    if len(vocab) != tok.vocab_size - len(tok.special_tokens):
+    # Special tokens are in the model's vocab too, as HF's trainers put them: the BPE model needs
+    # its unk_token there.
+    vocab = {t: i for i, t in enumerate(tok._id_to_token)}
+    if len(vocab) != tok.vocab_size:
         raise ValueError("two tokens share one string; this vocabulary cannot be written as tokenizer.json")
     merges = [[tok._id_to_token[l], tok._id_to_token[r]] for l, r in tok.merges]
-    # Removed + invert keeps exactly the matches, i.e. regex.findall semantics (as HF's Whitespace does).
-    split = None if source is None else {"type": "Split", "pattern": {"Regex": source},
-                                         "behavior": "Removed", "invert": True}
     if tok.byte_level:
-        byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
-        if source == GPT2_PATTERN:
-            pre = dict(byte_level, use_regex=True)
-        elif split is None:
-            pre = byte_level
-        else:
-            pre = {"type": "Sequence", "pretokenizers": [split, byte_level]}
         decoder = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
     else:
-        pre = split
-        decoder = None
-        if tok.suffix:
-            decoder = {"type": "BPEDecoder", "suffix": tok.suffix}
-        elif tok.prefix:
-            decoder = {"type": "WordPiece", "prefix": tok.prefix, "cleanup": False}
+        decoder = _char_level_decoder(tok.prefix, tok.suffix)
     return {
         "version": "1.0", "truncation": None, "padding": None,
         "added_tokens": _added_tokens(tok),
-        "normalizer": None, "pre_tokenizer": pre, "post_processor": None, "decoder": decoder,
+        "normalizer": None, "pre_tokenizer": _hf_pre_tokenizer(pattern_source(tok.pattern), tok.byte_level),
+        "post_processor": None, "decoder": decoder,
         "model": {"type": "BPE", "dropout": None, "unk_token": tok.unk_token,
                   "continuing_subword_prefix": tok.prefix or None, "end_of_word_suffix": tok.suffix or None,
                   "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
@@ -206,7 +247,6 @@ def _find_pretokenizers(node):
 
 
 def bpe_from_hf_json(cls, data):
-    from fasttok.pretokenize import GPT2_PATTERN
     model = data["model"]
     if model.get("byte_fallback") or model.get("dropout") or model.get("ignore_merges"):
         raise ModelFileError("BPE options byte_fallback, dropout and ignore_merges are not supported")
@@ -221,7 +261,8 @@ def bpe_from_hf_json(cls, data):
         if p.get("type") == "Split":
             if (p.get("behavior"), p.get("invert")) not in (("Removed", True), ("Isolated", False)):
                 raise ModelFileError(f"Split behavior {p.get('behavior')!r} invert={p.get('invert')} is not supported")
-            pattern = p["pattern"].get("Regex") or regex_escape(p["pattern"]["String"])
+            pattern = pattern_from_hf(p["pattern"]["Regex"]) if "Regex" in p["pattern"] \
+                else re.escape(p["pattern"]["String"])
         elif p.get("type") == "ByteLevel" and p.get("use_regex", True):
             pattern = GPT2_PATTERN
         elif p.get("type") == "Whitespace":
@@ -239,17 +280,11 @@ def bpe_from_hf_json(cls, data):
                              end_of_word_suffix=model.get("end_of_word_suffix"), unk_token=model.get("unk_token"))
 
 
-def regex_escape(s):
-    import re
-    return re.escape(s)
-
-
 def from_string_vocab(cls, vocab, merges, *, special_tokens, pattern, byte_level, **options):
     """Build a BPETokenizer from {token string: id} and [(left, right)] merges in rank order.
 
     Byte-level token strings use GPT-2's byte-to-character map. Base tokens are those no merge makes.
     """
-    from fasttok.tokenizer import CHAR_TO_BYTE
     rows = []
     made = set()
     for k, (left, right) in enumerate(merges):
@@ -278,7 +313,6 @@ def from_string_vocab(cls, vocab, merges, *, special_tokens, pattern, byte_level
 
 def load_gpt2(encoder_json, vocab_bpe):
     """Load OpenAI's GPT-2 `encoder.json` + `vocab.bpe` (ids identical to tiktoken's "gpt2")."""
-    from fasttok.tokenizer import BPETokenizer
     try:
         with open(encoder_json, encoding="utf-8") as f:
             encoder = json.load(f)

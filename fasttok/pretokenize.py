@@ -5,9 +5,10 @@ A pattern is one of the names in PATTERNS, any regex string, or a compiled `rege
 import functools
 import os
 import re as _re_std
+import unicodedata
 
 from fasttok import _pretok
-from fasttok.errors import CorpusError
+from fasttok.errors import CorpusError, FasttokError, ModelFileError
 
 # The published patterns, character for character: GPT-2's from OpenAI's encoder.py, GPT-4's
 # (cl100k_base) from tiktoken. "whitespace" is HF tokenizers' Whitespace pre-tokenizer.
@@ -188,3 +189,252 @@ def _decode(data, path, offset):
     except UnicodeDecodeError as e:
         raise CorpusError(f"{path}: invalid UTF-8 at byte offset {offset + e.start} "
                           f"(byte 0x{data[e.start]:02x})") from None
+
+
+
+# ------------------------------------------------------------------------------------------------
+# Patterns in Hugging Face's regex dialect
+#
+# HF tokenizers runs a tokenizer.json Split pattern through Oniguruma (Ruby syntax), which reads some
+# of the `regex` module's constructs differently. Each difference below is checked against HF itself
+# in tests/fasttok/test_hf_pattern.py:
+#
+#   here (`regex` module)          Oniguruma                        written for Oniguruma as
+#   X{m,n}+  possessive interval   (X{m,n})+, a repeated interval   (?>X{m,n})
+#   X{n}?    exactly n (lazy)      (X{n})?, optional                X{n}
+#   \w       UTS #18 word          drops ZWNJ and ZWJ; outside a    the explicit class _WORD
+#                                  class adds ²³¹¼½¾
+#   \b \B    on that \w            on its own \w                    look-arounds on _WORD
+#   ^ $ \Z   string anchors        line anchors                     \A  (?=\n?\z)  \z
+#   (?s)     dot matches newline   spelt (?m)                       (?m)
+#   [ &&     literal in a class    nested class, intersection       \[  \&\&
+#   \g<n>    back-reference        subroutine call                  \k<n>
+#   \N{..} \uXXXX \UXXXXXXXX       not understood                   \x{...}
+#
+# hf_pattern() writes a `regex` source for Oniguruma; pattern_from_hf() reads an Oniguruma source as
+# HF means it (and, since HF splits on whole matches, with capturing groups made non-capturing, so
+# that findall returns whole matches too). Both refuse, naming it, what they cannot carry over.
+# ------------------------------------------------------------------------------------------------
+
+# The `regex` module's \w (UTS #18), and Oniguruma's \w inside a class and outside one (where it and \b
+# also take the Latin-1 digits ²³¹ and fractions ¼½¾), as class bodies that both engines read alike.
+_WORD = r"\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}"
+_ONIG_CLASS_WORD = r"\p{Alphabetic}\p{M}\p{Nd}\p{Pc}"
+_ONIG_WORD = _ONIG_CLASS_WORD + r"\xb2\xb3\xb9\xbc-\xbe"
+
+_ESCAPE = _re_std.compile(r"""\\(?:[pP]\{[^}]*\}|[pP][A-Za-z]|N\{[^}]*\}|x\{[0-9A-Fa-f]+\}|x[0-9A-Fa-f]{2}
+                              |u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[kg]<[^>]*>|[0-9]+|.)""", _re_std.S | _re_std.X)
+_QUANTIFIER = _re_std.compile(r"(?:[*+?]|\{(?:(\d+)|\d+,\d*|,\d+)\})([?+]?)")
+_GROUP = _re_std.compile(r"""\((?:\?(?:(?P<flags>[A-Za-z]*(?:-[A-Za-z]+)?)(?P<end>[:)])
+                                      |(?P<comment>\#[^)]*\))|(?P<backref>P=\w+\))|(?P<lookaround><[=!]|[=!>])
+                                      |(?P<named>P?<\w+>|'\w+')))?""", _re_std.X)
+_POSIX = _re_std.compile(r"\[:\^?[A-Za-z]+:\]")
+
+
+class _Dialect:
+    """What one direction of the translation rewrites; a None replacement means: refuse."""
+
+    def __init__(self, *, target, error, escapes, prefixes, class_escapes, class_literals, flags,
+                 anchors, possessive, exact_lazy, capture):
+        self.target, self.error = target, error
+        self.escapes = escapes                # escape -> replacement, outside a class
+        self.prefixes = prefixes              # escape prefix (back-references) -> replacement prefix
+        self.class_escapes = class_escapes    # escape -> replacement, inside a class
+        self.class_literals = class_literals  # text inside a class -> replacement
+        self.flags = flags                    # inline flag letter -> letter in the target
+        self.anchors = anchors                # "^" / "$" -> replacement
+        self.possessive = possessive          # X{m,n}+ in the target, from (X, "{m,n}")
+        self.exact_lazy = exact_lazy          # X{n}? in the target, from (X, "{n}")
+        self.capture = capture                # what a capturing group opens with (None: unchanged)
+
+    def refuse(self, what):
+        raise self.error(f"{what} cannot be written for {self.target}")
+
+
+def _translate(source, d):
+    """`source` rewritten construct by construct as `d` says."""
+    out = []            # the translated pieces
+    opens = []          # index in `out` of each open group
+    atom = None         # index in `out` where the last atom (what a quantifier applies to) starts
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            text = _ESCAPE.match(source, i).group()
+            atom = len(out)
+            out.append(_rewrite_escape(text, d, d.escapes))
+            i += len(text)
+        elif c == "[":
+            atom = len(out)
+            text, i = _translate_class(source, i, d)
+            out.append(text)
+        elif c == "(":
+            m = _GROUP.match(source, i)
+            i = m.end()
+            text = m.group()
+            if text == "(" and source.startswith("(?", m.start()):
+                d.refuse(f"the group {source[m.start():m.start() + 4]!r}...")
+            if m["comment"]:
+                continue
+            if m["backref"]:
+                atom = len(out)
+                out.append(_rewrite_escape(f"\\g<{text[4:-1]}>", d, {}))
+                continue
+            if m["flags"] is not None:
+                text = "(?" + _rewrite_flags(m["flags"], d) + m["end"]
+                if m["end"] == ")":  # flags for the whole pattern
+                    if m.start():
+                        raise d.error(f"inline flags {m.group()!r} only carry over at the start of the "
+                                      "pattern; use a scoped group (?flags:...)")
+                    out.append("" if text == "(?)" else text)
+                    atom = None
+                    continue
+            elif not m["lookaround"]:
+                text = d.capture or text.replace("(?P<", "(?<", 1)
+            opens.append(len(out))
+            out.append(text)
+            atom = None
+        elif c == ")":
+            out.append(c)
+            atom = opens.pop() if opens else None
+            i += 1
+        elif c in "*+?{" and (m := _QUANTIFIER.match(source, i)):
+            interval, modifier = m.group()[:len(m.group()) - len(m[2])], m[2]
+            if atom is not None and interval.startswith("{") and modifier == "+":
+                out[atom:] = [d.possessive("".join(out[atom:]), interval)]
+            elif atom is not None and m[1] is not None and modifier == "?":
+                out[atom:] = [d.exact_lazy("".join(out[atom:]), interval)]
+            else:
+                out.append(m.group())
+            atom = None
+            i = m.end()
+        elif c in "^$":
+            out.append(d.anchors[c])
+            atom = None
+            i += 1
+        else:
+            atom = None if c == "|" else len(out)
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _rewrite_escape(text, d, table):
+    if text in table:
+        return table[text] if table[text] is not None else d.refuse(f"the escape {text!r}")
+    for prefix, replacement in d.prefixes.items():
+        if text.startswith(prefix):
+            return replacement + text[len(prefix):] if replacement is not None else d.refuse(f"the escape {text!r}")
+    if text.startswith("\\N{"):
+        try:
+            return _code_point(ord(unicodedata.lookup(text[3:-1])), d)
+        except KeyError:
+            raise d.error(f"unknown character name in {text!r}") from None
+    if text[1] in "uU" and len(text) > 2:
+        return _code_point(int(text[2:], 16), d)
+    if text.startswith("\\x{"):
+        return _code_point(int(text[3:-1], 16), d)
+    return text
+
+
+def _code_point(cp, d):
+    return f"\\x{{{cp:X}}}" if d is _TO_ONIG else f"\\U{cp:08X}"
+
+
+def _translate_class(source, i, d):
+    """The class that starts at source[i] (its '['), rewritten; and the index after its ']'."""
+    j = i + 1
+    parts = ["["]
+    if source.startswith("^", j):
+        parts.append("^")
+        j += 1
+    first = True
+    while j < len(source):
+        c = source[j]
+        if c == "]" and not first:
+            parts.append("]")
+            return "".join(parts), j + 1
+        first = False
+        if c == "\\":
+            text = _ESCAPE.match(source, j).group()
+            parts.append(_rewrite_escape(text, d, d.class_escapes))
+            j += len(text)
+        elif c == "[" and (m := _POSIX.match(source, j)):
+            parts.append(m.group())
+            j = m.end()
+        elif (lit := next((t for t in d.class_literals if source.startswith(t, j)), None)) is not None:
+            if d.class_literals[lit] is None:
+                d.refuse(f"{lit!r} inside a character class (a nested class or an intersection)")
+            parts.append(d.class_literals[lit])
+            j += len(lit)
+        else:
+            parts.append(c)
+            j += 1
+    raise d.error(f"unterminated character class in {source!r}")
+
+
+def _rewrite_flags(flags, d):
+    on, _, off = flags.partition("-")
+    out = []
+    for part in (on, off):
+        for f in part:
+            if f not in d.flags:
+                d.refuse(f"the inline flag {f!r} (in {flags!r})")
+        out.append("".join(d.flags[f] for f in part))
+    return out[0] + ("-" + out[1] if out[1] else "")
+
+
+def _look_arounds(word, negated):
+    ahead, not_ahead = f"(?=[{word}])", f"(?![{word}])"
+    if negated:
+        ahead, not_ahead = not_ahead, ahead
+    return f"(?:(?<=[{word}]){not_ahead}|(?<![{word}]){ahead})"
+
+
+_TO_ONIG = _Dialect(
+    target="Oniguruma (HF tokenizers)", error=FasttokError,
+    escapes={r"\w": f"[{_WORD}]", r"\W": f"[^{_WORD}]", r"\Z": r"\z",
+             r"\b": _look_arounds(_WORD, False), r"\B": _look_arounds(_WORD, True)},
+    prefixes={"\\g<": "\\k<"},
+    class_escapes={r"\w": _WORD, r"\W": f"[^{_WORD}]"},
+    class_literals={"[": r"\[", "&&": r"\&\&"},
+    flags={"i": "i", "s": "m"},  # our (?m) only changes ^ and $; not carried over
+    anchors={"^": r"\A", "$": r"(?=\n?\z)"},
+    possessive=lambda atom, interval: f"(?>{atom}{interval})",
+    exact_lazy=lambda atom, interval: f"{atom}{interval}",
+    capture=None,
+)
+_FROM_ONIG = _Dialect(
+    target="the regex module", error=ModelFileError,
+    escapes={r"\w": f"[{_ONIG_WORD}]", r"\W": f"[^{_ONIG_WORD}]", r"\Z": r"(?=\n?\Z)", r"\z": r"\Z",
+             r"\h": "[0-9A-Fa-f]", r"\H": "[^0-9A-Fa-f]",
+             r"\b": _look_arounds(_ONIG_WORD, False), r"\B": _look_arounds(_ONIG_WORD, True),
+             r"\O": None, r"\y": None, r"\Y": None, r"\N": None, r"\X": None, r"\K": None},
+    # Capturing groups become non-capturing (findall returns whole matches), so references refuse.
+    prefixes={"\\g<": None, "\\k<": None, **{f"\\{k}": None for k in range(1, 10)}},
+    class_escapes={r"\w": _ONIG_CLASS_WORD, r"\h": "0-9A-Fa-f", r"\W": None, r"\H": None},
+    class_literals={"[": None, "&&": None},
+    flags={"i": "i", "m": "s"},
+    anchors={"^": r"(?m:^)", "$": r"(?m:$)"},
+    possessive=lambda atom, interval: f"(?:{atom}{interval})+",
+    exact_lazy=lambda atom, interval: f"(?:{atom}{interval})?",
+    capture="(?:",
+)
+
+
+def hf_pattern(source):
+    r"""The pattern source written so that HF tokenizers (Oniguruma) finds the same matches.
+
+    >>> hf_pattern(r"\p{N}{1,3}+| ?\p{L}+")
+    '(?>\p{N}{1,3})| ?\p{L}+'
+    """
+    return _translate(source, _TO_ONIG)
+
+
+def pattern_from_hf(onig_source):
+    """A tokenizer.json Split regex as a pattern source here: a named pattern's own source when
+    it is that pattern as hf_pattern writes it, else the Oniguruma regex rewritten for `regex`."""
+    for source in PATTERNS.values():
+        if onig_source == hf_pattern(source):
+            return source
+    return _translate(onig_source, _FROM_ONIG)

@@ -24,9 +24,16 @@ from .tokenizer import Tokenizer
 from .train import TrainingWarning, _check_int, _check_special_tokens
 
 __all__ = ["WordPieceTokenizer", "train_wordpiece", "load_bert_vocab", "bert_pre_tokenize",
-           "BERT_SPECIAL_TOKENS"]
+           "BERT_SPECIAL_TOKENS", "BERT_CONFIG_NAME"]
 
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# HF keeps a vocab.txt's settings in this file beside it (transformers' save_pretrained).
+BERT_CONFIG_NAME = "tokenizer_config.json"
+# The special-token roles of HF's BertTokenizer and the token each defaults to.
+_BERT_ROLES = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+               "mask_token": "[MASK]"}
+# transformers' "no length limit" (int(1e30)), what save_pretrained writes when no model set one.
+_NO_MAX_LENGTH = int(1e30)
 _CHUNK_BYTES = 1 << 20  # corpus files are read this much at a time, cut at the last newline
 
 
@@ -276,11 +283,53 @@ class WordPieceTokenizer(Tokenizer):
                    lowercase=normalizer.get("lowercase", True), strip_accents=normalizer.get("strip_accents"))
 
     def _vocab_txt(self) -> list[str]:
-        """BERT's vocab.txt lines: one token per line, id = line number (settings are not kept)."""
+        """BERT's vocab.txt lines: one token per line, id = line number (settings: _tokenizer_config)."""
         bad = [t for t in self._id_to_token if t != t.strip() or "\n" in t or "\r" in t]
         if bad:
             raise FasttokError(f"tokens {bad[:3]} cannot be written to vocab.txt (whitespace at an end or a line break)")
         return list(self._id_to_token)
+
+    def _tokenizer_config(self) -> dict:
+        """The tokenizer_config.json HF's BertTokenizer saves beside vocab.txt, for these settings.
+
+        A prefix other than "##" and a word limit other than 100 are kept under the names HF's
+        tokenizers gives them (wordpieces_prefix, max_input_chars_per_word); transformers' BertTokenizer
+        ignores both, so write a tokenizer.json (format="hf") for such a vocabulary.
+        """
+        by_id = sorted(self._special, key=self._special.get)
+        roles = {role: self.unk_token if role == "unk_token" else (token if token in self._special else None)
+                 for role, token in _BERT_ROLES.items()}
+        config = {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": self.lowercase,
+            "strip_accents": self.strip_accents,
+            "tokenize_chinese_chars": True,
+            "do_basic_tokenize": True,
+            "never_split": None,
+            "clean_up_tokenization_spaces": True,  # decode tidies spaces as HF's clean-up does
+            "model_max_length": _NO_MAX_LENGTH,
+            **roles,
+            "added_tokens_decoder": {
+                str(self._special[t]): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                                        "single_word": False, "special": True} for t in by_id},
+        }
+        extra = [t for t in by_id if t not in roles.values()]
+        if extra:
+            config["additional_special_tokens"] = extra
+        if self.continuing_subword_prefix != "##":
+            config["wordpieces_prefix"] = self.continuing_subword_prefix
+        if self.max_input_chars_per_word != 100:
+            config["max_input_chars_per_word"] = self.max_input_chars_per_word
+        return config
+
+
+def with_normalizer(tok: WordPieceTokenizer, *, lowercase=None, strip_accents=None) -> WordPieceTokenizer:
+    """`tok` with lowercase and/or strip_accents replaced (None keeps the current value)."""
+    settings = tok._settings()
+    for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
+        if value is not None:
+            settings[name] = value
+    return WordPieceTokenizer(tok._id_to_token, **settings)
 
 
 _CLEANUP = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
@@ -306,15 +355,40 @@ def _unquote(record: str) -> str:
 # Loading BERT files
 # ---------------------------------------------------------------------------------------------
 
-def load_bert_vocab(vocab_txt, *, lowercase=True, strip_accents=None, unk_token="[UNK]",
-                    continuing_subword_prefix="##", max_input_chars_per_word=100,
+def load_bert_vocab(vocab_txt, *, lowercase=None, strip_accents=None, unk_token=None,
+                    continuing_subword_prefix=None, max_input_chars_per_word=None,
                     special_tokens=None) -> WordPieceTokenizer:
     """Read BERT's vocab.txt (one token per line, id = line number) into a tokenizer.
 
-    special_tokens: default, those of [PAD] [UNK] [CLS] [SEP] [MASK] that the file has.
+    Each setting left None comes from the tokenizer_config.json beside the file when there is one (as
+    HF's save_pretrained writes it, and fasttok's save(format="vocab.txt")), else from BERT uncased:
+    lowercase=True, strip_accents=None (strip when lowercasing), unk_token="[UNK]",
+    continuing_subword_prefix="##", max_input_chars_per_word=100, and as special tokens those of
+    [PAD] [UNK] [CLS] [SEP] [MASK] that the file has. A value given here wins over the config.
     """
     path = Path(vocab_txt)
-    data = path.read_bytes()
+    vocab = _read_vocab_lines(path)
+    settings = {"lowercase": True, "strip_accents": None, "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100,
+                "special_tokens": [t for t in BERT_SPECIAL_TOKENS if t in set(vocab)]}
+    config_path = path.with_name(BERT_CONFIG_NAME)
+    if config_path.is_file():
+        settings.update(_settings_from_config(config_path, vocab))
+    given = {"lowercase": lowercase, "strip_accents": strip_accents, "unk_token": unk_token,
+             "continuing_subword_prefix": continuing_subword_prefix,
+             "max_input_chars_per_word": max_input_chars_per_word, "special_tokens": special_tokens}
+    settings.update({k: v for k, v in given.items() if v is not None})
+    try:
+        return WordPieceTokenizer(vocab, **settings)
+    except ModelFileError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+
+
+def _read_vocab_lines(path: Path) -> list[str]:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"cannot read vocabulary file {str(path)!r}: {e.strerror}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -330,16 +404,82 @@ def load_bert_vocab(vocab_txt, *, lowercase=True, strip_accents=None, unk_token=
         if not token:
             raise ModelFileError(f"{path}: line {n} is empty")
         vocab.append(token)
-    if special_tokens is None:
-        present = set(vocab)
-        special_tokens = [t for t in BERT_SPECIAL_TOKENS if t in present]
+    return vocab
+
+
+def _settings_from_config(config_path: Path, vocab: list[str]) -> dict:
+    """load_bert_vocab's settings from HF's tokenizer_config.json; appends tokens it adds to `vocab`.
+
+    Keys the config leaves out take BertTokenizer's defaults, as transformers does.
+    """
     try:
-        return WordPieceTokenizer(vocab, special_tokens=special_tokens, unk_token=unk_token,
-                                  continuing_subword_prefix=continuing_subword_prefix,
-                                  max_input_chars_per_word=max_input_chars_per_word,
-                                  lowercase=lowercase, strip_accents=strip_accents)
-    except ModelFileError as e:
-        raise ModelFileError(f"{path}: {e}") from None
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{config_path}: unreadable or corrupt tokenizer config ({e})") from None
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{config_path}: a tokenizer config is a JSON object")
+
+    def fail(message):
+        raise ModelFileError(f"{config_path}: {message}")
+
+    for key in ("tokenize_chinese_chars", "do_basic_tokenize"):
+        if config.get(key, True) is not True:
+            fail(f"{key}={config[key]!r} is not supported (fasttok runs BERT's whole basic tokenizer)")
+    settings = {}
+    for key, name, kinds in (("do_lower_case", "lowercase", (bool,)),
+                             ("strip_accents", "strip_accents", (bool, type(None))),
+                             ("wordpieces_prefix", "continuing_subword_prefix", (str,)),
+                             ("max_input_chars_per_word", "max_input_chars_per_word", (int,))):
+        if key in config:
+            if not isinstance(config[key], kinds) or (kinds == (int,) and isinstance(config[key], bool)):
+                fail(f"{key} is {config[key]!r}, not a {' or '.join(k.__name__ for k in kinds)}")
+            settings[name] = config[key]
+
+    def content(value):  # a token as a config gives it: a str, or an AddedToken {"content": ...}
+        if isinstance(value, dict):
+            value = value.get("content")
+        if value is not None and not isinstance(value, str):
+            fail(f"a token is {value!r}, not a string")
+        return value
+
+    # Tokens HF adds beyond vocab.txt get the next ids, in id order.
+    added = config.get("added_tokens_decoder") or {}
+    try:
+        entries = sorted((int(i), entry) for i, entry in added.items() if isinstance(entry, dict))
+    except (AttributeError, TypeError, ValueError):
+        entries = None
+    if entries is None or len(entries) != len(added):
+        fail("added_tokens_decoder is not a map of token ids to tokens")
+    specials = []
+    for i, entry in entries:
+        token = content(entry)
+        if not entry.get("special", True):
+            fail(f"added token {token!r} is not special; fasttok reads special added tokens only")
+        if i == len(vocab):
+            vocab.append(token)
+        elif not 0 <= i < len(vocab) or vocab[i] != token:
+            fail(f"added token {token!r} has id {i}, which the vocabulary gives to "
+                 f"{vocab[i] if 0 <= i < len(vocab) else 'no token'!r}")
+        specials.append(token)
+    present = set(vocab)
+    for role, default in _BERT_ROLES.items():
+        token = content(config[role]) if role in config else (default if default in present else None)
+        if role == "unk_token":
+            if token is None and role in config:
+                fail("sets no unk_token; a WordPiece vocabulary needs one")
+            settings["unk_token"] = token or default
+        if token is not None:
+            specials.append(token)
+    for key in ("additional_special_tokens", "never_split"):
+        if not isinstance(config.get(key) or [], list):
+            fail(f"{key} is {config[key]!r}, not a list of tokens")
+    specials.extend(content(token) for token in config.get("additional_special_tokens") or [])
+    specials = list(dict.fromkeys(specials))
+    unsplit = [t for t in config.get("never_split") or [] if t not in specials]
+    if unsplit:
+        fail(f"never_split {unsplit[:3]} is not supported (only special tokens are kept whole)")
+    settings["special_tokens"] = specials
+    return settings
 
 
 # ---------------------------------------------------------------------------------------------
