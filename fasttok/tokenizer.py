@@ -10,6 +10,7 @@ subclass (`BPETokenizer` here, `WordPieceTokenizer` in fasttok/wordpiece.py) sup
 - `_hf_json() -> dict` and classmethod `_from_hf_json(data)`;
 - class attributes `model` (its name in files) and `default_allowed_special`.
 """
+import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -155,11 +156,23 @@ class Tokenizer:
     # -- decoding ---------------------------------------------------------------------------------
 
     def _check_ids(self, ids):
-        ids = [int(i) for i in ids]
+        """`ids` as a list of ints in the vocabulary: TypeError for anything that is not an integer
+        (floats, strings, bools; numpy and other integer types are fine), UnknownTokenError when
+        out of range."""
+        if isinstance(ids, np.ndarray):
+            if ids.ndim != 1 or ids.dtype.kind not in "iu":
+                raise TypeError(f"ids must be a 1-D array of integers, not a {ids.ndim}-D {ids.dtype} array")
+            ids = ids.tolist()
+        elif isinstance(ids, (str, bytes, bytearray)) or not hasattr(ids, "__iter__"):
+            raise TypeError(f"ids must be a sequence of integers, not {type(ids).__name__}")
+        else:
+            ids = list(ids)
+            if not all(type(i) is int for i in ids):  # exact int: the common case, checked in C
+                ids = [_token_id(i) for i in ids]
         n = self.vocab_size
-        for i in ids:
-            if not 0 <= i < n:
-                raise UnknownTokenError(f"token id {i} is not in the vocabulary (ids 0..{n - 1})")
+        if ids and (min(ids) < 0 or max(ids) >= n):
+            bad = next(i for i in ids if not 0 <= i < n)
+            raise UnknownTokenError(f"token id {bad} is not in the vocabulary (ids 0..{n - 1})")
         return ids
 
     def decode(self, ids, *, errors="replace"):
@@ -179,6 +192,10 @@ class Tokenizer:
         if run:
             out.append(self._decode(run, errors))
         return "".join(out)
+
+    def decode_bytes(self, ids):
+        """The decoded text as UTF-8 bytes (byte-level BPE: the exact bytes, even invalid UTF-8)."""
+        return self.decode(ids).encode("utf-8")
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -204,6 +221,16 @@ class Tokenizer:
 def _check_text(text):
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
+
+
+def _token_id(value):
+    """One token id as an int; TypeError names what it got instead."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"token ids must be integers, not {type(value).__name__} ({value!r})")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"token ids must be integers, not {type(value).__name__} ({value!r})") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -399,7 +426,7 @@ class BPETokenizer(Tokenizer):
         """Decode to raw bytes (byte-level: exact, even when the bytes are not valid UTF-8)."""
         ids = self._check_ids(ids)
         if not self.byte_level:
-            return self.decode(ids).encode("utf-8")
+            return super().decode_bytes(ids)
         return b"".join([self._data[i] if i not in self._special_by_id else self._special_by_id[i].encode("utf-8")
                          for i in ids])
 
