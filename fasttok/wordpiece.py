@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _wordpiece
+from .counts import corpus_and_files
 from .errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from .normalize import _ASCII_PUNCTUATION, _CJK_RANGES, _CONTROL_CATEGORIES, WHITESPACE, is_punctuation
 from .normalize import lowercase as lowercase_text
@@ -371,13 +372,14 @@ def count_words(corpus, *, lowercase=True, strip_accents=None):
     return counter
 
 
-def train_wordpiece(corpus, *, vocab_size: int, score: str = "pmi", min_frequency: int = 2,
-                    special_tokens=BERT_SPECIAL_TOKENS, unk_token: str = "[UNK]",
+def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "pmi",
+                    min_frequency: int = 2, special_tokens=BERT_SPECIAL_TOKENS, unk_token: str = "[UNK]",
                     continuing_subword_prefix: str = "##", max_token_length: int | None = None,
                     lowercase: bool = True, strip_accents: bool | None = None,
                     progress=None) -> WordPieceTokenizer:
     """Learn a WordPiece vocabulary of `vocab_size` tokens (special tokens + characters + merges).
 
+    corpus and files as in `train_bpe` (texts and/or paths; a bare str naming a file is refused).
     score: "pmi" merges the pair maximising count(ab) / (count(a) count(b)); "likelihood" the one
     maximising the exact gain in corpus log-likelihood under a unigram model of the units.
     min_frequency: a pair occurring fewer times is never merged. max_token_length: no merged
@@ -396,6 +398,7 @@ def train_wordpiece(corpus, *, vocab_size: int, score: str = "pmi", min_frequenc
         raise ValueError(f"unk_token {unk_token!r} must be one of the special tokens {special_tokens}")
     if progress is not None and not callable(progress):
         raise TypeError("progress must be callable")
+    corpus = corpus_and_files(corpus, files)
     counter = count_words(corpus, lowercase=lowercase, strip_accents=strip_accents)
     if len(counter) == 0:
         raise CorpusError("the corpus has no words to learn from")
