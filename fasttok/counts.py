@@ -16,6 +16,7 @@ import numpy as np
 from fasttok import _pretok
 from fasttok._files import atomic_write
 from fasttok.errors import CorpusError, ModelFileError
+from fasttok.normalize import repair_surrogates
 from fasttok.pretokenize import (BLOCK_SIZE, compile_pattern, corpus_items, pattern_name, pattern_source,
                                  read_blocks, safe_cut)
 
@@ -226,6 +227,7 @@ def corpus_and_files(corpus, files):
     Checked before any counting, so a bad path costs nothing: every path in `files` and every path
     listed in a list or tuple corpus must be a readable file. A bare str corpus is text; one that
     names an existing file is refused (`train_bpe("fr.txt")` would otherwise learn six characters).
+    Texts are made encodable as tiktoken does (`repair_surrogates`).
     """
     if corpus is None and files is None:
         raise TypeError("no corpus: pass texts (a str or a list of str) or files=[paths]")
@@ -237,7 +239,8 @@ def corpus_and_files(corpus, files):
     listed = [corpus] if isinstance(corpus, os.PathLike) else corpus if isinstance(corpus, (list, tuple)) else ()
     for path in [p for p in listed if isinstance(p, os.PathLike)] + paths:
         check_corpus_file(path)
-    return itertools.chain(corpus_items(() if corpus is None else corpus), paths)
+    items = corpus_items(() if corpus is None else corpus)
+    return itertools.chain((repair_surrogates(x) if isinstance(x, str) else x for x in items), paths)
 
 
 def _names_a_file(text):

@@ -20,6 +20,7 @@ import numpy as np
 
 from fasttok import _bpe, _pretok
 from fasttok.errors import UnknownTokenError
+from fasttok.normalize import repair_surrogates
 from fasttok.pretokenize import pattern_name, pattern_source, splitter
 
 # Below this many texts per thread, starting threads costs more than it saves.
@@ -113,17 +114,15 @@ class Tokenizer:
 
     def encode_ordinary(self, text):
         """Encode text ignoring special tokens entirely."""
-        _check_text(text)
-        return self._encode_ordinary_many([text])[0]
+        return self._encode_ordinary_many([_checked_text(text)])[0]
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts; the core releases the GIL, so threads run in parallel.
 
-        Output does not depend on num_threads (default: os.cpu_count()).
+        Output does not depend on num_threads (default: os.cpu_count()). Surrogates are repaired as
+        tiktoken does (`fasttok.normalize.repair_surrogates`), so every str can be encoded.
         """
-        texts = list(texts)
-        for t in texts:
-            _check_text(t)
+        texts = _checked_texts(texts)
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
         if self._special_regex is not None and (allowed or disallowed):
             split = [self._split_special(t, allowed, disallowed) for t in texts]
@@ -218,9 +217,16 @@ class Tokenizer:
         return f"<{type(self).__name__} vocab_size={self.vocab_size} special_tokens={len(self._special)}>"
 
 
-def _check_text(text):
+def _checked_text(text):
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
+    return repair_surrogates(text)
+
+
+def _checked_texts(texts):
+    if isinstance(texts, str):
+        raise TypeError("encode_batch takes a list of texts, not one str (use encode)")
+    return [_checked_text(t) for t in texts]
 
 
 def _token_id(value):

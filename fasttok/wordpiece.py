@@ -21,7 +21,7 @@ from .errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from .normalize import _ASCII_PUNCTUATION, _CJK_RANGES, _CONTROL_CATEGORIES, WHITESPACE, is_punctuation
 from .normalize import lowercase as lowercase_text
 from .pretokenize import corpus_items, read_blocks
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, _checked_texts
 from .train import TrainingWarning, _check_int, _check_special_tokens
 
 __all__ = ["WordPieceTokenizer", "train_wordpiece", "load_bert_vocab", "bert_pre_tokenize",
@@ -173,10 +173,10 @@ class WordPieceTokenizer(Tokenizer):
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts (special tokens as in `encode`); the core releases the GIL."""
-        texts = list(texts)
+        texts = _checked_texts(texts)
         # Fast path: one regex scan over the whole batch instead of one split per text. Joining
         # with a newline cannot create a match, as special tokens never contain one here.
-        if self._special_regex is not None and all(isinstance(t, str) for t in texts) \
+        if self._special_regex is not None \
                 and not any("\n" in s for s in self._special) \
                 and self._special_regex.search("\n".join(texts)) is None:
             return self._encode_chunks(texts, num_threads)
