@@ -126,7 +126,7 @@ def build_parser():
     t.add_argument("--max-token-length", type=int, default=None)
     t.add_argument("--workers", type=int, default=1, help="processes that count pre-tokens (BPE)")
     w = t.add_argument_group("WordPiece")
-    w.add_argument("--score", choices=["pmi", "likelihood"], default="pmi", help="merge score")
+    w.add_argument("--score", choices=["likelihood", "pmi"], default="likelihood", help="merge score")
     w.add_argument("--unk-token", default="[UNK]")
     w.add_argument("--continuing-subword-prefix", default="##")
     w.add_argument("--no-lowercase", action="store_true")

@@ -372,7 +372,7 @@ def count_words(corpus, *, lowercase=True, strip_accents=None):
     return counter
 
 
-def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "pmi",
+def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "likelihood",
                     min_frequency: int = 2, special_tokens=BERT_SPECIAL_TOKENS, unk_token: str = "[UNK]",
                     continuing_subword_prefix: str = "##", max_token_length: int | None = None,
                     lowercase: bool = True, strip_accents: bool | None = None,
@@ -380,8 +380,9 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "p
     """Learn a WordPiece vocabulary of `vocab_size` tokens (special tokens + characters + merges).
 
     corpus and files as in `train_bpe` (texts and/or paths; a bare str naming a file is refused).
-    score: "pmi" merges the pair maximising count(ab) / (count(a) count(b)); "likelihood" the one
-    maximising the exact gain in corpus log-likelihood under a unigram model of the units.
+    score: "likelihood" (default) merges the pair maximising the exact gain in corpus log-likelihood
+    under a unigram model of the units, the objective of Schuster & Nakajima; "pmi" the pair
+    maximising count(ab) / (count(a) count(b)).
     min_frequency: a pair occurring fewer times is never merged. max_token_length: no merged
     unit longer than this many characters (the prefix not counted). progress(n_done, n_total) is
     called as merges are made. Ties: higher score, then higher pair count, then the pair of
