@@ -1,11 +1,22 @@
-"""`fasttok train|encode|decode|demo` (also `python -m fasttok`)."""
+"""`fasttok train|encode|decode|demo` (also `python -m fasttok`).
+
+`encode` and `decode` are exact inverses on byte-level BPE: `fasttok encode FILE | fasttok decode`
+gives back FILE byte for byte.
+"""
 import argparse
+import itertools
 import pathlib
 import sys
 import time
 
 import fasttok
 from fasttok.errors import FasttokError
+
+# Input is read in blocks of this many bytes (more when no safe cut is found in a block), and this
+# many blocks go to one encode_batch call, enough texts for its threads to share.
+_BLOCK_BYTES = 1 << 16
+_BLOCKS_PER_BATCH = 64
+_LINES_PER_BATCH = 4096
 
 
 def default_corpus():
@@ -51,38 +62,131 @@ def cmd_train(args):
     return 0
 
 
-def _lines(path):
-    f = open(path, encoding="utf-8") if path and path != "-" else sys.stdin
-    with f:
-        for line in f:
-            yield line.rstrip("\n")
+class _Input:
+    """The input file, or stdin for "-", as a binary stream (no newline translation)."""
+
+    def __init__(self, path):
+        self.name = "<stdin>" if path == "-" else path
+        self._path = path
+
+    def __enter__(self):
+        self._file = sys.stdin.buffer if self._path == "-" else open(self._path, "rb")
+        return self._file
+
+    def __exit__(self, *exc):
+        if self._file is not sys.stdin.buffer:
+            self._file.close()
+        return False
+
+
+def _utf8(data, name, offset):
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FasttokError(f"{name}: invalid UTF-8 at byte offset {offset + e.start} "
+                           f"(byte 0x{data[e.start]:02x})") from None
+
+
+def _text_blocks(f, name, cut):
+    """The UTF-8 text of binary stream `f` in blocks ending only where `cut(data)` allows (None: one block).
+
+    When no cut is found, as much again as is pending is read, so rescans stay linear in total.
+    """
+    if cut is None:
+        yield _utf8(f.read(), name, 0)
+        return
+    pending, offset = b"", 0  # offset: position of pending[0] in the stream
+    while True:
+        chunk = f.read(max(_BLOCK_BYTES, len(pending)))
+        data = pending + chunk
+        if not chunk:
+            if data:
+                yield _utf8(data, name, offset)
+            return
+        k = cut(data)
+        if k <= 0:
+            pending = data
+            continue
+        yield _utf8(data[:k], name, offset)
+        pending, offset = data[k:], offset + k
+
+
+def _batches(items, size):
+    items = iter(items)
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def _ids_line(ids):
+    return " ".join(map(str, ids)).encode("ascii")
 
 
 def cmd_encode(args):
     tok = fasttok.load(args.tokenizer)
-    out = sys.stdout
-    batch = []
-
-    def flush():
-        for ids in tok.encode_batch(batch, allowed_special="all"):
-            out.write(" ".join(map(str, ids)) + "\n")
-        batch.clear()
-    for line in _lines(args.file):
-        batch.append(line)
-        if len(batch) >= 4096:
-            flush()
-    flush()
+    out = sys.stdout.buffer
+    source = _Input(args.file)
+    with source as f:
+        if args.lines:
+            lines = (_utf8(line[:-1] if line.endswith(b"\n") else line, f"{source.name}: line {k}", 0)
+                     for k, line in enumerate(f, 1))
+            for batch in _batches(lines, _LINES_PER_BATCH):
+                for ids in tok.encode_batch(batch, allowed_special="all"):
+                    out.write(_ids_line(ids) + b"\n")
+            return 0
+        # The whole input is one text: blocks are cut only where the tokenizer says the ids of the
+        # parts are the ids of the whole (tok._stream_cut), so the output is tok.encode(contents).
+        blocks = _text_blocks(f, source.name, tok._stream_cut())
+        separator = b""
+        for batch in _batches(blocks, _BLOCKS_PER_BATCH):
+            for ids in tok.encode_batch(batch, allowed_special="all"):
+                if ids:
+                    out.write(separator + _ids_line(ids))
+                    separator = b" "
+        out.write(b"\n")
     return 0
+
+
+def _parse_ids(data, name, line):
+    """Ids of whitespace-separated decimal numbers in `data` (whose first line is number `line`)."""
+    parts = data.split()
+    if not b"".join(parts).isdigit() and parts:
+        bad = next(p for p in parts if not p.isdigit())
+        at = line + data.count(b"\n", 0, data.find(bad))
+        shown = bad[:40].decode("utf-8", "replace")
+        raise FasttokError(f"{name}: line {at}: expected token ids (non-negative integers), got {shown!r}")
+    return list(map(int, parts))
+
+
+def _id_chunks(f, name):
+    """Lists of ids from a stream of whitespace-separated ids, read in blocks."""
+    pending, line = b"", 1
+    while True:
+        chunk = f.read(_BLOCK_BYTES)
+        data = pending + chunk
+        if not chunk:
+            yield _parse_ids(data, name, line)
+            return
+        # Keep the last, maybe unfinished, number for the next block.
+        k = max(data.rfind(c) for c in (b" ", b"\n", b"\t", b"\r", b"\x0b", b"\x0c")) + 1
+        yield _parse_ids(data[:k], name, line)
+        line += data.count(b"\n", 0, k)
+        pending = data[k:]
 
 
 def cmd_decode(args):
     tok = fasttok.load(args.tokenizer)
-    for k, line in enumerate(_lines(args.file), 1):
-        try:
-            ids = [int(x) for x in line.split()]
-        except ValueError:
-            raise FasttokError(f"line {k}: expected space-separated integer ids, got {line[:40]!r}") from None
-        sys.stdout.write(tok.decode(ids) + "\n")
+    out = sys.stdout.buffer
+    source = _Input(args.file)
+    with source as f:
+        if args.lines:
+            for k, line in enumerate(f, 1):
+                out.write(tok.decode_bytes(_parse_ids(line, source.name, k)) + b"\n")
+            return 0
+        if tok._decodes_in_pieces:  # byte-level BPE: the bytes of each chunk, exactly, as they come
+            for ids in _id_chunks(f, source.name):
+                out.write(tok.decode_bytes(ids))
+        else:  # decoding places spaces between tokens: decode all ids at once
+            out.write(tok.decode_bytes([i for ids in _id_chunks(f, source.name) for i in ids]))
     return 0
 
 
@@ -137,14 +241,17 @@ def build_parser():
     t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("encode", help="one line of space-separated ids per input line")
+    e = sub.add_parser("encode", help="the ids of the whole input, space-separated on one line (--lines: per line)")
     e.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
-    e.add_argument("file", nargs="?", default="-")
+    e.add_argument("file", nargs="?", default="-", help="UTF-8 text (default: stdin)")
+    e.add_argument("--lines", action="store_true",
+                   help="encode each line on its own (without its \\n) to one line of ids")
     e.set_defaults(func=cmd_encode)
 
-    d = sub.add_parser("decode", help="one line of text per input line of ids")
-    d.add_argument("-t", "--tokenizer", required=True)
-    d.add_argument("file", nargs="?", default="-")
+    d = sub.add_parser("decode", help="the text of whitespace-separated ids (--lines: one line of text per line of ids)")
+    d.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
+    d.add_argument("file", nargs="?", default="-", help="ids (default: stdin)")
+    d.add_argument("--lines", action="store_true", help="decode each line of ids to a line of text")
     d.set_defaults(func=cmd_decode)
 
     m = sub.add_parser("demo", help="train on the bundled default corpus and report")

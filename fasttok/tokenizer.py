@@ -21,7 +21,7 @@ import numpy as np
 from fasttok import _bpe, _pretok
 from fasttok.errors import UnknownTokenError
 from fasttok.normalize import repair_surrogates
-from fasttok.pretokenize import pattern_name, pattern_source, splitter
+from fasttok.pretokenize import PATTERNS, pattern_name, pattern_source, safe_cut, splitter
 
 # Below this many texts per thread, starting threads costs more than it saves.
 _MIN_TEXTS_PER_THREAD = 16
@@ -152,7 +152,25 @@ class Tokenizer:
             results = list(pool.map(self._encode_ordinary_many, chunks))
         return [ids for chunk in results for ids in chunk]
 
+    def _stream_cut(self):
+        """Where a long text may be cut into blocks whose ids, concatenated, are the ids of the whole.
+
+        Returns a `cut(data: bytes) -> offset` rule as `fasttok.pretokenize.read_blocks` takes (the
+        last offset a block may end at, or -1), or None when no cut is known to be safe. Every rule
+        cuts next to a whitespace character, so a special token can straddle a cut only if it holds
+        whitespace: then there is no safe cut.
+        """
+        if any(ch.isspace() for token in self._special for ch in token):
+            return None
+        return self._model_stream_cut()
+
+    def _model_stream_cut(self):
+        return None  # a model that knows where its pre-tokenizer cannot straddle overrides this
+
     # -- decoding ---------------------------------------------------------------------------------
+
+    # Whether decode_bytes of consecutive chunks of ids, joined, equals decode_bytes of all of them.
+    _decodes_in_pieces = False
 
     def _check_ids(self, ids):
         """`ids` as a list of ints in the vocabulary: TypeError for anything that is not an integer
@@ -331,6 +349,15 @@ class BPETokenizer(Tokenizer):
         self._scanner_id = None
         if self.byte_level and self._pattern is not None and self.pattern in _pretok.PATTERNS:
             self._scanner_id = _pretok.pattern_id(self.pattern)
+
+    @property
+    def _decodes_in_pieces(self):
+        return self.byte_level  # every id is a fixed byte string; character-level decoding adds spaces
+
+    def _model_stream_cut(self):
+        # The named patterns (and WordCounts' file blocks) rest on pretokenize's proof that no piece
+        # can straddle its cuts; a custom regex or pattern=None (one piece per text) has no such cut.
+        return safe_cut(self._pattern) if self._pattern in PATTERNS.values() else None
 
     def _join(self, left, right):
         if self.byte_level:

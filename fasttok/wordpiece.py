@@ -187,6 +187,9 @@ class WordPieceTokenizer(Tokenizer):
         """Text of the ids as HF's WordPiece decoder gives it (special tokens spaced like words)."""
         return self._decode(self._check_ids(ids), errors)
 
+    def _model_stream_cut(self):
+        return _cut_after_newline  # a BERT word never spans a newline
+
     # -- the model hooks the base class calls --------------------------------------------------
 
     def _encode_ordinary_many(self, texts: list[str]) -> list[list[int]]:
