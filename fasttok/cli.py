@@ -62,6 +62,16 @@ def cmd_train(args):
     return 0
 
 
+def _load(args):
+    # Passed only when given, so a fasttok.load without these keywords still serves everyone else.
+    options = {}
+    if args.lowercase is not None:
+        options["lowercase"] = args.lowercase
+    if args.strip_accents not in (None, "auto"):
+        options["strip_accents"] = args.strip_accents == "yes"
+    return fasttok.load(args.tokenizer, **options)
+
+
 class _Input:
     """The input file, or stdin for "-", as a binary stream (no newline translation)."""
 
@@ -122,7 +132,7 @@ def _ids_line(ids):
 
 
 def cmd_encode(args):
-    tok = fasttok.load(args.tokenizer)
+    tok = _load(args)
     out = sys.stdout.buffer
     source = _Input(args.file)
     with source as f:
@@ -174,7 +184,7 @@ def _id_chunks(f, name):
 
 
 def cmd_decode(args):
-    tok = fasttok.load(args.tokenizer)
+    tok = _load(args)
     out = sys.stdout.buffer
     source = _Input(args.file)
     with source as f:
@@ -241,15 +251,25 @@ def build_parser():
     t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("encode", help="the ids of the whole input, space-separated on one line (--lines: per line)")
-    e.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
+    tokenizer = argparse.ArgumentParser(add_help=False)
+    tokenizer.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
+    bare = tokenizer.add_argument_group("a bare vocab.txt (default: tokenizer_config.json beside it, "
+                                        "else BERT uncased)")
+    case = bare.add_mutually_exclusive_group()
+    case.add_argument("--lowercase", dest="lowercase", action="store_const", const=True, default=None)
+    case.add_argument("--cased", dest="lowercase", action="store_const", const=False)
+    bare.add_argument("--strip-accents", choices=["auto", "yes", "no"], default=None,
+                      help="auto: strip when lowercasing")
+
+    e = sub.add_parser("encode", parents=[tokenizer],
+                       help="the ids of the whole input, space-separated on one line (--lines: per line)")
     e.add_argument("file", nargs="?", default="-", help="UTF-8 text (default: stdin)")
     e.add_argument("--lines", action="store_true",
                    help="encode each line on its own (without its \\n) to one line of ids")
     e.set_defaults(func=cmd_encode)
 
-    d = sub.add_parser("decode", help="the text of whitespace-separated ids (--lines: one line of text per line of ids)")
-    d.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
+    d = sub.add_parser("decode", parents=[tokenizer],
+                       help="the text of whitespace-separated ids (--lines: one line of text per line of ids)")
     d.add_argument("file", nargs="?", default="-", help="ids (default: stdin)")
     d.add_argument("--lines", action="store_true", help="decode each line of ids to a line of text")
     d.set_defaults(func=cmd_decode)
