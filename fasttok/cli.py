@@ -1,16 +1,23 @@
 """`fasttok train|encode|decode|demo` (also `python -m fasttok`).
 
-`encode` and `decode` are exact inverses on byte-level BPE: `fasttok encode FILE | fasttok decode`
-gives back FILE byte for byte.
+Every check that can fail (options that do not fit the model, the output path, the input files)
+runs before any long work, so a mistake costs nothing. `encode` and `decode` are exact inverses on
+byte-level BPE: `fasttok encode FILE | fasttok decode` gives back FILE byte for byte.
 """
 import argparse
 import itertools
-import pathlib
+import os
 import sys
 import time
 
 import fasttok
+from fasttok._files import check_output_path
+from fasttok.counts import check_corpus_file
 from fasttok.errors import FasttokError
+from fasttok.tokenizer import BPETokenizer
+from fasttok.wordpiece import WordPieceTokenizer
+
+_MODELS = {"bpe": BPETokenizer, "wordpiece": WordPieceTokenizer}
 
 # Input is read in blocks of this many bytes (more when no safe cut is found in a block), and this
 # many blocks go to one encode_batch call, enough texts for its threads to share.
@@ -23,6 +30,76 @@ def default_corpus():
     """The bundled default corpus: the English documentation text that ships inside CPython."""
     from pydoc_data.topics import topics
     return [topics[k] for k in sorted(topics)]
+
+
+# -- train ----------------------------------------------------------------------------------------
+
+def _is_bpe(args):
+    return args.model == "bpe"
+
+
+def _is_wordpiece(args):
+    return args.model == "wordpiece"
+
+
+def _has_unk(args):
+    return args.model == "wordpiece" or bool(args.char_level)
+
+
+# Options only some trainings take: given anywhere else they are an error, never silently ignored.
+# (argparse dest, flag, applies(args), where it applies)
+_OPTION_SCOPES = [
+    ("pattern", "--pattern", _is_bpe, "--model bpe"),
+    ("char_level", "--char-level", _is_bpe, "--model bpe"),
+    ("workers", "--workers", _is_bpe, "--model bpe"),
+    ("score", "--score", _is_wordpiece, "--model wordpiece"),
+    ("no_lowercase", "--no-lowercase", _is_wordpiece, "--model wordpiece"),
+    ("strip_accents", "--strip-accents", _is_wordpiece, "--model wordpiece"),
+    ("unk_token", "--unk-token", _has_unk,
+     "--model wordpiece or --char-level BPE (byte-level BPE has no unknowns)"),
+    ("continuing_subword_prefix", "--continuing-subword-prefix", _has_unk,
+     "--model wordpiece or --char-level BPE"),
+]
+
+
+def _check_train_args(args):
+    """Everything about a training command that can be checked without reading the corpus."""
+    parser = args.parser
+    if not args.files:
+        parser.error("no input files: pass the UTF-8 text files to train on "
+                     "(`fasttok demo` trains on the bundled CPython docs text)")
+    for dest, flag, applies, where in _OPTION_SCOPES:
+        if getattr(args, dest) is not None and not applies(args):
+            parser.error(f"{flag} is only for {where}")
+    if args.format == "vocab.txt" and not hasattr(_MODELS[args.model], "_vocab_txt"):
+        parser.error(f"--format vocab.txt holds a WordPiece vocabulary, not a {args.model} tokenizer "
+                     "(use --format native or hf)")
+    check_output_path(args.output)
+    for path in args.files:
+        check_corpus_file(path)
+        if os.path.exists(args.output) and os.path.samefile(path, args.output):
+            raise FasttokError(f"-o {args.output} is also an input file: refusing to overwrite the corpus")
+
+
+_STRIP_ACCENTS = {None: None, "auto": None, "yes": True, "no": False}  # None, auto: strip when lowercasing
+
+
+def _train(args, progress):
+    common = dict(files=args.files, vocab_size=args.vocab_size, special_tokens=args.special_token,
+                  max_token_length=args.max_token_length, progress=progress)
+    if args.min_frequency is not None:
+        common["min_frequency"] = args.min_frequency
+    if args.model == "bpe":
+        return fasttok.train_bpe(**common, pattern="gpt2" if args.pattern is None else args.pattern,
+                                 byte_level=not args.char_level, unk_token=args.unk_token,
+                                 continuing_subword_prefix=args.continuing_subword_prefix,
+                                 num_workers=1 if args.workers is None else args.workers)
+    if not args.special_token:
+        del common["special_tokens"]  # the BERT five
+    options = {k: v for k, v in (("score", args.score), ("unk_token", args.unk_token),
+                                 ("continuing_subword_prefix", args.continuing_subword_prefix)) if v is not None}
+    return fasttok.train_wordpiece(**common, **options, lowercase=not args.no_lowercase,
+                                   strip_accents=_STRIP_ACCENTS[args.strip_accents])
 
 
 def _progress_printer(label):
@@ -38,29 +115,17 @@ def _progress_printer(label):
 
 
 def cmd_train(args):
-    corpus = [pathlib.Path(f) for f in args.files] if args.files else default_corpus()
+    _check_train_args(args)
     progress = None if args.quiet else _progress_printer("training")
     start = time.perf_counter()
-    if args.model == "bpe":
-        tok = fasttok.train_bpe(corpus, vocab_size=args.vocab_size, pattern=args.pattern,
-                                byte_level=not args.char_level, special_tokens=args.special_token,
-                                min_frequency=args.min_frequency or 1, max_token_length=args.max_token_length,
-                                progress=progress, num_workers=args.workers)
-    else:
-        options = {"special_tokens": args.special_token} if args.special_token else {}
-        if args.min_frequency is not None:
-            options["min_frequency"] = args.min_frequency
-        strip = {"auto": None, "yes": True, "no": False}[args.strip_accents]
-        tok = fasttok.train_wordpiece(corpus, vocab_size=args.vocab_size, score=args.score,
-                                      max_token_length=args.max_token_length, unk_token=args.unk_token,
-                                      continuing_subword_prefix=args.continuing_subword_prefix,
-                                      lowercase=not args.no_lowercase, strip_accents=strip,
-                                      progress=progress, **options)
+    tok = _train(args, progress)
     seconds = time.perf_counter() - start
     tok.save(args.output, format=args.format)
     print(f"trained {args.model} vocab_size={tok.vocab_size} in {seconds:.2f}s -> {args.output}", file=sys.stderr)
     return 0
 
+
+# -- encode / decode ------------------------------------------------------------------------------
 
 def _load(args):
     # Passed only when given, so a fasttok.load without these keywords still serves everyone else.
@@ -200,8 +265,12 @@ def cmd_decode(args):
     return 0
 
 
+# -- demo -----------------------------------------------------------------------------------------
+
 def cmd_demo(args):
     """The quick-start job: byte-level BPE on the bundled CPython documentation text."""
+    if args.output:
+        check_output_path(args.output)
     corpus = default_corpus()
     n_bytes = sum(len(t.encode("utf-8")) for t in corpus)
     print(f"corpus: CPython documentation text (pydoc_data.topics), {n_bytes / 1e6:.2f} MB", flush=True)
@@ -225,31 +294,38 @@ def cmd_demo(args):
     return 0
 
 
+# -- the parser -----------------------------------------------------------------------------------
+
 def build_parser():
     p = argparse.ArgumentParser(prog="fasttok", description="Train and use subword tokenizers.")
     sub = p.add_subparsers(dest="command", required=True)
 
+    # Defaults of model-specific options are None ("not given"), so that one given to the wrong
+    # model is caught; the trainers' own defaults apply otherwise.
     t = sub.add_parser("train", help="train a tokenizer on UTF-8 text files")
-    t.add_argument("files", nargs="*", help="training files (default: the bundled CPython docs text)")
-    t.add_argument("--model", choices=["bpe", "wordpiece"], default="bpe")
+    t.add_argument("files", nargs="*", help="UTF-8 text files to train on")
+    t.add_argument("--model", choices=sorted(_MODELS), default="bpe")
     t.add_argument("--vocab-size", type=int, required=True)
-    t.add_argument("--pattern", default="gpt2", help="gpt2, gpt4, whitespace, or a regex (BPE)")
-    t.add_argument("--char-level", action="store_true", help="character-level instead of byte-level BPE")
     t.add_argument("--special-token", action="append", default=[], metavar="T")
     t.add_argument("--min-frequency", type=int, default=None, help="default: 1 for BPE, 2 for WordPiece")
     t.add_argument("--max-token-length", type=int, default=None)
-    t.add_argument("--workers", type=int, default=1, help="processes that count pre-tokens (BPE)")
-    w = t.add_argument_group("WordPiece")
-    w.add_argument("--score", choices=["likelihood", "pmi"], default="likelihood", help="merge score")
-    w.add_argument("--unk-token", default="[UNK]")
-    w.add_argument("--continuing-subword-prefix", default="##")
-    w.add_argument("--no-lowercase", action="store_true")
-    w.add_argument("--strip-accents", choices=["auto", "yes", "no"], default="auto",
-                   help="auto: strip when lowercasing (BERT)")
-    t.add_argument("--format", choices=["native", "hf", "vocab.txt"], default="native")
+    b = t.add_argument_group("BPE")
+    b.add_argument("--pattern", default=None, help="gpt2 (default), gpt4, whitespace, or a regex")
+    b.add_argument("--char-level", action="store_true", default=None,
+                   help="character-level instead of byte-level BPE")
+    b.add_argument("--workers", type=int, default=None, help="threads or processes that count pre-tokens")
+    w = t.add_argument_group("WordPiece (--unk-token and --continuing-subword-prefix: also --char-level BPE)")
+    w.add_argument("--score", choices=["likelihood", "pmi"], default=None, help="merge score (default: likelihood)")
+    w.add_argument("--unk-token", default=None, help="default: [UNK] for WordPiece, none for BPE")
+    w.add_argument("--continuing-subword-prefix", default=None, help="default: ## for WordPiece, none for BPE")
+    w.add_argument("--no-lowercase", action="store_true", default=None)
+    w.add_argument("--strip-accents", choices=["auto", "yes", "no"], default=None,
+                   help="auto (default): strip when lowercasing (BERT)")
+    t.add_argument("--format", choices=["native", "hf", "vocab.txt"], default="native",
+                   help="vocab.txt: WordPiece only")
     t.add_argument("-o", "--output", required=True)
     t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, parser=t)
 
     tokenizer = argparse.ArgumentParser(add_help=False)
     tokenizer.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
@@ -274,11 +350,17 @@ def build_parser():
     d.add_argument("--lines", action="store_true", help="decode each line of ids to a line of text")
     d.set_defaults(func=cmd_decode)
 
-    m = sub.add_parser("demo", help="train on the bundled default corpus and report")
+    m = sub.add_parser("demo", help="train on the bundled CPython docs text and report")
     m.add_argument("--vocab-size", type=int, default=8192)
     m.add_argument("-o", "--output", default=None)
     m.set_defaults(func=cmd_demo)
     return p
+
+
+def _describe(error):
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
 
 
 def main(argv=None):
@@ -290,7 +372,7 @@ def main(argv=None):
         sys.stderr.close()
         return 0
     except (FasttokError, ValueError, TypeError, OSError) as e:
-        print(f"fasttok: error: {e}", file=sys.stderr)
+        print(f"fasttok: error: {_describe(e)}", file=sys.stderr)
         return 1
 
 

@@ -74,7 +74,8 @@ class WordCounts:
         except OSError as e:
             raise CorpusError(f"cannot read corpus file {path_s!r}: {e.strerror}") from None
         with f:
-            f.seek(start)
+            if start:
+                f.seek(start)  # only then: a pipe (`fasttok train <(zcat corpus.gz)`) cannot seek at all
             offset = start  # file offset of pending[0]
             pending = b""
             while True:
