@@ -9,9 +9,11 @@ import itertools
 import os
 import sys
 import time
+import warnings
 
 import fasttok
 from fasttok._files import check_output_path
+from fasttok._progress import Progress
 from fasttok.counts import check_corpus_file
 from fasttok.errors import FasttokError
 from fasttok.tokenizer import BPETokenizer
@@ -102,26 +104,14 @@ def _train(args, progress):
                                    strip_accents=_STRIP_ACCENTS[args.strip_accents])
 
 
-def _progress_printer(label):
-    start = time.perf_counter()
-
-    def show(done, total):
-        pct = 100.0 * done / max(total, 1)
-        print(f"\r{label}: {done}/{total} merges ({pct:5.1f}%, {time.perf_counter() - start:.1f}s)",
-              end="", file=sys.stderr, flush=True)
-        if done >= total:
-            print(file=sys.stderr)
-    return show
-
-
 def cmd_train(args):
-    _check_train_args(args)
-    progress = None if args.quiet else _progress_printer("training")
-    start = time.perf_counter()
-    tok = _train(args, progress)
-    seconds = time.perf_counter() - start
-    tok.save(args.output, format=args.format)
-    print(f"trained {args.model} vocab_size={tok.vocab_size} in {seconds:.2f}s -> {args.output}", file=sys.stderr)
+    # The Progress clock starts with the command, so the time reported covers all of it.
+    with Progress("training", unit="merges", enabled=not args.quiet, min_interval=0.5) as progress:
+        _check_train_args(args)
+        tok = _train(args, progress)
+        tok.save(args.output, format=args.format)
+        progress.message(f"trained {args.model} vocab_size={tok.vocab_size} in {progress.seconds:.2f}s "
+                         f"-> {args.output}")
     return 0
 
 
@@ -357,6 +347,10 @@ def build_parser():
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fasttok: warning: {message}", file=sys.stderr, flush=True)
+
+
 def _describe(error):
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.filename}: {error.strerror}"
@@ -366,7 +360,9 @@ def _describe(error):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # a command-line user needs the message, not our source line
+            return args.func(args)
     except BrokenPipeError:
         # The reader went away (`fasttok encode ... | head`): stop quietly, as Unix tools do.
         sys.stderr.close()
