@@ -288,6 +288,7 @@ def cmd_demo(args):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="fasttok", description="Train and use subword tokenizers.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {fasttok.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     # Defaults of model-specific options are None ("not given"), so that one given to the wrong
