@@ -1,11 +1,31 @@
-"""`fasttok train|encode|decode|demo` (also `python -m fasttok`)."""
+"""`fasttok train|encode|decode|demo` (also `python -m fasttok`).
+
+Every check that can fail (options that do not fit the model, the output path, the input files)
+runs before any long work, so a mistake costs nothing. `encode` and `decode` are exact inverses on
+byte-level BPE: `fasttok encode FILE | fasttok decode` gives back FILE byte for byte.
+"""
 import argparse
-import pathlib
+import itertools
+import os
 import sys
 import time
+import warnings
 
 import fasttok
+from fasttok._files import check_output_path
+from fasttok._progress import Progress
+from fasttok.counts import check_corpus_file
 from fasttok.errors import FasttokError
+from fasttok.tokenizer import BPETokenizer
+from fasttok.wordpiece import WordPieceTokenizer
+
+_MODELS = {"bpe": BPETokenizer, "wordpiece": WordPieceTokenizer}
+
+# Input is read in blocks of this many bytes (more when no safe cut is found in a block), and this
+# many blocks go to one encode_batch call, enough texts for its threads to share.
+_BLOCK_BYTES = 1 << 16
+_BLOCKS_PER_BATCH = 64
+_LINES_PER_BATCH = 4096
 
 
 def default_corpus():
@@ -14,80 +34,233 @@ def default_corpus():
     return [topics[k] for k in sorted(topics)]
 
 
-def _progress_printer(label):
-    start = time.perf_counter()
+# -- train ----------------------------------------------------------------------------------------
 
-    def show(done, total):
-        pct = 100.0 * done / max(total, 1)
-        print(f"\r{label}: {done}/{total} merges ({pct:5.1f}%, {time.perf_counter() - start:.1f}s)",
-              end="", file=sys.stderr, flush=True)
-        if done >= total:
-            print(file=sys.stderr)
-    return show
+def _is_bpe(args):
+    return args.model == "bpe"
+
+
+def _is_wordpiece(args):
+    return args.model == "wordpiece"
+
+
+def _has_unk(args):
+    return args.model == "wordpiece" or bool(args.char_level)
+
+
+# Options only some trainings take: given anywhere else they are an error, never silently ignored.
+# (argparse dest, flag, applies(args), where it applies)
+_OPTION_SCOPES = [
+    ("pattern", "--pattern", _is_bpe, "--model bpe"),
+    ("char_level", "--char-level", _is_bpe, "--model bpe"),
+    ("workers", "--workers", _is_bpe, "--model bpe"),
+    ("score", "--score", _is_wordpiece, "--model wordpiece"),
+    ("no_lowercase", "--no-lowercase", _is_wordpiece, "--model wordpiece"),
+    ("strip_accents", "--strip-accents", _is_wordpiece, "--model wordpiece"),
+    ("unk_token", "--unk-token", _has_unk,
+     "--model wordpiece or --char-level BPE (byte-level BPE has no unknowns)"),
+    ("continuing_subword_prefix", "--continuing-subword-prefix", _has_unk,
+     "--model wordpiece or --char-level BPE"),
+]
+
+
+def _check_train_args(args):
+    """Everything about a training command that can be checked without reading the corpus."""
+    parser = args.parser
+    if not args.files:
+        parser.error("no input files: pass the UTF-8 text files to train on "
+                     "(`fasttok demo` trains on the bundled CPython docs text)")
+    for dest, flag, applies, where in _OPTION_SCOPES:
+        if getattr(args, dest) is not None and not applies(args):
+            parser.error(f"{flag} is only for {where}")
+    if args.format == "vocab.txt" and not hasattr(_MODELS[args.model], "_vocab_txt"):
+        parser.error(f"--format vocab.txt holds a WordPiece vocabulary, not a {args.model} tokenizer "
+                     "(use --format native or hf)")
+    check_output_path(args.output)
+    for path in args.files:
+        check_corpus_file(path)
+        if os.path.exists(args.output) and os.path.samefile(path, args.output):
+            raise FasttokError(f"-o {args.output} is also an input file: refusing to overwrite the corpus")
+
+
+_STRIP_ACCENTS = {None: None, "auto": None, "yes": True, "no": False}  # None, auto: strip when lowercasing
+
+
+def _train(args, progress):
+    common = dict(files=args.files, vocab_size=args.vocab_size, special_tokens=args.special_token,
+                  max_token_length=args.max_token_length, progress=progress)
+    if args.min_frequency is not None:
+        common["min_frequency"] = args.min_frequency
+    if args.model == "bpe":
+        return fasttok.train_bpe(**common, pattern="gpt2" if args.pattern is None else args.pattern,
+                                 byte_level=not args.char_level, unk_token=args.unk_token,
+                                 continuing_subword_prefix=args.continuing_subword_prefix,
+                                 num_workers=1 if args.workers is None else args.workers)
+    if not args.special_token:
+        del common["special_tokens"]  # the BERT five
+    options = {k: v for k, v in (("score", args.score), ("unk_token", args.unk_token),
+                                 ("continuing_subword_prefix", args.continuing_subword_prefix)) if v is not None}
+    return fasttok.train_wordpiece(**common, **options, lowercase=not args.no_lowercase,
+                                   strip_accents=_STRIP_ACCENTS[args.strip_accents])
 
 
 def cmd_train(args):
-    corpus = [pathlib.Path(f) for f in args.files] if args.files else default_corpus()
-    progress = None if args.quiet else _progress_printer("training")
-    start = time.perf_counter()
-    if args.model == "bpe":
-        tok = fasttok.train_bpe(corpus, vocab_size=args.vocab_size, pattern=args.pattern,
-                                byte_level=not args.char_level, special_tokens=args.special_token,
-                                min_frequency=args.min_frequency or 1, max_token_length=args.max_token_length,
-                                progress=progress, num_workers=args.workers)
-    else:
-        options = {"special_tokens": args.special_token} if args.special_token else {}
-        if args.min_frequency is not None:
-            options["min_frequency"] = args.min_frequency
-        strip = {"auto": None, "yes": True, "no": False}[args.strip_accents]
-        tok = fasttok.train_wordpiece(corpus, vocab_size=args.vocab_size, score=args.score,
-                                      max_token_length=args.max_token_length, unk_token=args.unk_token,
-                                      continuing_subword_prefix=args.continuing_subword_prefix,
-                                      lowercase=not args.no_lowercase, strip_accents=strip,
-                                      progress=progress, **options)
-    seconds = time.perf_counter() - start
-    tok.save(args.output, format=args.format)
-    print(f"trained {args.model} vocab_size={tok.vocab_size} in {seconds:.2f}s -> {args.output}", file=sys.stderr)
+    # The Progress clock starts with the command, so the time reported covers all of it.
+    with Progress("training", unit="merges", enabled=not args.quiet, min_interval=0.5) as progress:
+        _check_train_args(args)
+        tok = _train(args, progress)
+        tok.save(args.output, format=args.format)
+        progress.message(f"trained {args.model} vocab_size={tok.vocab_size} in {progress.seconds:.2f}s "
+                         f"-> {args.output}")
     return 0
 
 
-def _lines(path):
-    f = open(path, encoding="utf-8") if path and path != "-" else sys.stdin
-    with f:
-        for line in f:
-            yield line.rstrip("\n")
+# -- encode / decode ------------------------------------------------------------------------------
+
+def _load(args):
+    # Passed only when given, so a fasttok.load without these keywords still serves everyone else.
+    options = {}
+    if args.lowercase is not None:
+        options["lowercase"] = args.lowercase
+    if args.strip_accents not in (None, "auto"):
+        options["strip_accents"] = args.strip_accents == "yes"
+    return fasttok.load(args.tokenizer, **options)
+
+
+class _Input:
+    """The input file, or stdin for "-", as a binary stream (no newline translation)."""
+
+    def __init__(self, path):
+        self.name = "<stdin>" if path == "-" else path
+        self._path = path
+
+    def __enter__(self):
+        self._file = sys.stdin.buffer if self._path == "-" else open(self._path, "rb")
+        return self._file
+
+    def __exit__(self, *exc):
+        if self._file is not sys.stdin.buffer:
+            self._file.close()
+        return False
+
+
+def _utf8(data, name, offset):
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FasttokError(f"{name}: invalid UTF-8 at byte offset {offset + e.start} "
+                           f"(byte 0x{data[e.start]:02x})") from None
+
+
+def _text_blocks(f, name, cut):
+    """The UTF-8 text of binary stream `f` in blocks ending only where `cut(data)` allows (None: one block).
+
+    When no cut is found, as much again as is pending is read, so rescans stay linear in total.
+    """
+    if cut is None:
+        yield _utf8(f.read(), name, 0)
+        return
+    pending, offset = b"", 0  # offset: position of pending[0] in the stream
+    while True:
+        chunk = f.read(max(_BLOCK_BYTES, len(pending)))
+        data = pending + chunk
+        if not chunk:
+            if data:
+                yield _utf8(data, name, offset)
+            return
+        k = cut(data)
+        if k <= 0:
+            pending = data
+            continue
+        yield _utf8(data[:k], name, offset)
+        pending, offset = data[k:], offset + k
+
+
+def _batches(items, size):
+    items = iter(items)
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def _ids_line(ids):
+    return " ".join(map(str, ids)).encode("ascii")
 
 
 def cmd_encode(args):
-    tok = fasttok.load(args.tokenizer)
-    out = sys.stdout
-    batch = []
-
-    def flush():
-        for ids in tok.encode_batch(batch, allowed_special="all"):
-            out.write(" ".join(map(str, ids)) + "\n")
-        batch.clear()
-    for line in _lines(args.file):
-        batch.append(line)
-        if len(batch) >= 4096:
-            flush()
-    flush()
+    tok = _load(args)
+    out = sys.stdout.buffer
+    source = _Input(args.file)
+    with source as f:
+        if args.lines:
+            lines = (_utf8(line[:-1] if line.endswith(b"\n") else line, f"{source.name}: line {k}", 0)
+                     for k, line in enumerate(f, 1))
+            for batch in _batches(lines, _LINES_PER_BATCH):
+                for ids in tok.encode_batch(batch, allowed_special="all"):
+                    out.write(_ids_line(ids) + b"\n")
+            return 0
+        # The whole input is one text: blocks are cut only where the tokenizer says the ids of the
+        # parts are the ids of the whole (tok._stream_cut), so the output is tok.encode(contents).
+        blocks = _text_blocks(f, source.name, tok._stream_cut())
+        separator = b""
+        for batch in _batches(blocks, _BLOCKS_PER_BATCH):
+            for ids in tok.encode_batch(batch, allowed_special="all"):
+                if ids:
+                    out.write(separator + _ids_line(ids))
+                    separator = b" "
+        out.write(b"\n")
     return 0
+
+
+def _parse_ids(data, name, line):
+    """Ids of whitespace-separated decimal numbers in `data` (whose first line is number `line`)."""
+    parts = data.split()
+    if not b"".join(parts).isdigit() and parts:
+        bad = next(p for p in parts if not p.isdigit())
+        at = line + data.count(b"\n", 0, data.find(bad))
+        shown = bad[:40].decode("utf-8", "replace")
+        raise FasttokError(f"{name}: line {at}: expected token ids (non-negative integers), got {shown!r}")
+    return list(map(int, parts))
+
+
+def _id_chunks(f, name):
+    """Lists of ids from a stream of whitespace-separated ids, read in blocks."""
+    pending, line = b"", 1
+    while True:
+        chunk = f.read(_BLOCK_BYTES)
+        data = pending + chunk
+        if not chunk:
+            yield _parse_ids(data, name, line)
+            return
+        # Keep the last, maybe unfinished, number for the next block.
+        k = max(data.rfind(c) for c in (b" ", b"\n", b"\t", b"\r", b"\x0b", b"\x0c")) + 1
+        yield _parse_ids(data[:k], name, line)
+        line += data.count(b"\n", 0, k)
+        pending = data[k:]
 
 
 def cmd_decode(args):
-    tok = fasttok.load(args.tokenizer)
-    for k, line in enumerate(_lines(args.file), 1):
-        try:
-            ids = [int(x) for x in line.split()]
-        except ValueError:
-            raise FasttokError(f"line {k}: expected space-separated integer ids, got {line[:40]!r}") from None
-        sys.stdout.write(tok.decode(ids) + "\n")
+    tok = _load(args)
+    out = sys.stdout.buffer
+    source = _Input(args.file)
+    with source as f:
+        if args.lines:
+            for k, line in enumerate(f, 1):
+                out.write(tok.decode_bytes(_parse_ids(line, source.name, k)) + b"\n")
+            return 0
+        if tok._decodes_in_pieces:  # byte-level BPE: the bytes of each chunk, exactly, as they come
+            for ids in _id_chunks(f, source.name):
+                out.write(tok.decode_bytes(ids))
+        else:  # decoding places spaces between tokens: decode all ids at once
+            out.write(tok.decode_bytes([i for ids in _id_chunks(f, source.name) for i in ids]))
     return 0
 
 
+# -- demo -----------------------------------------------------------------------------------------
+
 def cmd_demo(args):
     """The quick-start job: byte-level BPE on the bundled CPython documentation text."""
+    if args.output:
+        check_output_path(args.output)
     corpus = default_corpus()
     n_bytes = sum(len(t.encode("utf-8")) for t in corpus)
     print(f"corpus: CPython documentation text (pydoc_data.topics), {n_bytes / 1e6:.2f} MB", flush=True)
@@ -111,59 +284,92 @@ def cmd_demo(args):
     return 0
 
 
+# -- the parser -----------------------------------------------------------------------------------
+
 def build_parser():
     p = argparse.ArgumentParser(prog="fasttok", description="Train and use subword tokenizers.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {fasttok.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
+    # Defaults of model-specific options are None ("not given"), so that one given to the wrong
+    # model is caught; the trainers' own defaults apply otherwise.
     t = sub.add_parser("train", help="train a tokenizer on UTF-8 text files")
-    t.add_argument("files", nargs="*", help="training files (default: the bundled CPython docs text)")
-    t.add_argument("--model", choices=["bpe", "wordpiece"], default="bpe")
+    t.add_argument("files", nargs="*", help="UTF-8 text files to train on")
+    t.add_argument("--model", choices=sorted(_MODELS), default="bpe")
     t.add_argument("--vocab-size", type=int, required=True)
-    t.add_argument("--pattern", default="gpt2", help="gpt2, gpt4, whitespace, or a regex (BPE)")
-    t.add_argument("--char-level", action="store_true", help="character-level instead of byte-level BPE")
     t.add_argument("--special-token", action="append", default=[], metavar="T")
     t.add_argument("--min-frequency", type=int, default=None, help="default: 1 for BPE, 2 for WordPiece")
     t.add_argument("--max-token-length", type=int, default=None)
-    t.add_argument("--workers", type=int, default=1, help="processes that count pre-tokens (BPE)")
-    w = t.add_argument_group("WordPiece")
-    w.add_argument("--score", choices=["pmi", "likelihood"], default="pmi", help="merge score")
-    w.add_argument("--unk-token", default="[UNK]")
-    w.add_argument("--continuing-subword-prefix", default="##")
-    w.add_argument("--no-lowercase", action="store_true")
-    w.add_argument("--strip-accents", choices=["auto", "yes", "no"], default="auto",
-                   help="auto: strip when lowercasing (BERT)")
-    t.add_argument("--format", choices=["native", "hf", "vocab.txt"], default="native")
+    b = t.add_argument_group("BPE")
+    b.add_argument("--pattern", default=None, help="gpt2 (default), gpt4, whitespace, or a regex")
+    b.add_argument("--char-level", action="store_true", default=None,
+                   help="character-level instead of byte-level BPE")
+    b.add_argument("--workers", type=int, default=None, help="threads or processes that count pre-tokens")
+    w = t.add_argument_group("WordPiece (--unk-token and --continuing-subword-prefix: also --char-level BPE)")
+    w.add_argument("--score", choices=["likelihood", "pmi"], default=None, help="merge score (default: likelihood)")
+    w.add_argument("--unk-token", default=None, help="default: [UNK] for WordPiece, none for BPE")
+    w.add_argument("--continuing-subword-prefix", default=None, help="default: ## for WordPiece, none for BPE")
+    w.add_argument("--no-lowercase", action="store_true", default=None)
+    w.add_argument("--strip-accents", choices=["auto", "yes", "no"], default=None,
+                   help="auto (default): strip when lowercasing (BERT)")
+    t.add_argument("--format", choices=["native", "hf", "vocab.txt"], default="native",
+                   help="vocab.txt: WordPiece only")
     t.add_argument("-o", "--output", required=True)
     t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, parser=t)
 
-    e = sub.add_parser("encode", help="one line of space-separated ids per input line")
-    e.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
-    e.add_argument("file", nargs="?", default="-")
+    tokenizer = argparse.ArgumentParser(add_help=False)
+    tokenizer.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
+    bare = tokenizer.add_argument_group("a bare vocab.txt (default: tokenizer_config.json beside it, "
+                                        "else BERT uncased)")
+    case = bare.add_mutually_exclusive_group()
+    case.add_argument("--lowercase", dest="lowercase", action="store_const", const=True, default=None)
+    case.add_argument("--cased", dest="lowercase", action="store_const", const=False)
+    bare.add_argument("--strip-accents", choices=["auto", "yes", "no"], default=None,
+                      help="auto: strip when lowercasing")
+
+    e = sub.add_parser("encode", parents=[tokenizer],
+                       help="the ids of the whole input, space-separated on one line (--lines: per line)")
+    e.add_argument("file", nargs="?", default="-", help="UTF-8 text (default: stdin)")
+    e.add_argument("--lines", action="store_true",
+                   help="encode each line on its own (without its \\n) to one line of ids")
     e.set_defaults(func=cmd_encode)
 
-    d = sub.add_parser("decode", help="one line of text per input line of ids")
-    d.add_argument("-t", "--tokenizer", required=True)
-    d.add_argument("file", nargs="?", default="-")
+    d = sub.add_parser("decode", parents=[tokenizer],
+                       help="the text of whitespace-separated ids (--lines: one line of text per line of ids)")
+    d.add_argument("file", nargs="?", default="-", help="ids (default: stdin)")
+    d.add_argument("--lines", action="store_true", help="decode each line of ids to a line of text")
     d.set_defaults(func=cmd_decode)
 
-    m = sub.add_parser("demo", help="train on the bundled default corpus and report")
+    m = sub.add_parser("demo", help="train on the bundled CPython docs text and report")
     m.add_argument("--vocab-size", type=int, default=8192)
     m.add_argument("-o", "--output", default=None)
     m.set_defaults(func=cmd_demo)
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fasttok: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _describe(error):
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # a command-line user needs the message, not our source line
+            return args.func(args)
     except BrokenPipeError:
         # The reader went away (`fasttok encode ... | head`): stop quietly, as Unix tools do.
         sys.stderr.close()
         return 0
     except (FasttokError, ValueError, TypeError, OSError) as e:
-        print(f"fasttok: error: {e}", file=sys.stderr)
+        print(f"fasttok: error: {_describe(e)}", file=sys.stderr)
         return 1
 
 

@@ -20,7 +20,7 @@ import re
 import unicodedata
 
 __all__ = [
-    "clean_text", "pad_cjk", "strip_accents", "lowercase", "nfc", "nfkc", "bert_normalize",
+    "clean_text", "pad_cjk", "strip_accents", "lowercase", "nfc", "nfkc", "bert_normalize", "repair_surrogates",
     "WHITESPACE", "is_cjk", "is_control", "is_punctuation", "is_whitespace",
 ]
 
@@ -158,6 +158,25 @@ def nfc(text: str) -> str:
 def nfkc(text: str) -> str:
     """Compatibility composition: `nfkc("ﬁ") -> 'fi'`."""
     return unicodedata.normalize("NFKC", text)
+
+
+def repair_surrogates(text: str) -> str:
+    """Make text encodable as UTF-8 the way tiktoken does: a surrogate pair becomes the character it
+    stands for in UTF-16, a lone surrogate U+FFFD; any other text is returned unchanged.
+
+    Python strings can hold surrogates (from JSON `"\\ud83d\\udc4d"`, `surrogateescape`, Windows
+    APIs) that UTF-8 cannot encode; repairing them, instead of raising, matches tiktoken's `encode`.
+
+    >>> repair_surrogates("\\ud83d\\udc4d \\ud800") == "\\U0001f44d \\ufffd"
+    True
+    """
+    if text.isascii():  # O(1) in CPython: the common case pays nothing
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def bert_normalize(text: str, *, lowercase: bool = True, strip_accents: bool | None = None) -> str:

@@ -10,6 +10,7 @@ subclass (`BPETokenizer` here, `WordPieceTokenizer` in fasttok/wordpiece.py) sup
 - `_hf_json() -> dict` and classmethod `_from_hf_json(data)`;
 - class attributes `model` (its name in files) and `default_allowed_special`.
 """
+import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,7 +20,8 @@ import numpy as np
 
 from fasttok import _bpe, _pretok
 from fasttok.errors import UnknownTokenError
-from fasttok.pretokenize import pattern_name, pattern_source, splitter
+from fasttok.normalize import repair_surrogates
+from fasttok.pretokenize import PATTERNS, pattern_name, pattern_source, safe_cut, splitter
 
 # Below this many texts per thread, starting threads costs more than it saves.
 _MIN_TEXTS_PER_THREAD = 16
@@ -112,17 +114,15 @@ class Tokenizer:
 
     def encode_ordinary(self, text):
         """Encode text ignoring special tokens entirely."""
-        _check_text(text)
-        return self._encode_ordinary_many([text])[0]
+        return self._encode_ordinary_many([_checked_text(text)])[0]
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts; the core releases the GIL, so threads run in parallel.
 
-        Output does not depend on num_threads (default: os.cpu_count()).
+        Output does not depend on num_threads (default: os.cpu_count()). Surrogates are repaired as
+        tiktoken does (`fasttok.normalize.repair_surrogates`), so every str can be encoded.
         """
-        texts = list(texts)
-        for t in texts:
-            _check_text(t)
+        texts = _checked_texts(texts)
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
         if self._special_regex is not None and (allowed or disallowed):
             split = [self._split_special(t, allowed, disallowed) for t in texts]
@@ -152,14 +152,44 @@ class Tokenizer:
             results = list(pool.map(self._encode_ordinary_many, chunks))
         return [ids for chunk in results for ids in chunk]
 
+    def _stream_cut(self):
+        """Where a long text may be cut into blocks whose ids, concatenated, are the ids of the whole.
+
+        Returns a `cut(data: bytes) -> offset` rule as `fasttok.pretokenize.read_blocks` takes (the
+        last offset a block may end at, or -1), or None when no cut is known to be safe. Every rule
+        cuts next to a whitespace character, so a special token can straddle a cut only if it holds
+        whitespace: then there is no safe cut.
+        """
+        if any(ch.isspace() for token in self._special for ch in token):
+            return None
+        return self._model_stream_cut()
+
+    def _model_stream_cut(self):
+        return None  # a model that knows where its pre-tokenizer cannot straddle overrides this
+
     # -- decoding ---------------------------------------------------------------------------------
 
+    # Whether decode_bytes of consecutive chunks of ids, joined, equals decode_bytes of all of them.
+    _decodes_in_pieces = False
+
     def _check_ids(self, ids):
-        ids = [int(i) for i in ids]
+        """`ids` as a list of ints in the vocabulary: TypeError for anything that is not an integer
+        (floats, strings, bools; numpy and other integer types are fine), UnknownTokenError when
+        out of range."""
+        if isinstance(ids, np.ndarray):
+            if ids.ndim != 1 or ids.dtype.kind not in "iu":
+                raise TypeError(f"ids must be a 1-D array of integers, not a {ids.ndim}-D {ids.dtype} array")
+            ids = ids.tolist()
+        elif isinstance(ids, (str, bytes, bytearray)) or not hasattr(ids, "__iter__"):
+            raise TypeError(f"ids must be a sequence of integers, not {type(ids).__name__}")
+        else:
+            ids = list(ids)
+            if not all(type(i) is int for i in ids):  # exact int: the common case, checked in C
+                ids = [_token_id(i) for i in ids]
         n = self.vocab_size
-        for i in ids:
-            if not 0 <= i < n:
-                raise UnknownTokenError(f"token id {i} is not in the vocabulary (ids 0..{n - 1})")
+        if ids and (min(ids) < 0 or max(ids) >= n):
+            bad = next(i for i in ids if not 0 <= i < n)
+            raise UnknownTokenError(f"token id {bad} is not in the vocabulary (ids 0..{n - 1})")
         return ids
 
     def decode(self, ids, *, errors="replace"):
@@ -179,6 +209,10 @@ class Tokenizer:
         if run:
             out.append(self._decode(run, errors))
         return "".join(out)
+
+    def decode_bytes(self, ids):
+        """The decoded text as UTF-8 bytes (byte-level BPE: the exact bytes, even invalid UTF-8)."""
+        return self.decode(ids).encode("utf-8")
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -201,9 +235,26 @@ class Tokenizer:
         return f"<{type(self).__name__} vocab_size={self.vocab_size} special_tokens={len(self._special)}>"
 
 
-def _check_text(text):
+def _checked_text(text):
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
+    return repair_surrogates(text)
+
+
+def _checked_texts(texts):
+    if isinstance(texts, str):
+        raise TypeError("encode_batch takes a list of texts, not one str (use encode)")
+    return [_checked_text(t) for t in texts]
+
+
+def _token_id(value):
+    """One token id as an int; TypeError names what it got instead."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"token ids must be integers, not {type(value).__name__} ({value!r})")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"token ids must be integers, not {type(value).__name__} ({value!r})") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -298,6 +349,15 @@ class BPETokenizer(Tokenizer):
         self._scanner_id = None
         if self.byte_level and self._pattern is not None and self.pattern in _pretok.PATTERNS:
             self._scanner_id = _pretok.pattern_id(self.pattern)
+
+    @property
+    def _decodes_in_pieces(self):
+        return self.byte_level  # every id is a fixed byte string; character-level decoding adds spaces
+
+    def _model_stream_cut(self):
+        # The named patterns (and WordCounts' file blocks) rest on pretokenize's proof that no piece
+        # can straddle its cuts; a custom regex or pattern=None (one piece per text) has no such cut.
+        return safe_cut(self._pattern) if self._pattern in PATTERNS.values() else None
 
     def _join(self, left, right):
         if self.byte_level:
@@ -399,7 +459,7 @@ class BPETokenizer(Tokenizer):
         """Decode to raw bytes (byte-level: exact, even when the bytes are not valid UTF-8)."""
         ids = self._check_ids(ids)
         if not self.byte_level:
-            return self.decode(ids).encode("utf-8")
+            return super().decode_bytes(ids)
         return b"".join([self._data[i] if i not in self._special_by_id else self._special_by_id[i].encode("utf-8")
                          for i in ids])
 

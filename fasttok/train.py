@@ -38,12 +38,14 @@ def _check_int(name, value, minimum):
 MAX_VOCAB_SIZE = 2**31 - 2
 
 
-def train_bpe(corpus, *, vocab_size, pattern="gpt2", byte_level=True, special_tokens=(), min_frequency=1,
-              max_token_length=None, continuing_subword_prefix=None, end_of_word_suffix=None, unk_token=None,
-              progress=None, num_workers=1):
+def train_bpe(corpus=None, *, files=None, vocab_size, pattern="gpt2", byte_level=True, special_tokens=(),
+              min_frequency=1, max_token_length=None, continuing_subword_prefix=None, end_of_word_suffix=None,
+              unk_token=None, progress=None, num_workers=1):
     """Learn a BPE tokenizer from a corpus.
 
-    corpus: a str, a pathlib.Path, or an iterable of str texts and Path files (files are streamed).
+    corpus: a str text, a pathlib.Path, or an iterable of str texts and Path files (files are streamed).
+    files: a path (str or Path) or a list of them, read as UTF-8 files after `corpus`. Every path is
+    checked before counting starts; a bare str corpus that names an existing file is a CorpusError.
     vocab_size: every id counts (base symbols + merges + special tokens).
     Merge rule: the pair with the highest count; ties go to the smallest (left_id, right_id).
     Byte-level: ids 0..255 are the bytes, merge k gets id 256 + k, special tokens follow the merges.
@@ -58,7 +60,7 @@ def train_bpe(corpus, *, vocab_size, pattern="gpt2", byte_level=True, special_to
                              min_frequency=min_frequency, max_token_length=max_token_length,
                              continuing_subword_prefix=continuing_subword_prefix,
                              end_of_word_suffix=end_of_word_suffix, unk_token=unk_token, progress=progress)
-    counts = count_words(corpus, pattern=pattern, num_workers=num_workers)
+    counts = count_words(corpus, files=files, pattern=pattern, num_workers=num_workers)
     table = _word_table(counts, options)
     del counts  # the table is all training needs: free the hash table before the learner allocates
     return _learn(table, **options)

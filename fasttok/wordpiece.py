@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from . import _wordpiece
+from .counts import corpus_and_files
 from .errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from .normalize import _ASCII_PUNCTUATION, _CJK_RANGES, _CONTROL_CATEGORIES, WHITESPACE, is_punctuation
 from .normalize import lowercase as lowercase_text
 from .pretokenize import corpus_items, read_blocks
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, _checked_texts
 from .train import TrainingWarning, _check_int, _check_special_tokens
 
 __all__ = ["WordPieceTokenizer", "train_wordpiece", "load_bert_vocab", "bert_pre_tokenize",
@@ -179,10 +180,10 @@ class WordPieceTokenizer(Tokenizer):
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts (special tokens as in `encode`); the core releases the GIL."""
-        texts = list(texts)
+        texts = _checked_texts(texts)
         # Fast path: one regex scan over the whole batch instead of one split per text. Joining
         # with a newline cannot create a match, as special tokens never contain one here.
-        if self._special_regex is not None and all(isinstance(t, str) for t in texts) \
+        if self._special_regex is not None \
                 and not any("\n" in s for s in self._special) \
                 and self._special_regex.search("\n".join(texts)) is None:
             return self._encode_chunks(texts, num_threads)
@@ -192,6 +193,9 @@ class WordPieceTokenizer(Tokenizer):
     def decode(self, ids, *, errors="replace"):
         """Text of the ids as HF's WordPiece decoder gives it (special tokens spaced like words)."""
         return self._decode(self._check_ids(ids), errors)
+
+    def _model_stream_cut(self):
+        return _cut_after_newline  # a BERT word never spans a newline
 
     # -- the model hooks the base class calls --------------------------------------------------
 
@@ -511,15 +515,17 @@ def count_words(corpus, *, lowercase=True, strip_accents=None):
     return counter
 
 
-def train_wordpiece(corpus, *, vocab_size: int, score: str = "pmi", min_frequency: int = 2,
-                    special_tokens=BERT_SPECIAL_TOKENS, unk_token: str = "[UNK]",
+def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "likelihood",
+                    min_frequency: int = 2, special_tokens=BERT_SPECIAL_TOKENS, unk_token: str = "[UNK]",
                     continuing_subword_prefix: str = "##", max_token_length: int | None = None,
                     lowercase: bool = True, strip_accents: bool | None = None,
                     progress=None) -> WordPieceTokenizer:
     """Learn a WordPiece vocabulary of `vocab_size` tokens (special tokens + characters + merges).
 
-    score: "pmi" merges the pair maximising count(ab) / (count(a) count(b)); "likelihood" the one
-    maximising the exact gain in corpus log-likelihood under a unigram model of the units.
+    corpus and files as in `train_bpe` (texts and/or paths; a bare str naming a file is refused).
+    score: "likelihood" (default) merges the pair maximising the exact gain in corpus log-likelihood
+    under a unigram model of the units, the objective of Schuster & Nakajima; "pmi" the pair
+    maximising count(ab) / (count(a) count(b)).
     min_frequency: a pair occurring fewer times is never merged. max_token_length: no merged
     unit longer than this many characters (the prefix not counted). progress(n_done, n_total) is
     called as merges are made. Ties: higher score, then higher pair count, then the pair of
@@ -536,6 +542,7 @@ def train_wordpiece(corpus, *, vocab_size: int, score: str = "pmi", min_frequenc
         raise ValueError(f"unk_token {unk_token!r} must be one of the special tokens {special_tokens}")
     if progress is not None and not callable(progress):
         raise TypeError("progress must be callable")
+    corpus = corpus_and_files(corpus, files)
     counter = count_words(corpus, lowercase=lowercase, strip_accents=strip_accents)
     if len(counter) == 0:
         raise CorpusError("the corpus has no words to learn from")

@@ -19,13 +19,13 @@ def test_train_encode_decode_round_trip(tmp_path, capsys):
     lines = ["First Citizen:", "Before we proceed any further, hear me speak.", "", "<|endoftext|> ünï"]
     text_in = tmp_path / "in.txt"
     text_in.write_text("\n".join(lines) + "\n")
-    assert main(["encode", "-t", str(out), str(text_in)]) == 0
+    assert main(["encode", "--lines", "-t", str(out), str(text_in)]) == 0
     encoded = capsys.readouterr().out
     assert encoded.splitlines() == [" ".join(map(str, tok.encode(l, allowed_special="all"))) for l in lines]
 
     ids_in = tmp_path / "ids.txt"
     ids_in.write_text(encoded)
-    assert main(["decode", "-t", str(out), str(ids_in)]) == 0
+    assert main(["decode", "--lines", "-t", str(out), str(ids_in)]) == 0
     assert capsys.readouterr().out.splitlines() == lines
 
 
@@ -59,5 +59,5 @@ def test_train_wordpiece_from_the_cli(tmp_path, capsys):
         encoded.append(tok.encode("First Citizen: speak, speak. [SEP]"))
     assert encoded[0] == encoded[1] == encoded[2]  # the same training run, read back from three formats
     assert encoded[0][-1] == tok.token_to_id("[SEP]")
-    assert main(["encode", "-t", str(tmp_path / "vocab.txt"), str(corpus)]) == 0
+    assert main(["encode", "--lines", "-t", str(tmp_path / "vocab.txt"), str(corpus)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == len(corpus.read_text().splitlines())
