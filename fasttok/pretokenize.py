@@ -425,8 +425,8 @@ _FROM_ONIG = _Dialect(
 def hf_pattern(source):
     r"""The pattern source written so that HF tokenizers (Oniguruma) finds the same matches.
 
-    >>> hf_pattern(r"\p{N}{1,3}+| ?\p{L}+")
-    '(?>\p{N}{1,3})| ?\p{L}+'
+    >>> print(hf_pattern(r"\p{N}{1,3}+| ?\p{L}+"))
+    (?>\p{N}{1,3})| ?\p{L}+
     """
     return _translate(source, _TO_ONIG)
 

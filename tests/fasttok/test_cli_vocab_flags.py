@@ -1,19 +1,11 @@
 """`fasttok encode|decode -t vocab.txt` take --lowercase/--cased and --strip-accents for a bare BERT
 vocab.txt, passed on to fasttok.load; without them the file's defaults apply."""
-import inspect
-
 import pytest
 
-import fasttok
 from fasttok.cli import main
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "Hello", "cafe", "café", "Café", "Cafe", "!"]
 TEXT = "Hello Café!"
-
-needs_load_options = pytest.mark.xfail(
-    "lowercase" not in inspect.signature(fasttok.load).parameters, strict=False,
-    reason="needs fasttok.load(lowercase=) from the vocab-config branch")
-
 
 @pytest.fixture
 def files(tmp_path):
@@ -38,7 +30,6 @@ def test_without_flags_a_bare_vocab_is_bert_uncased(files, capsysbinary):
     assert encode(vocab, text, [], capsysbinary) == ids_of("hello", "cafe", "!")
 
 
-@needs_load_options
 @pytest.mark.parametrize("flags, tokens", [
     (["--cased"], ("Hello", "Café", "!")),                              # accents follow lowercasing: kept
     (["--cased", "--strip-accents", "yes"], ("Hello", "Cafe", "!")),
@@ -51,7 +42,6 @@ def test_flags_reach_the_loader(files, capsysbinary, flags, tokens):
     assert encode(vocab, text, flags, capsysbinary) == ids_of(*tokens)
 
 
-@needs_load_options
 def test_decode_takes_the_same_flags(files, tmp_path, capsysbinary):
     vocab, _ = files
     ids = tmp_path / "ids.txt"
