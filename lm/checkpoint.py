@@ -56,8 +56,13 @@ def _open(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         data = np.load(path, allow_pickle=False)
+    except Exception as exc:  # zip or format errors mean "not a checkpoint"
+        raise CheckpointError(f"{path} is not an lm checkpoint ({exc})") from None
+    if "__meta__" not in data.files and "header" in data.files:  # lm.ngram's .npz, a common mix-up
+        raise CheckpointError(f"{path} holds an n-gram model, not a neural checkpoint: use `lm ngram eval`")
+    try:
         meta = json.loads(str(data["__meta__"]))
-    except Exception as exc:  # zip, key or JSON errors all mean "not a checkpoint"
+    except Exception as exc:  # key or JSON errors all mean "not a checkpoint"
         raise CheckpointError(f"{path} is not an lm checkpoint ({exc})") from None
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r} v{meta.get('version')}")
@@ -81,7 +86,7 @@ def load_into(path, model, *, optimizer=None, rng: np.random.Generator | None = 
     """Restore ``model`` (and optimiser, data rng) in place for resuming; the configs must match exactly."""
     data, meta = _open(path)
     if meta["family"] != family_of(model):
-        raise CheckpointError(f"checkpoint holds a {meta['family']} model, not a {family_of(model)}")
+        raise CheckpointError(f"{path} holds a {meta['family']} model, not a {family_of(model)} model")
     mine = model.config.to_dict()
     diffs = [f"{k}: checkpoint {meta['config'].get(k)!r} vs model {v!r}" for k, v in mine.items()
              if meta["config"].get(k) != v]

@@ -167,11 +167,21 @@ def _train(args):
                         extra={"tokenizer": str(Path(args.tokenizer).resolve())})
 
 
-def load_checkpoint_and_tokenizer(path, tokenizer=None):
+def load_checkpoint(path, *, family, command):
+    """(model, meta) of the checkpoint at `path`, which must hold a `family` model: another family's
+    weights would give a traceback or a meaningless number."""
     try:
-        model, meta = ckpt.load(path)
+        meta = ckpt.read_meta(path)
+        if meta["family"] != family:
+            raise CLIError(f"{path} holds a {meta['family']} checkpoint, not a {family} one: "
+                           f"`lm {family} {command}` reads {family} checkpoints only")
+        return ckpt.load(path)
     except (ckpt.CheckpointError, FileNotFoundError) as exc:
         raise CLIError(str(exc)) from None
+
+
+def load_checkpoint_and_tokenizer(path, tokenizer=None, *, command):
+    model, meta = load_checkpoint(path, family="gpt", command=command)
     tok_path = tokenizer or meta["extra"].get("tokenizer")
     if tok_path is None:
         raise CLIError("the checkpoint names no tokenizer: pass --tokenizer")
@@ -179,9 +189,7 @@ def load_checkpoint_and_tokenizer(path, tokenizer=None):
 
 
 def _sample(args):
-    model, meta, tok = load_checkpoint_and_tokenizer(args.checkpoint, args.tokenizer)
-    if meta["family"] != "gpt":
-        raise CLIError(f"{args.checkpoint} holds a {meta['family']} model, not a gpt")
+    model, meta, tok = load_checkpoint_and_tokenizer(args.checkpoint, args.tokenizer, command="sample")
     ids = list(tok.encode(args.prompt)) if args.prompt else []
     if not ids:
         raise CLIError("--prompt must encode to at least one token")
@@ -195,7 +203,7 @@ def _sample(args):
 
 
 def _eval(args):
-    model, meta, tok = load_checkpoint_and_tokenizer(args.checkpoint, args.tokenizer)
+    model, meta, tok = load_checkpoint_and_tokenizer(args.checkpoint, args.tokenizer, command="eval")
     ids = encode_corpus(read_text(args.text), tok)
     bs = model.config.block_size
     if len(ids) < bs + 1:

@@ -44,11 +44,23 @@ class Evaluation:
         return float(10.0 ** (-(self.log10_prob - self.log10_prob_oov) / n)) if n else float("nan")
 
 
+class _NotNgram(ValueError):
+    """An .npz that is one of lm's other files, not an n-gram model."""
+
+
 def _check_sentence(sentence) -> None:
     if isinstance(sentence, (str, bytes)):
         raise TypeError(
             "a sentence must be a sequence of tokens, not a string; split it first, e.g. text.split()"
         )
+
+
+def _context(context) -> tuple:
+    """A context as a tuple of tokens; None means the empty context (the start of a sentence)."""
+    if context is None:
+        return ()
+    _check_sentence(context)
+    return tuple(context)
 
 
 class NgramModel:
@@ -192,11 +204,10 @@ class NgramModel:
         hist = np.tile(np.arange(k, dtype=np.int64), n)  # (N*k,)
         return self.score_ids(ngrams.reshape(-1), hist).reshape(n, k)[:, -1]
 
-    def logprob(self, word, context: Sequence = ()) -> float:
-        """log10 p(word | context); the context may start with `<s>` and has at most order - 1
-        tokens. Unknown tokens count as `<unk>`."""
-        _check_sentence(context)
-        context = tuple(context)
+    def logprob(self, word, context: Sequence | None = ()) -> float:
+        """log10 p(word | context); the context (None: empty) may start with `<s>` and has at most
+        order - 1 tokens. Unknown tokens count as `<unk>`."""
+        context = _context(context)
         if len(context) > self.order - 1:
             raise ValueError(
                 f"context has {len(context)} tokens but an order-{self.order} model uses at most {self.order - 1}"
@@ -263,10 +274,10 @@ class NgramModel:
                 return -1
         return row
 
-    def next_distribution(self, context: Sequence = ()) -> np.ndarray:
-        """p(w | context) for every vocabulary id w, as a (V,) array (renormalised for stupid
-        backoff, whose scores do not sum to 1)."""
-        _check_sentence(context)
+    def next_distribution(self, context: Sequence | None = ()) -> np.ndarray:
+        """p(w | context) for every vocabulary id w (None: the empty context), as a (V,) array
+        (renormalised for stupid backoff, whose scores do not sum to 1)."""
+        context = _context(context)
         ctx = list(self.encode(context))[-(self.order - 1):] if self.order > 1 else []
         return self._distribution(ctx)
 
@@ -292,12 +303,12 @@ class NgramModel:
         self,
         n: int,
         *,
-        context: Sequence = (),
+        context: Sequence | None = (),
         temperature: float = 1.0,
         top_k: int | None = None,
         rng: np.random.Generator,
     ) -> list:
-        """Sample n tokens after `context`: empty (the default) starts a sentence; otherwise, as for
+        """Sample n tokens after `context`: empty or None (the default) starts a sentence; otherwise, as for
         `logprob`, it is the middle of a sentence unless it starts with `<s>`. A drawn `</s>` is
         emitted and the next token starts a new sentence. No count is ever rescanned: a step costs O(continuations
         of the context + log V), or O(V) numpy work with a temperature or top-k."""
@@ -309,9 +320,9 @@ class NgramModel:
             raise ValueError("temperature must be > 0")
         if top_k is not None and top_k < 1:
             raise ValueError("top_k must be >= 1")
-        _check_sentence(context)
+        context = _context(context)
         # as for logprob, a context is the middle of a sentence unless it starts with <s>
-        history = [int(i) for i in self.encode(context)] if len(context) else [1]
+        history = [int(i) for i in self.encode(context)] if context else [1]
         # Without temperature or top-k, sample by descending the backoff chain (exact, see _draw);
         # otherwise build the whole (V,) distribution and reshape it.
         exact_chain = temperature == 1.0 and top_k is None and not self._missing_logb
@@ -425,6 +436,9 @@ class NgramModel:
         """Read a model written by `save`."""
         try:
             with np.load(path, allow_pickle=False) as data:
+                if "__meta__" in data.files:  # a neural checkpoint, a common mix-up
+                    family = json.loads(str(data["__meta__"])).get("family")
+                    raise _NotNgram(f"{path} holds a {family} checkpoint, not an n-gram model: use `lm {family}`")
                 header = json.loads(str(data["header"]))
                 if header.get("format") != NPZ_FORMAT:
                     raise KeyError(f"format is {header.get('format')!r}")
@@ -432,6 +446,8 @@ class NgramModel:
                 keys = [data[f"keys{k}"] for k in range(1, order + 1)]
                 logp = [data[f"logp{k}"] for k in range(1, order + 1)]
                 logb = [data[f"logb{k}"] for k in range(1, order)]
+        except _NotNgram:
+            raise
         except (KeyError, ValueError, OSError, EOFError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
         return cls(
