@@ -19,8 +19,11 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .data import causal_batches, causal_eval_batches, encode_corpus, split_ids
+from .nn import GPT, GPTConfig
 from .optim import AdamW
+from .plot import plot_history
 from .schedules import make_schedule
+from .tokenizer_file import TokenizerFile, TokenizerFileError, check_same
 from .train import TrainingDivergedError, evaluate, train
 
 
@@ -39,14 +42,12 @@ class CLIError(Exception):
 
 
 def load_tokenizer(path):
+    """(TokenizerFile, tokenizer) of the file at `path`."""
     try:
-        import fasttok
-    except ImportError as exc:  # pragma: no cover - fasttok ships in the same distribution
-        raise CLIError(f"fasttok is not importable: {exc}") from None
-    try:
-        return fasttok.load(path)
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot load tokenizer {path}: {exc}") from None
+        tokenizer_file = TokenizerFile.read(path)
+        return tokenizer_file, tokenizer_file.load()
+    except TokenizerFileError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def read_text(path) -> str:
@@ -99,8 +100,9 @@ def make_schedule_from(args):
     return make_schedule("constant", lr_max=args.lr, n_warmup=warm)
 
 
-def run_training(args, model, batches, eval_fn, rng, *, extra):
-    """Shared by the gpt/bert/t5 `train` commands: optimiser, optional resume, loop, plot."""
+def run_training(args, model, batches, eval_fn, rng, *, tokenizer_file, extra=None):
+    """Shared by the gpt/bert/t5 `train` commands: optimiser, optional resume, loop, plot. Every
+    checkpoint embeds `tokenizer_file` and carries `extra` (special ids) for `sample` and `eval`."""
     opt = AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     start, history = 0, None
     if args.resume:
@@ -113,18 +115,17 @@ def run_training(args, model, batches, eval_fn, rng, *, extra):
         start, history = meta["step"], meta["history"]
         print(f"resuming from step {start}", file=sys.stderr)
     print(f"{type(model).__name__}: {model.n_params():,} parameters", file=sys.stderr)
+    # the source path too, so a checkpoint written before tokenizers were embedded is still readable
+    extra = {"tokenizer": tokenizer_file.path, **(extra or {})}
     try:
         history = train(model, batches, optimizer=opt, steps=args.steps, schedule=make_schedule_from(args),
                         eval_batches=eval_fn, eval_every=args.eval_every, clip=args.clip,
                         checkpoint_path=args.output, checkpoint_every=args.checkpoint_every, start_step=start,
-                        rng=rng, history=history)
+                        rng=rng, history=history,
+                        checkpoint_options={"extra": extra, "tokenizer": tokenizer_file})
     except TrainingDivergedError as exc:
         raise CLIError(str(exc)) from None
-    # re-save with the CLI's extra fields (tokenizer path, specials) for `sample` and `eval`
-    ckpt.save(args.output, model, optimizer=opt, step=args.steps, rng=rng, history=history, extra=extra)
     if args.plot:
-        from .plot import plot_history
-
         plot_history(history, args.plot)
     if history["eval_loss"]:
         loss = history["eval_loss"][-1]
@@ -133,13 +134,14 @@ def run_training(args, model, batches, eval_fn, rng, *, extra):
 
 
 def load_corpus_ids(args, need):
-    """(tokenizer, train ids, validation ids) of args.corpus; CLIError when a split is shorter than `need`."""
-    tok = load_tokenizer(args.tokenizer)
+    """(tokenizer file, tokenizer, train ids, validation ids) of args.corpus; CLIError when a split is
+    shorter than `need`."""
+    tokenizer_file, tok = load_tokenizer(args.tokenizer)
     ids = encode_corpus(read_text(args.corpus), tok)
     train_ids, val_ids = split_ids(ids, val_fraction=args.val_fraction)
     if len(train_ids) < need or (args.val_fraction and len(val_ids) < need):
         raise CLIError(f"corpus too short: {len(ids)} tokens for windows of {need} (train and validation)")
-    return tok, train_ids, val_ids
+    return tokenizer_file, tok, train_ids, val_ids
 
 
 def make_config(cls, **fields):
@@ -151,9 +153,7 @@ def make_config(cls, **fields):
 
 
 def _train(args):
-    from .nn import GPT, GPTConfig
-
-    tok, train_ids, val_ids = load_corpus_ids(args, args.block_size + 1)
+    tokenizer_file, tok, train_ids, val_ids = load_corpus_ids(args, args.block_size + 1)
     cfg = make_config(GPTConfig, vocab_size=tok.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
                       n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
                       label_smoothing=args.label_smoothing)
@@ -163,8 +163,7 @@ def _train(args):
     eval_fn = None
     if args.val_fraction:
         eval_fn = lambda: causal_eval_batches(val_ids, batch_size=args.batch_size, block_size=args.block_size)  # noqa
-    return run_training(args, model, batches, eval_fn, rng,
-                        extra={"tokenizer": str(Path(args.tokenizer).resolve())})
+    return run_training(args, model, batches, eval_fn, rng, tokenizer_file=tokenizer_file)
 
 
 def load_checkpoint(path, *, family, command):
@@ -181,11 +180,33 @@ def load_checkpoint(path, *, family, command):
 
 
 def load_checkpoint_and_tokenizer(path, tokenizer=None, *, command):
+    """(model, meta, tokenizer): the tokenizer embedded in the checkpoint, or `tokenizer` (a path), which
+    must then be that same file; a checkpoint from before tokenizers were embedded names a path."""
     model, meta = load_checkpoint(path, family="gpt", command=command)
-    tok_path = tokenizer or meta["extra"].get("tokenizer")
-    if tok_path is None:
-        raise CLIError("the checkpoint names no tokenizer: pass --tokenizer")
-    return model, meta, load_tokenizer(tok_path)
+    try:
+        embedded = ckpt.read_tokenizer(path)
+    except ckpt.CheckpointError as exc:
+        raise CLIError(str(exc)) from None
+    if tokenizer is not None:
+        tokenizer_file, tok = load_tokenizer(tokenizer)
+        if embedded is not None:
+            try:
+                check_same(embedded.record(), tokenizer_file, model=path)
+            except TokenizerFileError as exc:
+                raise CLIError(f"{exc} (leave --tokenizer out to use the embedded copy)") from None
+    elif embedded is not None:
+        try:
+            tok = embedded.load()
+        except TokenizerFileError as exc:
+            raise CLIError(str(exc)) from None
+    elif meta["extra"].get("tokenizer"):
+        tok = load_tokenizer(meta["extra"]["tokenizer"])[1]
+    else:
+        raise CLIError(f"{path} holds no tokenizer and names none: pass --tokenizer")
+    if tok.vocab_size != model.config.vocab_size:
+        raise CLIError(f"the tokenizer has {tok.vocab_size} ids but the model in {path} has "
+                       f"{model.config.vocab_size}: it is not the tokenizer the model was trained with")
+    return model, meta, tok
 
 
 def _sample(args):
@@ -227,12 +248,14 @@ def main(argv=None) -> int:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tokenizer", help="override the tokenizer path stored in the checkpoint")
+    p.add_argument("--tokenizer", help="the tokenizer file, if the checkpoint does not embed it (it must be "
+                                       "the same file)")
     p.set_defaults(func=_sample)
     p = sub.add_parser("eval", help="per-token loss and perplexity of a text")
     p.add_argument("checkpoint")
     p.add_argument("text")
-    p.add_argument("--tokenizer", help="override the tokenizer path stored in the checkpoint")
+    p.add_argument("--tokenizer", help="the tokenizer file, if the checkpoint does not embed it (it must be "
+                                       "the same file)")
     p.set_defaults(func=_eval)
     return run_cli(ap, argv, "gpt")
 

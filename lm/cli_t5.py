@@ -2,25 +2,24 @@
 
     python -m lm t5 train --tokenizer tok.json --steps 1000 -o t5.npz train.txt
 
-[PAD], [MASK] (unused) and ``--sentinels`` sentinel ids are appended after the tokenizer's vocabulary.
+[PAD] and [MASK] (unused) are the tokenizer's own when it has them, else appended after its vocabulary;
+``--sentinels`` sentinel ids are always appended.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from .cli_gpt import add_model_args, add_train_args, load_corpus_ids, make_config, run_cli, run_training
 from .data import span_batches, special_ids
+from .nn import T5, T5Config
 
 
 def _train(args):
-    from .nn import T5, T5Config
-
-    tok, train_ids, val_ids = load_corpus_ids(args, args.block_size)
-    sp = special_ids(tok.vocab_size, n_sentinels=args.sentinels)
+    tokenizer_file, tok, train_ids, val_ids = load_corpus_ids(args, args.block_size)
+    sp = special_ids(tok.vocab_size, n_sentinels=args.sentinels, tokenizer_specials=tok.special_tokens)
     # noise tokens + one sentinel per span, with headroom for rounding
     target_size = args.target_size or int(args.block_size * args.noise_density * 1.5) + 8
     cfg = make_config(T5Config, vocab_size=sp.vocab_size, block_size=args.block_size, target_size=target_size,
@@ -37,8 +36,8 @@ def _train(args):
             gen = span_batches(val_ids, rng=np.random.default_rng(12345), **opts)
             return [next(gen) for _ in range(4)]
     return run_training(args, model, batches, eval_fn, rng,
-                        extra={"tokenizer": str(Path(args.tokenizer).resolve()), "pad": sp.pad,
-                               "sentinels": list(sp.sentinels)})
+                        tokenizer_file=tokenizer_file, extra={"pad": sp.pad, "mask": sp.mask,
+                                                              "sentinels": list(sp.sentinels)})
 
 
 def main(argv=None) -> int:

@@ -54,14 +54,16 @@ def evaluate(model, batches: Iterable) -> float:
 def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable[[int], float] | None = None,
           eval_batches: Callable[[], Iterable] | None = None, eval_every: int = 0, clip: float | None = 1.0,
           log_every: int = 10, checkpoint_path=None, checkpoint_every: int = 0, start_step: int = 0,
-          rng: np.random.Generator | None = None, history: dict | None = None, log=None) -> dict:
+          rng: np.random.Generator | None = None, history: dict | None = None, log=None,
+          checkpoint_options: dict | None = None) -> dict:
     """Train for steps ``start_step + 1 .. steps`` and return the history
     {"step", "loss", "lr", "eval_step", "eval_loss"} (lists; ``eval_loss`` is mean per-token NLL).
 
     ``schedule(t)`` sets the learning rate of step t (1-based). ``eval_batches()`` returns a fresh
     iterable for each evaluation. Checkpoints (every ``checkpoint_every`` steps and at the end) carry the
     optimiser state, the step, the state of ``rng`` (the generator feeding ``batches``) and the history,
-    so ``lm.checkpoint.load_into`` + ``train(start_step=meta["step"])`` resumes exactly.
+    so ``lm.checkpoint.load_into`` + ``train(start_step=meta["step"])`` resumes exactly;
+    ``checkpoint_options`` are passed on to every ``lm.checkpoint.save`` (``extra=``, ``tokenizer=``).
     A NaN/inf loss or gradient norm raises TrainingDivergedError naming the step.
     """
     if steps < start_step:
@@ -110,5 +112,6 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
         if eval_batches is not None and eval_every and (step % eval_every == 0 or step == steps):
             do_eval(step)
         if checkpoint_path is not None and ((checkpoint_every and step % checkpoint_every == 0) or step == steps):
-            ckpt.save(checkpoint_path, model, optimizer=optimizer, step=step, rng=rng, history=history)
+            ckpt.save(checkpoint_path, model, optimizer=optimizer, step=step, rng=rng, history=history,
+                      **(checkpoint_options or {}))
     return history
