@@ -77,6 +77,7 @@ class NgramModel:
         smoothing: str,
         discounts: tuple = (),
         missing_logb: float = 0.0,
+        metadata: dict | None = None,
     ):
         # Ids 0, 1, 2 are always <unk>, <s>, </s> (lmplz's order), whatever their spelling.
         if len(vocab) < 3:
@@ -106,6 +107,10 @@ class NgramModel:
         if self._keys[0].shape[0] != len(self.vocab):
             raise ValueError("the unigram table must hold exactly the vocabulary")
         self._unigram_prob = _frozen(10.0 ** self._logp[0], np.float64)  # (V,) used by generate
+        try:  # kept as JSON text: the model stays immutable and `save` can always write it
+            self._metadata = json.dumps(metadata or {}, sort_keys=True)
+        except TypeError as exc:
+            raise TypeError(f"metadata must be JSON-serialisable: {exc}") from None
         self._cache: dict = {}  # derived sampling tables, built on first use
         self._sealed = True
 
@@ -123,6 +128,12 @@ class NgramModel:
     def counts(self) -> tuple[int, ...]:
         """How many n-grams the model holds at each order (an ARPA header's `ngram k=` lines)."""
         return tuple(int(k.shape[0]) for k in self._keys)
+
+    @property
+    def metadata(self) -> dict:
+        """What made the model (a fresh dict), e.g. the CLI's tokenizer and preprocessing record; saved
+        in the .npz header. ARPA files have no place for it: a model read from ARPA has none."""
+        return json.loads(self._metadata)
 
     def __repr__(self) -> str:
         return f"NgramModel(order={self.order}, smoothing={self.smoothing!r}, vocab_size={self.vocab_size})"
@@ -416,6 +427,7 @@ class NgramModel:
             "vocab": list(self.vocab),
             "discounts": [list(d) for d in self.discounts],
             "missing_logb": self._missing_logb,
+            "metadata": self.metadata,
         }
         try:
             header_text = json.dumps(header)
@@ -458,6 +470,7 @@ class NgramModel:
             smoothing=header["smoothing"],
             discounts=header["discounts"],
             missing_logb=header["missing_logb"],
+            metadata=header.get("metadata"),  # absent from files written before it was recorded
         )
 
 
@@ -508,6 +521,7 @@ def train_ngram(
     bos="<s>",
     eos="</s>",
     unk="<unk>",
+    metadata: dict | None = None,
 ) -> NgramModel:
     """Train an n-gram model on sentences, each a sequence of tokens (str or int ids).
 
@@ -516,6 +530,7 @@ def train_ngram(
     when k = 1), "kn", "mkn" (the default, lmplz's estimate), "witten_bell", "stupid_backoff"
     (uses `alpha`; unnormalised scores). `discount_fallback` = (D1, D2, D3+) replaces the
     Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
+    `metadata` (JSON) records what made the model, see `NgramModel.metadata`.
 
     >>> m = train_ngram([["je", "suis", "content"], ["je", "suis"]], order=2, smoothing="mle")
     >>> round(10 ** m.logprob("content", ["suis"]), 6)
@@ -578,4 +593,5 @@ def train_ngram(
         smoothing=smoothing,
         discounts=est.discounts,
         missing_logb=est.missing_logb,
+        metadata=metadata,
     )
