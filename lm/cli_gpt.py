@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fasttok._progress import Progress  # the progress printer of both packages' command lines
+
 from . import checkpoint as ckpt
 from .data import causal_batches, causal_eval_batches, encode_corpus, split_ids
 from .nn import GPT, GPTConfig
@@ -28,13 +30,17 @@ from .train import TrainingDivergedError, evaluate, train
 
 
 def run_cli(parser, argv, name):
-    """Parse argv and run the chosen command; a CLIError becomes a message and exit status 2."""
+    """Parse argv and run the chosen command; a CLIError becomes a message and exit status 2.
+
+    The command gets `args.progress`, the `Progress` its stderr lines go through; made before any work,
+    so the time it reports covers the whole command."""
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except CLIError as exc:
-        print(f"lm {name}: error: {exc}", file=sys.stderr)
-        return 2
+    with Progress(f"lm {name} {args.command}", unit="steps") as args.progress:
+        try:
+            return args.func(args)
+        except CLIError as exc:
+            args.progress.message(f"lm {name}: error: {exc}")
+            return 2
 
 
 class CLIError(Exception):
@@ -113,20 +119,21 @@ def run_training(args, model, batches, eval_fn, rng, *, tokenizer_file, extra=No
         except ckpt.CheckpointError as exc:
             raise CLIError(f"--resume: {exc}") from None
         start, history = meta["step"], meta["history"]
-        print(f"resuming from step {start}", file=sys.stderr)
-    print(f"{type(model).__name__}: {model.n_params():,} parameters", file=sys.stderr)
+        args.progress.message(f"resuming from step {start}")
+    args.progress.message(f"{type(model).__name__}: {model.n_params():,} parameters")
     # the source path too, so a checkpoint written before tokenizers were embedded is still readable
     extra = {"tokenizer": tokenizer_file.path, **(extra or {})}
     try:
         history = train(model, batches, optimizer=opt, steps=args.steps, schedule=make_schedule_from(args),
                         eval_batches=eval_fn, eval_every=args.eval_every, clip=args.clip,
                         checkpoint_path=args.output, checkpoint_every=args.checkpoint_every, start_step=start,
-                        rng=rng, history=history,
+                        rng=rng, history=history, progress=args.progress,
                         checkpoint_options={"extra": extra, "tokenizer": tokenizer_file})
     except TrainingDivergedError as exc:
         raise CLIError(str(exc)) from None
     if args.plot:
         plot_history(history, args.plot)
+    args.progress.message(f"wrote {args.output} ({args.progress.seconds:.1f} s in all)")
     if history["eval_loss"]:
         loss = history["eval_loss"][-1]
         print(json.dumps({"val_loss": round(loss, 4), "val_ppl": round(math.exp(loss), 2)}))

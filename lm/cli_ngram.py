@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from fasttok._files import check_output_path
+from fasttok._progress import Progress
 
 from lm.ngram import SMOOTHINGS, NgramModel, train_ngram
 from lm.tokenizer_file import TokenizerFile, check_same
 
 OOV_WARNING = 0.10  # an OOV rate above this usually means another tokenizer or preprocessing
+ENCODE_CHUNK = 10_000  # lines encoded at a time, with a progress line after each
 
 
 def _preprocessing(tokenizer_file: TokenizerFile | None, *, lowercase: bool) -> dict:
@@ -34,7 +35,8 @@ def _preprocessing(tokenizer_file: TokenizerFile | None, *, lowercase: bool) -> 
                               "lowercase": bool(lowercase)}}
 
 
-def _read_sentences(path: str, tokenizer_file: TokenizerFile | None, *, lowercase: bool) -> list[list[str]]:
+def _read_sentences(path: str, tokenizer_file: TokenizerFile | None, *, lowercase: bool,
+                    clock: Progress) -> list[list[str]]:
     try:
         with open(path, encoding="utf-8") as f:
             lines = [line.strip() for line in f]
@@ -44,37 +46,45 @@ def _read_sentences(path: str, tokenizer_file: TokenizerFile | None, *, lowercas
     if tokenizer_file is None:
         return [line.split() for line in lines]
     tokenizer = tokenizer_file.load()
-    return [[str(i) for i in ids] for ids in tokenizer.encode_batch(lines)]
+    sentences = []
+    with Progress(f"encoding {path}", unit="lines", stream=clock.stream, min_interval=1.0) as progress:
+        for start in range(0, len(lines), ENCODE_CHUNK):
+            batch = tokenizer.encode_batch(lines[start:start + ENCODE_CHUNK])
+            sentences.extend([str(i) for i in ids] for ids in batch)
+            progress(len(sentences), len(lines))
+    return sentences
 
 
 def _is_npz(path: str) -> bool:
     return Path(path).suffix == ".npz"
 
 
-def _train(args) -> int:
+def _train(args, clock: Progress) -> int:
     check_output_path(args.output)  # a bad -o fails now, not after training
     tokenizer_file = None if args.tokenizer is None else TokenizerFile.read(args.tokenizer)
-    sentences = _read_sentences(args.train, tokenizer_file, lowercase=args.lowercase)
-    start = time.perf_counter()
-    model = train_ngram(
-        sentences,
-        order=args.order,
-        smoothing=args.smoothing,
-        min_count=args.min_count,
-        k=args.k,
-        alpha=args.alpha,
-        metadata=_preprocessing(tokenizer_file, lowercase=args.lowercase),
-    )
-    seconds = time.perf_counter() - start
+    sentences = _read_sentences(args.train, tokenizer_file, lowercase=args.lowercase, clock=clock)
+    start = clock.seconds
+    with Progress("training", unit="steps", stream=clock.stream) as progress:
+        model = train_ngram(
+            sentences,
+            order=args.order,
+            smoothing=args.smoothing,
+            min_count=args.min_count,
+            k=args.k,
+            alpha=args.alpha,
+            metadata=_preprocessing(tokenizer_file, lowercase=args.lowercase),
+            progress=progress,
+        )
+    clock.message(f"trained {model!r} on {len(sentences)} sentences in {clock.seconds - start:.2f} s")
+    clock.message("n-grams per order: " + " ".join(str(n) for n in model.counts))
+    for k, d in enumerate(model.discounts, start=1):
+        clock.message(f"discounts order {k}: " + " ".join(f"{x:.6g}" for x in d))
     if _is_npz(args.output):
         model.save(args.output)
     else:
-        model.to_arpa(args.output)
-    print(f"trained {model!r} on {len(sentences)} sentences in {seconds:.2f} s", file=sys.stderr)
-    print("n-grams per order: " + " ".join(str(n) for n in model.counts), file=sys.stderr)
-    for k, d in enumerate(model.discounts, start=1):
-        print(f"discounts order {k}: " + " ".join(f"{x:.6g}" for x in d), file=sys.stderr)
-    print(f"wrote {args.output}", file=sys.stderr)
+        with Progress(f"writing {args.output}", unit="orders", stream=clock.stream) as progress:
+            model.to_arpa(args.output, progress=progress)
+    clock.message(f"wrote {args.output} ({clock.seconds:.2f} s in all)")
     return 0
 
 
@@ -92,15 +102,18 @@ def _eval_preprocessing(args, model) -> tuple[TokenizerFile | None, bool]:
     return given, lowercase
 
 
-def _eval(args) -> int:
+def _eval(args, clock: Progress) -> int:
     model = NgramModel.load(args.model) if _is_npz(args.model) else NgramModel.from_arpa(args.model)
     tokenizer_file, lowercase = _eval_preprocessing(args, model)
-    ev = model.evaluate(_read_sentences(args.test, tokenizer_file, lowercase=lowercase))
+    sentences = _read_sentences(args.test, tokenizer_file, lowercase=lowercase, clock=clock)
+    with Progress("evaluating", unit="sentences", stream=clock.stream, min_interval=1.0) as progress:
+        ev = model.evaluate(sentences, progress=progress)
     words = ev.n_tokens - ev.n_sentences  # the </s> of each sentence is never out of vocabulary
     if words and ev.n_oov / words > OOV_WARNING:
-        print(f"lm ngram eval: warning: {ev.n_oov / words:.1%} of the {words} test tokens are not in the "
-              f"model's vocabulary (more than {OOV_WARNING:.0%}): was the model trained with this tokenizer "
-              f"and preprocessing?", file=sys.stderr)
+        clock.message(f"lm ngram eval: warning: {ev.n_oov / words:.1%} of the {words} test tokens are not in the "
+                      f"model's vocabulary (more than {OOV_WARNING:.0%}): was the model trained with this "
+                      f"tokenizer and preprocessing?")
+    clock.message(f"evaluated {ev.n_sentences} sentences in {clock.seconds:.2f} s (reading the model included)")
     print(f"sentences\t{ev.n_sentences}")
     print(f"tokens\t{ev.n_tokens}")
     print(f"oov\t{ev.n_oov}")
@@ -135,11 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return _train(args) if args.command == "train" else _eval(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"lm ngram {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    # created first, so the times it reports cover the whole command
+    with Progress(f"lm ngram {args.command}") as clock:
+        try:
+            return _train(args, clock) if args.command == "train" else _eval(args, clock)
+        except (ValueError, TypeError, OSError) as exc:
+            clock.message(f"lm ngram {args.command}: error: {exc}")
+            return 1
 
 
 if __name__ == "__main__":

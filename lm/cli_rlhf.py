@@ -8,10 +8,19 @@ import sys
 def _limit_blas_threads():
     """One BLAS thread unless the user chose otherwise: the demo's matrices are tiny (width 64), and on a
     busy 2-core machine OpenBLAS's worker threads made a 128x64 @ 64x192 product 100x slower, not faster.
-    Only effective before numpy is first imported, which `python -m lm` has not done yet."""
+    Only effective before numpy is first imported, which `python -m lm` has not done yet when it imports
+    this module (it imports each family's CLI only when that family is asked for)."""
     if "numpy" not in sys.modules:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
+
+
+_limit_blas_threads()  # before the imports below, which import numpy
+
+from fasttok._progress import Progress  # noqa: E402  the progress printer of both packages' command lines
+
+from .rlhf.demo import (DemoConfig, bpe_available, bpe_config, format_table, plot_history,  # noqa: E402
+                        quick_config, run_demo)
 
 
 def main(argv):
@@ -30,22 +39,19 @@ def main(argv):
                       help="a scaled-down run (seconds) to check the installation; its numbers mean little")
     demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
-    _limit_blas_threads()
-
-    from .rlhf.demo import (DemoConfig, bpe_available, bpe_config, format_table, plot_history, quick_config,
-                            run_demo, stderr_log)
     if args.tokenizer == "auto":
         args.tokenizer = "bpe" if bpe_available() else "char"
     if args.quick:
         config = quick_config(tokenizer=args.tokenizer)
     else:
         config = bpe_config() if args.tokenizer == "bpe" else DemoConfig()
-    try:
-        results = run_demo(config, corpus=args.corpus, seed=args.seed,
-                           log=None if args.quiet else stderr_log)
-    except (OSError, ValueError) as e:
-        print(f"lm rlhf: {e}", file=sys.stderr)
-        return 1
+    with Progress("lm rlhf demo") as progress:
+        try:
+            results = run_demo(config, corpus=args.corpus, seed=args.seed,
+                               log=None if args.quiet else progress.message)
+        except (OSError, ValueError) as e:
+            progress.message(f"lm rlhf: {e}")
+            return 1
     print(f"tokenizer: {args.tokenizer}")
     print(format_table(results))
     if args.plot:

@@ -9,6 +9,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from fasttok._progress import Progress  # the progress printer of both packages' command lines
+
 from . import checkpoint as ckpt
 from .functional import IGNORE_INDEX
 from .optim import clip_grad_norm
@@ -55,7 +57,7 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
           eval_batches: Callable[[], Iterable] | None = None, eval_every: int = 0, clip: float | None = 1.0,
           log_every: int = 10, checkpoint_path=None, checkpoint_every: int = 0, start_step: int = 0,
           rng: np.random.Generator | None = None, history: dict | None = None, log=None,
-          checkpoint_options: dict | None = None) -> dict:
+          checkpoint_options: dict | None = None, progress: Progress | None = None) -> dict:
     """Train for steps ``start_step + 1 .. steps`` and return the history
     {"step", "loss", "lr", "eval_step", "eval_loss"} (lists; ``eval_loss`` is mean per-token NLL).
 
@@ -64,11 +66,14 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
     optimiser state, the step, the state of ``rng`` (the generator feeding ``batches``) and the history,
     so ``lm.checkpoint.load_into`` + ``train(start_step=meta["step"])`` resumes exactly;
     ``checkpoint_options`` are passed on to every ``lm.checkpoint.save`` (``extra=``, ``tokenizer=``).
-    A NaN/inf loss or gradient norm raises TrainingDivergedError naming the step.
+    A NaN/inf loss or gradient norm raises TrainingDivergedError naming the step. Progress lines
+    (``train step …`` every ``log_every`` steps, ``eval step … ppl …``) go through ``progress`` (a
+    ``fasttok._progress.Progress``; by default one writing to ``log``, else stderr).
     """
     if steps < start_step:
         raise ValueError(f"steps={steps} is before start_step={start_step}")
-    log = sys.stderr if log is None else log  # looked up per call, so redirected stderr is honoured
+    if progress is None:  # stderr looked up per call, so redirected stderr is honoured
+        progress = Progress("train", unit="steps", stream=sys.stderr if log is None else log)
     history = history if history is not None else {}
     for key in ("step", "loss", "lr", "eval_step", "eval_loss"):
         history.setdefault(key, [])
@@ -82,7 +87,7 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
         loss = evaluate(model, eval_batches())
         history["eval_step"].append(step)
         history["eval_loss"].append(loss)
-        print(f"eval  step {step:6d} | loss {loss:.4f} | ppl {math.exp(min(loss, 700)):.2f}", file=log, flush=True)
+        progress.message(f"eval  step {step:6d} | loss {loss:.4f} | ppl {math.exp(min(loss, 700)):.2f}")
 
     for step in range(start_step + 1, steps + 1):
         if schedule is not None:
@@ -106,8 +111,8 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
         history["lr"].append(optimizer.lr)
         if log_every and (step % log_every == 0 or step == steps):
             dt = (time.perf_counter() - t0) / max(step - last_log, 1)
-            print(f"train step {step:6d}/{steps} | loss {loss:.4f} | lr {optimizer.lr:.2e} | {dt * 1e3:.0f} ms/step",
-                  file=log, flush=True)
+            progress.message(f"train step {step:6d}/{steps} | loss {loss:.4f} | lr {optimizer.lr:.2e} | "
+                             f"{dt * 1e3:.0f} ms/step")
             t0, last_log = time.perf_counter(), step
         if eval_batches is not None and eval_every and (step % eval_every == 0 or step == steps):
             do_eval(step)

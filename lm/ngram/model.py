@@ -22,6 +22,7 @@ from . import estimators
 from .counts import count_ngrams, lookup_rows
 
 NPZ_FORMAT = "lm.ngram/1"
+EVAL_CHUNK = 20_000  # sentences scored at a time by `evaluate`: bounded memory, and progress on long runs
 
 
 @dataclass(frozen=True)
@@ -247,19 +248,26 @@ class NgramModel:
         logp = self.score_ids(ids, hist)  # (T,)
         return np.bincount(sentence_of[scored], weights=logp[scored], minlength=n)
 
-    def evaluate(self, sentences: Iterable[Sequence]) -> Evaluation:
+    def evaluate(self, sentences: Iterable[Sequence], *, progress=None) -> Evaluation:
         """Total log10 probability, token and OOV counts over sentences; OOVs are scored as `<unk>`
-        (so perplexity stays finite); the `Evaluation` also gives the perplexity without them."""
-        ids, hist, scored, _, n = self._flatten(sentences, bos=True, eos=True)
-        logp = self.score_ids(ids, hist)[scored]  # (N,)
-        oov = ids[scored] == 0  # (N,)
-        return Evaluation(
-            n_sentences=n,
-            n_tokens=int(logp.shape[0]),
-            n_oov=int(oov.sum()),
-            log10_prob=float(logp.sum()),
-            log10_prob_oov=float(logp[oov].sum()),
-        )
+        (so perplexity stays finite); the `Evaluation` also gives the perplexity without them.
+        progress(done, total) is called after every EVAL_CHUNK sentences."""
+        sentences = sentences if isinstance(sentences, list) else list(sentences)
+        n = len(sentences)
+        n_tokens = n_oov = 0
+        log10_prob = log10_prob_oov = 0.0
+        for start in range(0, n, EVAL_CHUNK):
+            ids, hist, scored, _, _ = self._flatten(sentences[start:start + EVAL_CHUNK], bos=True, eos=True)
+            logp = self.score_ids(ids, hist)[scored]  # (N,)
+            oov = ids[scored] == 0  # (N,)
+            n_tokens += int(logp.shape[0])
+            n_oov += int(oov.sum())
+            log10_prob += float(logp.sum())
+            log10_prob_oov += float(logp[oov].sum())
+            if progress is not None:
+                progress(min(start + EVAL_CHUNK, n), n)
+        return Evaluation(n_sentences=n, n_tokens=n_tokens, n_oov=n_oov, log10_prob=log10_prob,
+                          log10_prob_oov=log10_prob_oov)
 
     def perplexity(self, sentences: Iterable[Sequence], *, exclude_oov: bool = False) -> float:
         """Perplexity over sentences, counting one `</s>` per sentence; with `exclude_oov`, OOV tokens
@@ -405,11 +413,12 @@ class NgramModel:
         return None if word is None else min(word, V - 1)
 
     # ------------------------------------------------------------------------------------ files
-    def to_arpa(self, path) -> None:
-        """Write an ARPA file (gzip when the name ends in .gz), atomically."""
+    def to_arpa(self, path, *, progress=None) -> None:
+        """Write an ARPA file (gzip when the name ends in .gz), atomically; progress(k, order) is
+        called as each order is written."""
         from .arpa import write_arpa
 
-        write_arpa(self, path)
+        write_arpa(self, path, progress=progress)
 
     @classmethod
     def from_arpa(cls, path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>") -> "NgramModel":
@@ -522,6 +531,7 @@ def train_ngram(
     eos="</s>",
     unk="<unk>",
     metadata: dict | None = None,
+    progress=None,
 ) -> NgramModel:
     """Train an n-gram model on sentences, each a sequence of tokens (str or int ids).
 
@@ -530,7 +540,8 @@ def train_ngram(
     when k = 1), "kn", "mkn" (the default, lmplz's estimate), "witten_bell", "stupid_backoff"
     (uses `alpha`; unnormalised scores). `discount_fallback` = (D1, D2, D3+) replaces the
     Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
-    `metadata` (JSON) records what made the model, see `NgramModel.metadata`.
+    `metadata` (JSON) records what made the model, see `NgramModel.metadata`. progress(done, order + 1)
+    is called as each order is counted, and once more when the estimate is done.
 
     >>> m = train_ngram([["je", "suis", "content"], ["je", "suis"]], order=2, smoothing="mle")
     >>> round(10 ** m.logprob("content", ["suis"]), 6)
@@ -571,7 +582,8 @@ def train_ngram(
         raise ValueError(f"the tokens {bos!r} and {eos!r} are added per sentence and must not occur inside one")
     ids, hist = pad_sentences(word_ids, lengths)
     vocab = list(vocab_index)
-    counts = count_ngrams(ids, hist, order=order, vocab_size=len(vocab))
+    counted = None if progress is None else (lambda k, _: progress(k, order + 1))
+    counts = count_ngrams(ids, hist, order=order, vocab_size=len(vocab), progress=counted)
 
     if smoothing in ("kn", "mkn"):
         est = estimators.kneser_ney(
@@ -585,6 +597,8 @@ def train_ngram(
         est = estimators.add_k(counts, bos_id=1, k=float(k))
     else:
         est = estimators.stupid_backoff(counts, bos_id=1, alpha=float(alpha))
+    if progress is not None:
+        progress(order + 1, order + 1)
     return NgramModel(
         vocab=vocab,
         keys=[t.keys for t in counts.tables],

@@ -3,7 +3,6 @@ and without the KL penalty) → DPO on the same pairs → one table.
 
 Everything is drawn from one seed: two runs with the same seed and corpus print identical numbers.
 """
-import sys
 import time
 from dataclasses import dataclass, field, replace
 
@@ -320,6 +319,3 @@ def plot_history(results, path):
     finally:
         plt.close(fig)
 
-
-def stderr_log(msg):
-    print(msg, file=sys.stderr, flush=True)
