@@ -73,7 +73,25 @@ def add_model_args(p, *, block_size=64):
     g.add_argument("--label-smoothing", type=float, default=0.0, help="ε of the loss (default %(default)s)")
 
 
-def add_train_args(p):
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+DEFAULT_WARMUP = 100  # warm-up steps, unless --steps is short: then a tenth of the run (default_warmup)
+
+
+def default_warmup(steps: int) -> int:
+    """--warmup when not given: at most a tenth of the run, so a short run is not all warm-up."""
+    return min(DEFAULT_WARMUP, steps // 10)
+
+
+def add_train_args(p, *, eval_iters=0):
+    """The training options; `eval_iters` is the family's default of --eval-iters (0: the whole
+    validation set, which only the causal LM has: the other objectives draw random maskings)."""
     p.add_argument("corpus", help="UTF-8 training text")
     p.add_argument("--tokenizer", required=True, help="fasttok tokenizer file (fasttok.load)")
     p.add_argument("-o", "--output", required=True, help="checkpoint path (.npz), written atomically")
@@ -82,12 +100,16 @@ def add_train_args(p):
     g.add_argument("--batch-size", type=int, default=32, help="sequences per step (default %(default)s)")
     g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default %(default)s)")
     g.add_argument("--schedule", default="cosine", choices=["constant", "inverse_sqrt", "cosine", "exponential"])
-    g.add_argument("--warmup", type=int, default=100, help="linear warm-up steps (default %(default)s)")
+    g.add_argument("--warmup", type=int, default=None,
+                   help=f"linear warm-up steps (default min({DEFAULT_WARMUP}, steps // 10))")
     g.add_argument("--gamma", type=float, default=0.999, help="decay factor of the exponential schedule")
     g.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decoupled decay (default %(default)s)")
     g.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip (default %(default)s)")
     g.add_argument("--val-fraction", type=float, default=0.1, help="tail of the corpus held out (default %(default)s)")
     g.add_argument("--eval-every", type=int, default=200, help="evaluate every N steps (default %(default)s)")
+    g.add_argument("--eval-iters", type=_count, default=eval_iters,
+                   help="estimate the validation loss on N random batches, the same N at every evaluation "
+                        "(seeded by --seed); 0: every validation window (default %(default)s)")
     g.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint every N steps (default %(default)s)")
     g.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
     g.add_argument("--plot", help="write the loss curves to this PNG (needs matplotlib)")
@@ -96,7 +118,8 @@ def add_train_args(p):
 
 def make_schedule_from(args):
     steps = args.steps
-    warm = min(args.warmup, max(steps - 1, 0))
+    warm = default_warmup(steps) if args.warmup is None else args.warmup
+    warm = min(warm, max(steps - 1, 0))
     if args.schedule == "cosine":
         return make_schedule("cosine", lr_max=args.lr, n_warmup=warm, n_total=max(steps, warm + 1), lr_min=args.lr / 10)
     if args.schedule == "inverse_sqrt":
@@ -151,6 +174,25 @@ def load_corpus_ids(args, need):
     return tokenizer_file, tok, train_ids, val_ids
 
 
+def eval_rng(seed: int) -> np.random.Generator:
+    """The generator of the validation batches: the first child of the run's seed sequence, so evaluating
+    never draws from (and never shifts) the training batches' generator, and a resumed run sees the same
+    batches."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+
+
+def bounded_eval(args, batches_from):
+    """`eval_batches` for `train`: the same args.eval_iters batches at every evaluation (so successive
+    figures differ only through the model), the first ones `batches_from(rng)` yields with `eval_rng`."""
+    if args.eval_iters < 1:
+        raise CLIError(f"--eval-iters must be >= 1 here, got {args.eval_iters}")
+
+    def eval_fn():
+        gen = batches_from(eval_rng(args.seed))
+        return [next(gen) for _ in range(args.eval_iters)]
+    return eval_fn
+
+
 def make_config(cls, **fields):
     """A model config, with its validation errors reported as CLIError."""
     try:
@@ -168,7 +210,10 @@ def _train(args):
     model = GPT(cfg, rng=rng)
     batches = causal_batches(train_ids, batch_size=args.batch_size, block_size=args.block_size, rng=rng)
     eval_fn = None
-    if args.val_fraction:
+    if args.val_fraction and args.eval_iters:
+        eval_fn = bounded_eval(args, lambda r: causal_batches(val_ids, batch_size=args.batch_size,
+                                                              block_size=args.block_size, rng=r))
+    elif args.val_fraction:  # every validation token predicted once: the exact validation perplexity
         eval_fn = lambda: causal_eval_batches(val_ids, batch_size=args.batch_size, block_size=args.block_size)  # noqa
     return run_training(args, model, batches, eval_fn, rng, tokenizer_file=tokenizer_file)
 

@@ -12,7 +12,8 @@ import sys
 
 import numpy as np
 
-from .cli_gpt import add_model_args, add_train_args, load_corpus_ids, make_config, run_cli, run_training
+from .cli_gpt import (add_model_args, add_train_args, bounded_eval, load_corpus_ids, make_config, run_cli,
+                      run_training)
 from .data import span_batches, special_ids
 from .nn import T5, T5Config
 
@@ -32,9 +33,7 @@ def _train(args):
     batches = span_batches(train_ids, rng=rng, **opts)
     eval_fn = None
     if args.val_fraction:
-        def eval_fn():
-            gen = span_batches(val_ids, rng=np.random.default_rng(12345), **opts)
-            return [next(gen) for _ in range(4)]
+        eval_fn = bounded_eval(args, lambda r: span_batches(val_ids, rng=r, **opts))
     return run_training(args, model, batches, eval_fn, rng,
                         tokenizer_file=tokenizer_file, extra={"pad": sp.pad, "mask": sp.mask,
                                                               "sentinels": list(sp.sentinels)})
@@ -44,7 +43,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lm t5", description="span-corruption encoder-decoder in numpy")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="span-corruption pre-training on a text file")
-    add_train_args(p)
+    add_train_args(p, eval_iters=4)
     add_model_args(p)
     p.add_argument("--sentinels", type=int, default=32, help="sentinel ids to reserve (default %(default)s)")
     p.add_argument("--noise-density", type=float, default=0.15)

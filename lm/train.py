@@ -80,7 +80,7 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
     params = model.parameters()
     it = iter(batches)
     model.train()
-    t0 = time.perf_counter()
+    busy = 0.0  # seconds inside training steps since the last log line: evaluation and checkpoints excluded
     last_log = start_step
 
     def do_eval(step):
@@ -90,6 +90,7 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
         progress.message(f"eval  step {step:6d} | loss {loss:.4f} | ppl {math.exp(min(loss, 700)):.2f}")
 
     for step in range(start_step + 1, steps + 1):
+        t_step = time.perf_counter()
         if schedule is not None:
             optimizer.lr = schedule(step)
         try:
@@ -106,14 +107,15 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
             if not math.isfinite(norm):
                 raise TrainingDivergedError(f"gradient norm is {norm} at step {step}")
         optimizer.step()
+        busy += time.perf_counter() - t_step
         history["step"].append(step)
         history["loss"].append(float(loss))
         history["lr"].append(optimizer.lr)
         if log_every and (step % log_every == 0 or step == steps):
-            dt = (time.perf_counter() - t0) / max(step - last_log, 1)
+            dt = busy / max(step - last_log, 1)
             progress.message(f"train step {step:6d}/{steps} | loss {loss:.4f} | lr {optimizer.lr:.2e} | "
                              f"{dt * 1e3:.0f} ms/step")
-            t0, last_log = time.perf_counter(), step
+            busy, last_log = 0.0, step
         if eval_batches is not None and eval_every and (step % eval_every == 0 or step == steps):
             do_eval(step)
         if checkpoint_path is not None and ((checkpoint_every and step % checkpoint_every == 0) or step == steps):
