@@ -37,7 +37,7 @@ def _train(args):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lm bert", description="masked-LM encoder in numpy")
+    ap = argparse.ArgumentParser(prog="lm bert", description="masked-LM encoder in numpy")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="MLM pre-training on a text file")
     add_train_args(p, eval_iters=4)

@@ -287,7 +287,7 @@ def _eval(args):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lm gpt", description="decoder-only transformer LM in numpy")
+    ap = argparse.ArgumentParser(prog="lm gpt", description="decoder-only transformer LM in numpy")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a GPT on a text file")
     add_train_args(p)

@@ -124,7 +124,7 @@ def _eval(args, clock: Progress) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lm ngram", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="lm ngram", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a model on a text file (one sentence per line)")
     train.add_argument("train", help="training text, one sentence per line")

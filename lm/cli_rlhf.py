@@ -24,7 +24,7 @@ from .rlhf.demo import (DemoConfig, bpe_available, bpe_config, format_table, plo
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(prog="python -m lm rlhf", description="RLHF on a tiny numpy GPT")
+    parser = argparse.ArgumentParser(prog="lm rlhf", description="RLHF on a tiny numpy GPT")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="pre-train → preferences → reward model → PPO (±KL) → DPO, one table")
     demo.add_argument("--corpus", help="training text (default: CPython's pydoc_data documentation topics)")

@@ -40,7 +40,7 @@ def _train(args):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lm t5", description="span-corruption encoder-decoder in numpy")
+    ap = argparse.ArgumentParser(prog="lm t5", description="span-corruption encoder-decoder in numpy")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="span-corruption pre-training on a text file")
     add_train_args(p, eval_iters=4)
