@@ -33,8 +33,14 @@ def main(argv=None):
         return 2
     try:
         module = importlib.import_module(f"lm.cli_{argv[0]}")
-    except ModuleNotFoundError:
-        print(f"lm: the {argv[0]!r} command is not available in this build", file=sys.stderr)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"lm.cli_{argv[0]}":  # a dependency of it is missing, not the command itself
+            print(f"lm: cannot start `lm {argv[0]}`: {exc}", file=sys.stderr)
+        else:
+            print(f"lm: the {argv[0]!r} command is not available in this build", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # e.g. fasttok's compiled core is not built: one line, not a traceback
+        print(f"lm: cannot start `lm {argv[0]}`: {exc}", file=sys.stderr)
         return 2
     return module.main(argv[1:])
 
