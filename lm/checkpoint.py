@@ -4,8 +4,9 @@ Layout: ``__meta__`` is a JSON string {"format": "lm-checkpoint", "version": 1, 
 "step", "optimizer", "rng_state", "history", "extra", "tokenizer"}; ``param/<name>`` arrays hold the
 weights and ``optim/<key>`` arrays the optimiser's moments. A checkpoint saved with a tokenizer embeds the
 tokenizer file's exact bytes as the uint8 array ``tokenizer``, with {"name", "sha256"} in the header, so
-a checkpoint moved without its tokenizer file still samples and evaluates (``read_tokenizer``). The file is written to a temporary file in the same
-directory and moved into place (``fasttok._files.atomic_write``), so a crash never leaves a half-written checkpoint.
+a checkpoint moved without its tokenizer file still samples and evaluates (``read_tokenizer``). The file
+is written to a temporary file in the same directory and moved into place (``fasttok._files.atomic_write``),
+so a crash never leaves a half-written checkpoint.
 Read the header alone with ``read_meta(path)``.
 """
 from __future__ import annotations

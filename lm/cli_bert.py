@@ -4,7 +4,8 @@
 
 [PAD] and [MASK] are the tokenizer's own when it has them (a WordPiece vocabulary does), else they are
 appended after its vocabulary (ids V and V + 1); its other special tokens ([CLS], [SEP], [UNK]) are never
-masked. Validation reports the MLM loss on masked positions of ``--eval-iters`` held-out batches (a fixed masking, seeded by ``--seed``).
+masked. Validation reports the MLM loss on masked positions of ``--eval-iters`` held-out batches (a fixed
+masking, seeded by ``--seed``).
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fasttok._files import check_output_path
 from fasttok._progress import Progress  # the progress printer of both packages' command lines
 
 from . import checkpoint as ckpt
@@ -39,6 +40,9 @@ def run_cli(parser, argv, name):
         try:
             return args.func(args)
         except CLIError as exc:
+            args.progress.message(f"lm {name}: error: {exc}")
+            return 2
+        except OSError as exc:  # e.g. the disk filled up while writing a checkpoint
             args.progress.message(f"lm {name}: error: {exc}")
             return 2
 
@@ -163,9 +167,22 @@ def run_training(args, model, batches, eval_fn, rng, *, tokenizer_file, extra=No
     return 0
 
 
+def check_outputs(args):
+    """Fail now, not after training, when -o or --plot cannot be written (-o's directory is created, as
+    the checkpoint writer would)."""
+    try:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        check_output_path(args.output)
+        if args.plot:
+            check_output_path(args.plot)
+    except OSError as exc:
+        raise CLIError(f"cannot write {exc.filename}: {exc.strerror}") from None
+
+
 def load_corpus_ids(args, need):
     """(tokenizer file, tokenizer, train ids, validation ids) of args.corpus; CLIError when a split is
     shorter than `need`."""
+    check_outputs(args)
     tokenizer_file, tok = load_tokenizer(args.tokenizer)
     ids = encode_corpus(read_text(args.corpus), tok)
     train_ids, val_ids = split_ids(ids, val_fraction=args.val_fraction)

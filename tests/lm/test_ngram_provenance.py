@@ -51,7 +51,8 @@ def test_npz_records_the_tokenizer_and_preprocessing(files, capsys):
 def test_eval_refuses_a_missing_or_different_tokenizer(files, capsys, tmp_path):
     model_path = tmp_path / "ids.npz"
     tok = files / "tok.fasttok"
-    assert main(["train", "--order", "2", "--tokenizer", str(tok), "-o", str(model_path), str(files / "train.txt")]) == 0
+    assert main(["train", "--order", "2", "--tokenizer", str(tok), "-o", str(model_path),
+                 str(files / "train.txt")]) == 0
     capsys.readouterr()
     test = str(files / "test.txt")
     _one_line_error(capsys, ["eval", str(model_path), test], "tok.fasttok", "--tokenizer")
