@@ -34,10 +34,14 @@ def test_an_explicit_bpe_request_fails_instead(no_core, capsys):
         demo.make_tokenizer("some text", kind="bpe", vocab_size=300)
 
 
-def test_choosing_characters_is_quiet(no_core, capsys):
-    assert cli_rlhf.main([*QUICK, "--tokenizer", "char"]) == 0
-    out, err = capsys.readouterr()
-    assert "WARNING" not in err and out.splitlines()[0] == "tokenizer: char"
+def test_choosing_characters_is_quiet(no_core, capsys, tmp_path):
+    short = tmp_path / "short.txt"  # the tokenizer is settled before the corpus is read: fail fast after it
+    short.write_text("too short", encoding="utf-8")
+    assert cli_rlhf.main([*QUICK, "--tokenizer", "char", "--corpus", str(short)]) == 1
+    err = capsys.readouterr().err
+    assert "too short" in err and "WARNING" not in err
+    assert cli_rlhf.main([*QUICK, "--corpus", str(short)]) == 1  # while auto does warn
+    assert "WARNING" in capsys.readouterr().err
 
 
 def test_a_family_that_cannot_be_imported_is_one_line(monkeypatch, capsys):
