@@ -2,26 +2,27 @@
 
     python -m lm bert train --tokenizer tok.json --steps 1000 -o bert.npz train.txt
 
-[PAD] and [MASK] are appended after the tokenizer's vocabulary (ids V and V + 1). Validation reports
-the MLM loss on masked positions of held-out windows (a fixed masking, seeded).
+[PAD] and [MASK] are the tokenizer's own when it has them (a WordPiece vocabulary does), else they are
+appended after its vocabulary (ids V and V + 1); its other special tokens ([CLS], [SEP], [UNK]) are never
+masked. Validation reports the MLM loss on masked positions of ``--eval-iters`` held-out batches (a fixed
+masking, seeded by ``--seed``).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from .cli_gpt import add_model_args, add_train_args, load_corpus_ids, make_config, run_cli, run_training
+from .cli_gpt import (add_model_args, add_train_args, bounded_eval, load_corpus_ids, make_config, run_cli,
+                      run_training)
 from .data import mlm_batches, special_ids
+from .nn import BERT, BERTConfig
 
 
 def _train(args):
-    from .nn import BERT, BERTConfig
-
-    tok, train_ids, val_ids = load_corpus_ids(args, args.block_size)
-    sp = special_ids(tok.vocab_size)
+    tokenizer_file, tok, train_ids, val_ids = load_corpus_ids(args, args.block_size)
+    sp = special_ids(tok.vocab_size, tokenizer_specials=tok.special_tokens)
     cfg = make_config(BERTConfig, vocab_size=sp.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
                       n_head=args.n_head, d_model=args.d_model, dropout=args.dropout,
                       label_smoothing=args.label_smoothing)
@@ -30,19 +31,17 @@ def _train(args):
     batches = mlm_batches(train_ids, batch_size=args.batch_size, block_size=args.block_size, specials=sp, rng=rng)
     eval_fn = None
     if args.val_fraction:
-        def eval_fn():
-            gen = mlm_batches(val_ids, batch_size=args.batch_size, block_size=args.block_size, specials=sp,
-                              rng=np.random.default_rng(12345))
-            return [next(gen) for _ in range(4)]
+        eval_fn = bounded_eval(args, lambda r: mlm_batches(val_ids, batch_size=args.batch_size,
+                                                           block_size=args.block_size, specials=sp, rng=r))
     return run_training(args, model, batches, eval_fn, rng,
-                        extra={"tokenizer": str(Path(args.tokenizer).resolve()), "pad": sp.pad, "mask": sp.mask})
+                        tokenizer_file=tokenizer_file, extra={"pad": sp.pad, "mask": sp.mask})
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lm bert", description="masked-LM encoder in numpy")
+    ap = argparse.ArgumentParser(prog="lm bert", description="masked-LM encoder in numpy")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="MLM pre-training on a text file")
-    add_train_args(p)
+    add_train_args(p, eval_iters=4)
     add_model_args(p)
     p.set_defaults(func=_train)
     return run_cli(ap, argv, "bert")

@@ -2,25 +2,25 @@
 
     python -m lm t5 train --tokenizer tok.json --steps 1000 -o t5.npz train.txt
 
-[PAD], [MASK] (unused) and ``--sentinels`` sentinel ids are appended after the tokenizer's vocabulary.
+[PAD] and [MASK] (unused) are the tokenizer's own when it has them, else appended after its vocabulary;
+``--sentinels`` sentinel ids are always appended.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from .cli_gpt import add_model_args, add_train_args, load_corpus_ids, make_config, run_cli, run_training
+from .cli_gpt import (add_model_args, add_train_args, bounded_eval, load_corpus_ids, make_config, run_cli,
+                      run_training)
 from .data import span_batches, special_ids
+from .nn import T5, T5Config
 
 
 def _train(args):
-    from .nn import T5, T5Config
-
-    tok, train_ids, val_ids = load_corpus_ids(args, args.block_size)
-    sp = special_ids(tok.vocab_size, n_sentinels=args.sentinels)
+    tokenizer_file, tok, train_ids, val_ids = load_corpus_ids(args, args.block_size)
+    sp = special_ids(tok.vocab_size, n_sentinels=args.sentinels, tokenizer_specials=tok.special_tokens)
     # noise tokens + one sentinel per span, with headroom for rounding
     target_size = args.target_size or int(args.block_size * args.noise_density * 1.5) + 8
     cfg = make_config(T5Config, vocab_size=sp.vocab_size, block_size=args.block_size, target_size=target_size,
@@ -33,19 +33,17 @@ def _train(args):
     batches = span_batches(train_ids, rng=rng, **opts)
     eval_fn = None
     if args.val_fraction:
-        def eval_fn():
-            gen = span_batches(val_ids, rng=np.random.default_rng(12345), **opts)
-            return [next(gen) for _ in range(4)]
+        eval_fn = bounded_eval(args, lambda r: span_batches(val_ids, rng=r, **opts))
     return run_training(args, model, batches, eval_fn, rng,
-                        extra={"tokenizer": str(Path(args.tokenizer).resolve()), "pad": sp.pad,
-                               "sentinels": list(sp.sentinels)})
+                        tokenizer_file=tokenizer_file, extra={"pad": sp.pad, "mask": sp.mask,
+                                                              "sentinels": list(sp.sentinels)})
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lm t5", description="span-corruption encoder-decoder in numpy")
+    ap = argparse.ArgumentParser(prog="lm t5", description="span-corruption encoder-decoder in numpy")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="span-corruption pre-training on a text file")
-    add_train_args(p)
+    add_train_args(p, eval_iters=4)
     add_model_args(p)
     p.add_argument("--sentinels", type=int, default=32, help="sentinel ids to reserve (default %(default)s)")
     p.add_argument("--noise-density", type=float, default=0.15)

@@ -1,9 +1,10 @@
 """From a corpus and a tokenizer to training batches: causal windows, MLM batches, span-corruption pairs.
 
 The tokenizer is anything with ``encode(text) -> list[int]`` and ``vocab_size`` (``fasttok.load(path)``
-gives one). Special ids the objectives need ([PAD], [MASK], T5 sentinels) are appended *after* the
-tokenizer's vocabulary by ``special_ids``, so any plain tokenizer works and the model's vocabulary is
-``tokenizer.vocab_size + n_special``.
+gives one). ``special_ids`` gives the special ids the objectives need: the tokenizer's own ``[PAD]`` and
+``[MASK]`` when it has them (a WordPiece vocabulary does), else new ids appended *after* its vocabulary,
+and T5 sentinels always appended; so any plain tokenizer works, and the model's vocabulary is
+``SpecialIds.vocab_size``.
 
 Every batch function is an endless generator driven by an explicit ``rng``.
 """
@@ -45,25 +46,47 @@ def split_ids(ids: np.ndarray, *, val_fraction: float = 0.1) -> tuple[np.ndarray
 
 @dataclass(frozen=True)
 class SpecialIds:
-    """Ids appended after a tokenizer's vocabulary: pad, mask and T5 sentinels."""
+    """The special ids of a model: pad, mask, T5 sentinels, and the tokenizer's other special tokens
+    (``reserved``: [CLS], [SEP], [UNK], ...), which are never masked nor drawn as random replacements."""
 
     pad: int
     mask: int
     sentinels: tuple[int, ...]
+    reserved: tuple[int, ...] = ()
+    base_vocab_size: int = 0  # the tokenizer's ids 0 .. base_vocab_size - 1
 
     @property
     def vocab_size(self) -> int:
-        return max((self.pad, self.mask) + self.sentinels) + 1
+        return max(max(self.all) + 1, self.base_vocab_size)
 
     @property
     def all(self) -> tuple[int, ...]:
-        return (self.pad, self.mask) + self.sentinels
+        return (self.pad, self.mask) + self.sentinels + self.reserved
 
 
-def special_ids(base_vocab_size: int, *, n_sentinels: int = 0) -> SpecialIds:
-    """pad = V, mask = V + 1, sentinels = V + 2, V + 3, ... for a tokenizer with V ids."""
+def special_ids(base_vocab_size: int, *, n_sentinels: int = 0, tokenizer_specials=None) -> SpecialIds:
+    """Special ids for a tokenizer with V ids whose own special tokens are `tokenizer_specials`
+    ({token: id}, e.g. ``tok.special_tokens``): its ``[PAD]`` and ``[MASK]`` if it has them, else the
+    next ids from V on (pad first); then the sentinels.
+
+    >>> special_ids(100, n_sentinels=2)
+    SpecialIds(pad=100, mask=101, sentinels=(102, 103), reserved=(), base_vocab_size=100)
+    >>> special_ids(100, tokenizer_specials={"[PAD]": 0, "[CLS]": 2, "[MASK]": 4})
+    SpecialIds(pad=0, mask=4, sentinels=(), reserved=(2,), base_vocab_size=100)
+    """
     v = int(base_vocab_size)
-    return SpecialIds(pad=v, mask=v + 1, sentinels=tuple(range(v + 2, v + 2 + n_sentinels)))
+    own = dict(tokenizer_specials or {})
+    if any(not 0 <= i < v for i in own.values()):
+        raise ValueError(f"the tokenizer's special ids must lie in [0, {v})")
+    pad = own.pop("[PAD]", None)
+    mask = own.pop("[MASK]", None)
+    fresh = v
+    if pad is None:
+        pad, fresh = fresh, fresh + 1
+    if mask is None:
+        mask, fresh = fresh, fresh + 1
+    return SpecialIds(pad=pad, mask=mask, sentinels=tuple(range(fresh, fresh + n_sentinels)),
+                      reserved=tuple(sorted(set(own.values()) - {pad, mask})), base_vocab_size=v)
 
 
 def _check_stream(ids: np.ndarray, need: int) -> np.ndarray:

@@ -9,6 +9,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from fasttok._progress import Progress  # the progress printer of both packages' command lines
+
 from . import checkpoint as ckpt
 from .functional import IGNORE_INDEX
 from .optim import clip_grad_norm
@@ -54,35 +56,41 @@ def evaluate(model, batches: Iterable) -> float:
 def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable[[int], float] | None = None,
           eval_batches: Callable[[], Iterable] | None = None, eval_every: int = 0, clip: float | None = 1.0,
           log_every: int = 10, checkpoint_path=None, checkpoint_every: int = 0, start_step: int = 0,
-          rng: np.random.Generator | None = None, history: dict | None = None, log=None) -> dict:
+          rng: np.random.Generator | None = None, history: dict | None = None, log=None,
+          checkpoint_options: dict | None = None, progress: Progress | None = None) -> dict:
     """Train for steps ``start_step + 1 .. steps`` and return the history
     {"step", "loss", "lr", "eval_step", "eval_loss"} (lists; ``eval_loss`` is mean per-token NLL).
 
     ``schedule(t)`` sets the learning rate of step t (1-based). ``eval_batches()`` returns a fresh
     iterable for each evaluation. Checkpoints (every ``checkpoint_every`` steps and at the end) carry the
     optimiser state, the step, the state of ``rng`` (the generator feeding ``batches``) and the history,
-    so ``lm.checkpoint.load_into`` + ``train(start_step=meta["step"])`` resumes exactly.
-    A NaN/inf loss or gradient norm raises TrainingDivergedError naming the step.
+    so ``lm.checkpoint.load_into`` + ``train(start_step=meta["step"])`` resumes exactly;
+    ``checkpoint_options`` are passed on to every ``lm.checkpoint.save`` (``extra=``, ``tokenizer=``).
+    A NaN/inf loss or gradient norm raises TrainingDivergedError naming the step. Progress lines
+    (``train step …`` every ``log_every`` steps, ``eval step … ppl …``) go through ``progress`` (a
+    ``fasttok._progress.Progress``; by default one writing to ``log``, else stderr).
     """
     if steps < start_step:
         raise ValueError(f"steps={steps} is before start_step={start_step}")
-    log = sys.stderr if log is None else log  # looked up per call, so redirected stderr is honoured
+    if progress is None:  # stderr looked up per call, so redirected stderr is honoured
+        progress = Progress("train", unit="steps", stream=sys.stderr if log is None else log)
     history = history if history is not None else {}
     for key in ("step", "loss", "lr", "eval_step", "eval_loss"):
         history.setdefault(key, [])
     params = model.parameters()
     it = iter(batches)
     model.train()
-    t0 = time.perf_counter()
+    busy = 0.0  # seconds inside training steps since the last log line: evaluation and checkpoints excluded
     last_log = start_step
 
     def do_eval(step):
         loss = evaluate(model, eval_batches())
         history["eval_step"].append(step)
         history["eval_loss"].append(loss)
-        print(f"eval  step {step:6d} | loss {loss:.4f} | ppl {math.exp(min(loss, 700)):.2f}", file=log, flush=True)
+        progress.message(f"eval  step {step:6d} | loss {loss:.4f} | ppl {math.exp(min(loss, 700)):.2f}")
 
     for step in range(start_step + 1, steps + 1):
+        t_step = time.perf_counter()
         if schedule is not None:
             optimizer.lr = schedule(step)
         try:
@@ -99,16 +107,18 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
             if not math.isfinite(norm):
                 raise TrainingDivergedError(f"gradient norm is {norm} at step {step}")
         optimizer.step()
+        busy += time.perf_counter() - t_step
         history["step"].append(step)
         history["loss"].append(float(loss))
         history["lr"].append(optimizer.lr)
         if log_every and (step % log_every == 0 or step == steps):
-            dt = (time.perf_counter() - t0) / max(step - last_log, 1)
-            print(f"train step {step:6d}/{steps} | loss {loss:.4f} | lr {optimizer.lr:.2e} | {dt * 1e3:.0f} ms/step",
-                  file=log, flush=True)
-            t0, last_log = time.perf_counter(), step
+            dt = busy / max(step - last_log, 1)
+            progress.message(f"train step {step:6d}/{steps} | loss {loss:.4f} | lr {optimizer.lr:.2e} | "
+                             f"{dt * 1e3:.0f} ms/step")
+            busy, last_log = 0.0, step
         if eval_batches is not None and eval_every and (step % eval_every == 0 or step == steps):
             do_eval(step)
         if checkpoint_path is not None and ((checkpoint_every and step % checkpoint_every == 0) or step == steps):
-            ckpt.save(checkpoint_path, model, optimizer=optimizer, step=step, rng=rng, history=history)
+            ckpt.save(checkpoint_path, model, optimizer=optimizer, step=step, rng=rng, history=history,
+                      **(checkpoint_options or {}))
     return history

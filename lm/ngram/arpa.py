@@ -35,8 +35,9 @@ def _format(values: np.ndarray) -> list[str]:
     return [f"{v:.8g}" for v in np.maximum(values, LOG_ZERO).tolist()]
 
 
-def write_arpa(model, path) -> None:
-    """Write `model` to `path` as ARPA (gzip when the name ends in .gz), atomically."""
+def write_arpa(model, path, *, progress=None) -> None:
+    """Write `model` to `path` as ARPA (gzip when the name ends in .gz), atomically; progress(k, order)
+    is called as each order is written."""
     if model.smoothing == "stupid_backoff":
         raise ValueError(
             "stupid_backoff scores are unnormalised and back off on unseen contexts too, which the "
@@ -70,6 +71,8 @@ def write_arpa(model, path) -> None:
                 f.write("".join(f"{p}\t{t}\t{b}\n" for p, t, b in zip(probs, texts, backs)))
             else:
                 f.write("".join(f"{p}\t{t}\n" for p, t in zip(probs, texts)))
+            if progress is not None:
+                progress(k, model.order)
         f.write("\n\\end\\\n")
 
     with atomic_write(path, "wb") as raw:

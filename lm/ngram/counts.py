@@ -41,8 +41,9 @@ class NgramCounts:
         return len(self.tables)
 
 
-def count_ngrams(ids: np.ndarray, hist: np.ndarray, *, order: int, vocab_size: int) -> NgramCounts:
-    """Count every window of length 1..order that stays inside one padded sentence.
+def count_ngrams(ids: np.ndarray, hist: np.ndarray, *, order: int, vocab_size: int, progress=None) -> NgramCounts:
+    """Count every window of length 1..order that stays inside one padded sentence; progress(k, order)
+    is called as each order is done.
 
     >>> ids = np.array([1, 3, 4, 2])  # <s> a b </s>
     >>> c = count_ngrams(ids, np.arange(4), order=2, vocab_size=5)
@@ -59,6 +60,8 @@ def count_ngrams(ids: np.ndarray, hist: np.ndarray, *, order: int, vocab_size: i
         first_word=np.arange(vocab_size, dtype=np.int64),  # (V,)
     )
     tables = [unigram]
+    if progress is not None:
+        progress(1, order)
     node_prev = ids  # (T,) row of the (k-1)-gram ending at each position, -1 when there is none
     for k in range(2, order + 1):
         ends = np.flatnonzero(hist >= k - 1)  # (M,) positions where a k-gram ends
@@ -78,6 +81,8 @@ def count_ngrams(ids: np.ndarray, hist: np.ndarray, *, order: int, vocab_size: i
             )
         )
         node_prev = node
+        if progress is not None:
+            progress(k, order)
     return NgramCounts(vocab_size=vocab_size, tables=tuple(tables))
 
 

@@ -22,6 +22,7 @@ from . import estimators
 from .counts import count_ngrams, lookup_rows
 
 NPZ_FORMAT = "lm.ngram/1"
+EVAL_CHUNK = 20_000  # sentences scored at a time by `evaluate`: bounded memory, and progress on long runs
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,23 @@ class Evaluation:
         return float(10.0 ** (-(self.log10_prob - self.log10_prob_oov) / n)) if n else float("nan")
 
 
+class _NotNgram(ValueError):
+    """An .npz that is one of lm's other files, not an n-gram model."""
+
+
 def _check_sentence(sentence) -> None:
     if isinstance(sentence, (str, bytes)):
         raise TypeError(
             "a sentence must be a sequence of tokens, not a string; split it first, e.g. text.split()"
         )
+
+
+def _context(context) -> tuple:
+    """A context as a tuple of tokens; None means the empty context (the start of a sentence)."""
+    if context is None:
+        return ()
+    _check_sentence(context)
+    return tuple(context)
 
 
 class NgramModel:
@@ -65,6 +78,7 @@ class NgramModel:
         smoothing: str,
         discounts: tuple = (),
         missing_logb: float = 0.0,
+        metadata: dict | None = None,
     ):
         # Ids 0, 1, 2 are always <unk>, <s>, </s> (lmplz's order), whatever their spelling.
         if len(vocab) < 3:
@@ -94,6 +108,10 @@ class NgramModel:
         if self._keys[0].shape[0] != len(self.vocab):
             raise ValueError("the unigram table must hold exactly the vocabulary")
         self._unigram_prob = _frozen(10.0 ** self._logp[0], np.float64)  # (V,) used by generate
+        try:  # kept as JSON text: the model stays immutable and `save` can always write it
+            self._metadata = json.dumps(metadata or {}, sort_keys=True)
+        except TypeError as exc:
+            raise TypeError(f"metadata must be JSON-serialisable: {exc}") from None
         self._cache: dict = {}  # derived sampling tables, built on first use
         self._sealed = True
 
@@ -111,6 +129,12 @@ class NgramModel:
     def counts(self) -> tuple[int, ...]:
         """How many n-grams the model holds at each order (an ARPA header's `ngram k=` lines)."""
         return tuple(int(k.shape[0]) for k in self._keys)
+
+    @property
+    def metadata(self) -> dict:
+        """What made the model (a fresh dict), e.g. the CLI's tokenizer and preprocessing record; saved
+        in the .npz header. ARPA files have no place for it: a model read from ARPA has none."""
+        return json.loads(self._metadata)
 
     def __repr__(self) -> str:
         return f"NgramModel(order={self.order}, smoothing={self.smoothing!r}, vocab_size={self.vocab_size})"
@@ -192,11 +216,10 @@ class NgramModel:
         hist = np.tile(np.arange(k, dtype=np.int64), n)  # (N*k,)
         return self.score_ids(ngrams.reshape(-1), hist).reshape(n, k)[:, -1]
 
-    def logprob(self, word, context: Sequence = ()) -> float:
-        """log10 p(word | context); the context may start with `<s>` and has at most order - 1
-        tokens. Unknown tokens count as `<unk>`."""
-        _check_sentence(context)
-        context = tuple(context)
+    def logprob(self, word, context: Sequence | None = ()) -> float:
+        """log10 p(word | context); the context (None: empty) may start with `<s>` and has at most
+        order - 1 tokens. Unknown tokens count as `<unk>`."""
+        context = _context(context)
         if len(context) > self.order - 1:
             raise ValueError(
                 f"context has {len(context)} tokens but an order-{self.order} model uses at most {self.order - 1}"
@@ -225,19 +248,26 @@ class NgramModel:
         logp = self.score_ids(ids, hist)  # (T,)
         return np.bincount(sentence_of[scored], weights=logp[scored], minlength=n)
 
-    def evaluate(self, sentences: Iterable[Sequence]) -> Evaluation:
+    def evaluate(self, sentences: Iterable[Sequence], *, progress=None) -> Evaluation:
         """Total log10 probability, token and OOV counts over sentences; OOVs are scored as `<unk>`
-        (so perplexity stays finite); the `Evaluation` also gives the perplexity without them."""
-        ids, hist, scored, _, n = self._flatten(sentences, bos=True, eos=True)
-        logp = self.score_ids(ids, hist)[scored]  # (N,)
-        oov = ids[scored] == 0  # (N,)
-        return Evaluation(
-            n_sentences=n,
-            n_tokens=int(logp.shape[0]),
-            n_oov=int(oov.sum()),
-            log10_prob=float(logp.sum()),
-            log10_prob_oov=float(logp[oov].sum()),
-        )
+        (so perplexity stays finite); the `Evaluation` also gives the perplexity without them.
+        progress(done, total) is called after every EVAL_CHUNK sentences."""
+        sentences = sentences if isinstance(sentences, list) else list(sentences)
+        n = len(sentences)
+        n_tokens = n_oov = 0
+        log10_prob = log10_prob_oov = 0.0
+        for start in range(0, n, EVAL_CHUNK):
+            ids, hist, scored, _, _ = self._flatten(sentences[start:start + EVAL_CHUNK], bos=True, eos=True)
+            logp = self.score_ids(ids, hist)[scored]  # (N,)
+            oov = ids[scored] == 0  # (N,)
+            n_tokens += int(logp.shape[0])
+            n_oov += int(oov.sum())
+            log10_prob += float(logp.sum())
+            log10_prob_oov += float(logp[oov].sum())
+            if progress is not None:
+                progress(min(start + EVAL_CHUNK, n), n)
+        return Evaluation(n_sentences=n, n_tokens=n_tokens, n_oov=n_oov, log10_prob=log10_prob,
+                          log10_prob_oov=log10_prob_oov)
 
     def perplexity(self, sentences: Iterable[Sequence], *, exclude_oov: bool = False) -> float:
         """Perplexity over sentences, counting one `</s>` per sentence; with `exclude_oov`, OOV tokens
@@ -263,10 +293,10 @@ class NgramModel:
                 return -1
         return row
 
-    def next_distribution(self, context: Sequence = ()) -> np.ndarray:
-        """p(w | context) for every vocabulary id w, as a (V,) array (renormalised for stupid
-        backoff, whose scores do not sum to 1)."""
-        _check_sentence(context)
+    def next_distribution(self, context: Sequence | None = ()) -> np.ndarray:
+        """p(w | context) for every vocabulary id w (None: the empty context), as a (V,) array
+        (renormalised for stupid backoff, whose scores do not sum to 1)."""
+        context = _context(context)
         ctx = list(self.encode(context))[-(self.order - 1):] if self.order > 1 else []
         return self._distribution(ctx)
 
@@ -292,12 +322,12 @@ class NgramModel:
         self,
         n: int,
         *,
-        context: Sequence = (),
+        context: Sequence | None = (),
         temperature: float = 1.0,
         top_k: int | None = None,
         rng: np.random.Generator,
     ) -> list:
-        """Sample n tokens after `context`: empty (the default) starts a sentence; otherwise, as for
+        """Sample n tokens after `context`: empty or None (the default) starts a sentence; otherwise, as for
         `logprob`, it is the middle of a sentence unless it starts with `<s>`. A drawn `</s>` is
         emitted and the next token starts a new sentence. No count is ever rescanned: a step costs O(continuations
         of the context + log V), or O(V) numpy work with a temperature or top-k."""
@@ -309,9 +339,9 @@ class NgramModel:
             raise ValueError("temperature must be > 0")
         if top_k is not None and top_k < 1:
             raise ValueError("top_k must be >= 1")
-        _check_sentence(context)
+        context = _context(context)
         # as for logprob, a context is the middle of a sentence unless it starts with <s>
-        history = [int(i) for i in self.encode(context)] if len(context) else [1]
+        history = [int(i) for i in self.encode(context)] if context else [1]
         # Without temperature or top-k, sample by descending the backoff chain (exact, see _draw);
         # otherwise build the whole (V,) distribution and reshape it.
         exact_chain = temperature == 1.0 and top_k is None and not self._missing_logb
@@ -383,11 +413,12 @@ class NgramModel:
         return None if word is None else min(word, V - 1)
 
     # ------------------------------------------------------------------------------------ files
-    def to_arpa(self, path) -> None:
-        """Write an ARPA file (gzip when the name ends in .gz), atomically."""
+    def to_arpa(self, path, *, progress=None) -> None:
+        """Write an ARPA file (gzip when the name ends in .gz), atomically; progress(k, order) is
+        called as each order is written."""
         from .arpa import write_arpa
 
-        write_arpa(self, path)
+        write_arpa(self, path, progress=progress)
 
     @classmethod
     def from_arpa(cls, path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>") -> "NgramModel":
@@ -405,6 +436,7 @@ class NgramModel:
             "vocab": list(self.vocab),
             "discounts": [list(d) for d in self.discounts],
             "missing_logb": self._missing_logb,
+            "metadata": self.metadata,
         }
         try:
             header_text = json.dumps(header)
@@ -425,6 +457,9 @@ class NgramModel:
         """Read a model written by `save`."""
         try:
             with np.load(path, allow_pickle=False) as data:
+                if "__meta__" in data.files:  # a neural checkpoint, a common mix-up
+                    family = json.loads(str(data["__meta__"])).get("family")
+                    raise _NotNgram(f"{path} holds a {family} checkpoint, not an n-gram model: use `lm {family}`")
                 header = json.loads(str(data["header"]))
                 if header.get("format") != NPZ_FORMAT:
                     raise KeyError(f"format is {header.get('format')!r}")
@@ -432,6 +467,8 @@ class NgramModel:
                 keys = [data[f"keys{k}"] for k in range(1, order + 1)]
                 logp = [data[f"logp{k}"] for k in range(1, order + 1)]
                 logb = [data[f"logb{k}"] for k in range(1, order)]
+        except _NotNgram:
+            raise
         except (KeyError, ValueError, OSError, EOFError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
         return cls(
@@ -442,6 +479,7 @@ class NgramModel:
             smoothing=header["smoothing"],
             discounts=header["discounts"],
             missing_logb=header["missing_logb"],
+            metadata=header.get("metadata"),  # absent from files written before it was recorded
         )
 
 
@@ -492,6 +530,8 @@ def train_ngram(
     bos="<s>",
     eos="</s>",
     unk="<unk>",
+    metadata: dict | None = None,
+    progress=None,
 ) -> NgramModel:
     """Train an n-gram model on sentences, each a sequence of tokens (str or int ids).
 
@@ -500,6 +540,8 @@ def train_ngram(
     when k = 1), "kn", "mkn" (the default, lmplz's estimate), "witten_bell", "stupid_backoff"
     (uses `alpha`; unnormalised scores). `discount_fallback` = (D1, D2, D3+) replaces the
     Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
+    `metadata` (JSON) records what made the model, see `NgramModel.metadata`. progress(done, order + 1)
+    is called as each order is counted, and once more when the estimate is done.
 
     >>> m = train_ngram([["je", "suis", "content"], ["je", "suis"]], order=2, smoothing="mle")
     >>> round(10 ** m.logprob("content", ["suis"]), 6)
@@ -540,7 +582,8 @@ def train_ngram(
         raise ValueError(f"the tokens {bos!r} and {eos!r} are added per sentence and must not occur inside one")
     ids, hist = pad_sentences(word_ids, lengths)
     vocab = list(vocab_index)
-    counts = count_ngrams(ids, hist, order=order, vocab_size=len(vocab))
+    counted = None if progress is None else (lambda k, _: progress(k, order + 1))
+    counts = count_ngrams(ids, hist, order=order, vocab_size=len(vocab), progress=counted)
 
     if smoothing in ("kn", "mkn"):
         est = estimators.kneser_ney(
@@ -554,6 +597,8 @@ def train_ngram(
         est = estimators.add_k(counts, bos_id=1, k=float(k))
     else:
         est = estimators.stupid_backoff(counts, bos_id=1, alpha=float(alpha))
+    if progress is not None:
+        progress(order + 1, order + 1)
     return NgramModel(
         vocab=vocab,
         keys=[t.keys for t in counts.tables],
@@ -562,4 +607,5 @@ def train_ngram(
         smoothing=smoothing,
         discounts=est.discounts,
         missing_logb=est.missing_logb,
+        metadata=metadata,
     )

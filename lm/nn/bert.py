@@ -26,7 +26,7 @@ class BERTConfig:
     d_model: int = 128            # residual width
     d_ff: int | None = None       # MLP width; None means 4 * d_model
     dropout: float = 0.0          # embeddings and residual branches, training mode only
-    label_smoothing: float = 0.0  # ε of the MLM cross-entropy
+    label_smoothing: float = 0.0  # ε of the MLM cross-entropy (train mode only; eval mode uses 0)
     dtype: str = "float32"        # "float32" or "float64"
 
     def __post_init__(self):
@@ -74,8 +74,8 @@ class BERT(Module):
         self._dloss = None
         if targets is None:
             return logits, None
-        loss, self._dloss = F.cross_entropy(logits, np.asarray(targets), label_smoothing=self.config.label_smoothing,
-                                            grad=True)
+        eps = self.config.label_smoothing if self.training else 0.0  # eval mode: the plain cross-entropy
+        loss, self._dloss = F.cross_entropy(logits, np.asarray(targets), label_smoothing=eps, grad=True)
         return logits, loss
 
     def backward(self, dlogits=None) -> None:

@@ -32,7 +32,8 @@ Interface (stable; lm.rlhf builds on it)::
 
 ``backward`` accumulates into ``p.grad``; call ``zero_grad`` between steps. A model caches one forward at a
 time: to run a frozen reference model, use a second GPT instance (``GPT(cfg, rng=...)`` then
-``load_state_dict``). ``model.eval()`` turns dropout off; ``model.train()`` turns it back on.
+``load_state_dict``). ``model.eval()`` turns dropout and label smoothing off (an eval-mode loss is the
+plain cross-entropy); ``model.train()`` turns them back on.
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class GPTConfig:
     d_ff: int | None = None       # MLP hidden width; None means 4 * d_model
     dropout: float = 0.0          # on embeddings and on every residual branch, training mode only
     bias: bool = True             # biases in Linear and LayerNorm
-    label_smoothing: float = 0.0  # ε of the training cross-entropy
+    label_smoothing: float = 0.0  # ε of the training cross-entropy (train mode only; eval mode uses 0)
     dtype: str = "float32"        # "float32" or "float64"
 
     def __post_init__(self):
@@ -125,8 +126,11 @@ class GPT(Module):
         if targets is None:
             return logits, None
         targets = np.asarray(targets)
-        loss, self._dloss = F.cross_entropy(logits, targets, ignore_index=ignore_index,
-                                            label_smoothing=self.config.label_smoothing, grad=True)
+        # ε smooths the training objective only: in eval mode the loss is the plain cross-entropy, so
+        # every evaluation and reported perplexity measures the model, not the regulariser
+        eps = self.config.label_smoothing if self.training else 0.0
+        loss, self._dloss = F.cross_entropy(logits, targets, ignore_index=ignore_index, label_smoothing=eps,
+                                            grad=True)
         return logits, loss
 
     # ------------------------------------------------------------------ backward

@@ -29,7 +29,7 @@ class T5Config:
     d_model: int = 128            # residual width
     d_ff: int | None = None       # MLP width; None means 4 * d_model
     dropout: float = 0.0          # embeddings and residual branches, training mode only
-    label_smoothing: float = 0.0  # ε of the decoder cross-entropy
+    label_smoothing: float = 0.0  # ε of the decoder cross-entropy (train mode only; eval mode uses 0)
     dtype: str = "float32"        # "float32" or "float64"
 
     def __post_init__(self):
@@ -86,8 +86,8 @@ class T5(Module):
         self._dloss = None
         if targets is None:
             return logits, None
-        loss, self._dloss = F.cross_entropy(logits, np.asarray(targets), label_smoothing=c.label_smoothing,
-                                            grad=True)
+        eps = c.label_smoothing if self.training else 0.0  # eval mode: the plain cross-entropy
+        loss, self._dloss = F.cross_entropy(logits, np.asarray(targets), label_smoothing=eps, grad=True)
         return logits, loss
 
     def backward(self, dlogits=None) -> None:

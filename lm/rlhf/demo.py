@@ -3,12 +3,12 @@ and without the KL penalty) → DPO on the same pairs → one table.
 
 Everything is drawn from one seed: two runs with the same seed and corpus print identical numbers.
 """
-import sys
 import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+import fasttok
 from fasttok._files import atomic_write  # the one atomic writer of both packages
 
 from ..nn.gpt import GPT, GPTConfig
@@ -66,12 +66,9 @@ class BPETokenizer:
     """fasttok's byte-level BPE trained on the corpus, seen through the same three names."""
 
     def __init__(self, text, *, vocab_size):
-        try:
-            import fasttok
-            self._tok = fasttok.train_bpe(text, vocab_size=vocab_size)
-        except ImportError as e:
-            raise ValueError(f"--tokenizer bpe needs the compiled fasttok package ({e}); "
-                             "build it with `python setup.py build_ext --inplace`") from None
+        if not bpe_available():
+            raise ValueError(BPE_MISSING)
+        self._tok = fasttok.train_bpe(text, vocab_size=vocab_size)
         self.vocab_size = self._tok.vocab_size
 
     def encode(self, text):
@@ -81,10 +78,14 @@ class BPETokenizer:
         return self._tok.decode([int(i) for i in ids])
 
 
+BPE_MISSING = ("fasttok's compiled core is not importable; build it with `pip install -e .` or "
+               "`python setup.py build_ext --inplace`")
+
+
 def bpe_available():
     """True when fasttok's compiled BPE core imports (an editable or built install)."""
     try:
-        import fasttok._bpe  # noqa: F401
+        import fasttok._bpe  # noqa: F401  the check itself: an import that may fail
     except ImportError:
         return False
     return True
@@ -320,6 +321,3 @@ def plot_history(results, path):
     finally:
         plt.close(fig)
 
-
-def stderr_log(msg):
-    print(msg, file=sys.stderr, flush=True)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from lm import tokenizer_file
 from lm.cli_ngram import main
 from lm.ngram import NgramModel, train_ngram
 
@@ -72,13 +73,13 @@ class _CharTokenizer:
     def encode(self, text):
         return [ord(c) for c in text]
 
+    def encode_batch(self, texts):
+        return [self.encode(text) for text in texts]
+
 
 def test_tokenizer_option_models_ids(files, capsys, monkeypatch):
-    import types
-
-    fake = types.ModuleType("fasttok")
-    fake.load = _CharTokenizer
-    monkeypatch.setitem(sys.modules, "fasttok", fake)
+    monkeypatch.setattr(tokenizer_file.fasttok, "load", _CharTokenizer)
+    (files / "tok.json").write_text("a stand-in: the CLI hashes its bytes into the model's record")
     model_path = str(files / "ids.arpa")
     argv = ["--tokenizer", str(files / "tok.json")]
     assert main(["train", "--order", "3", *argv, "-o", model_path, str(files / "train.txt")]) == 0
