@@ -16,6 +16,7 @@ from fasttok._files import check_output_path
 from fasttok._progress import Progress
 from fasttok.counts import check_corpus_file
 from fasttok.errors import FasttokError
+from fasttok.pretokenize import decode_utf8, stream_blocks
 from fasttok.tokenizer import BPETokenizer
 from fasttok.wordpiece import WordPieceTokenizer
 
@@ -144,38 +145,6 @@ class _Input:
         return False
 
 
-def _utf8(data, name, offset):
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FasttokError(f"{name}: invalid UTF-8 at byte offset {offset + e.start} "
-                           f"(byte 0x{data[e.start]:02x})") from None
-
-
-def _text_blocks(f, name, cut):
-    """The UTF-8 text of binary stream `f` in blocks ending only where `cut(data)` allows (None: one block).
-
-    When no cut is found, as much again as is pending is read, so rescans stay linear in total.
-    """
-    if cut is None:
-        yield _utf8(f.read(), name, 0)
-        return
-    pending, offset = b"", 0  # offset: position of pending[0] in the stream
-    while True:
-        chunk = f.read(max(_BLOCK_BYTES, len(pending)))
-        data = pending + chunk
-        if not chunk:
-            if data:
-                yield _utf8(data, name, offset)
-            return
-        k = cut(data)
-        if k <= 0:
-            pending = data
-            continue
-        yield _utf8(data[:k], name, offset)
-        pending, offset = data[k:], offset + k
-
-
 def _batches(items, size):
     items = iter(items)
     while batch := list(itertools.islice(items, size)):
@@ -192,7 +161,7 @@ def cmd_encode(args):
     source = _Input(args.file)
     with source as f:
         if args.lines:
-            lines = (_utf8(line[:-1] if line.endswith(b"\n") else line, f"{source.name}: line {k}", 0)
+            lines = (decode_utf8(line[:-1] if line.endswith(b"\n") else line, f"{source.name}: line {k}", 0)
                      for k, line in enumerate(f, 1))
             for batch in _batches(lines, _LINES_PER_BATCH):
                 for ids in tok.encode_batch(batch, allowed_special="all"):
@@ -200,7 +169,7 @@ def cmd_encode(args):
             return 0
         # The whole input is one text: blocks are cut only where the tokenizer says the ids of the
         # parts are the ids of the whole (tok._stream_cut), so the output is tok.encode(contents).
-        blocks = _text_blocks(f, source.name, tok._stream_cut())
+        blocks = stream_blocks(f, source.name, cut=tok._stream_cut(), block_size=_BLOCK_BYTES)
         separator = b""
         for batch in _batches(blocks, _BLOCKS_PER_BATCH):
             for ids in tok.encode_batch(batch, allowed_special="all"):

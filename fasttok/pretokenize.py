@@ -139,27 +139,38 @@ def read_blocks(path, *, cut, block_size=BLOCK_SIZE):
     Invalid UTF-8 raises CorpusError naming the file and the byte offset.
     """
     path = os.fspath(path)
-    pending = b""
-    offset = 0  # file offset of pending[0]
     try:
         f = open(path, "rb")
     except OSError as e:
         raise CorpusError(f"cannot read corpus file {path!r}: {e.strerror}") from None
     with f:
-        while True:
-            chunk = f.read(max(block_size, len(pending)))
-            data = pending + chunk
-            if not chunk:
-                if data:
-                    yield _decode(data, path, offset)
-                return
-            k = cut(data)
-            if k <= 0:
-                pending = data
-                continue
-            yield _decode(data[:k], path, offset)
-            pending = data[k:]
-            offset += k
+        yield from stream_blocks(f, path, cut=cut, block_size=block_size)
+
+
+def stream_blocks(f, name, *, cut, block_size=BLOCK_SIZE):
+    """`read_blocks` for an open binary stream `f` (a file, stdin, a pipe); `name` is used in errors.
+
+    `cut=None` gives the whole stream as one block (for splitters whose safe cuts are unknown).
+    """
+    if cut is None:
+        yield decode_utf8(f.read(), name, 0)
+        return
+    pending = b""
+    offset = 0  # stream offset of pending[0]
+    while True:
+        chunk = f.read(max(block_size, len(pending)))
+        data = pending + chunk
+        if not chunk:
+            if data:
+                yield decode_utf8(data, name, offset)
+            return
+        k = cut(data)
+        if k <= 0:
+            pending = data
+            continue
+        yield decode_utf8(data[:k], name, offset)
+        pending = data[k:]
+        offset += k
 
 
 def safe_cut(source):
@@ -183,7 +194,7 @@ def corpus_items(corpus):
         yield item
 
 
-def _decode(data, path, offset):
+def decode_utf8(data, path, offset):
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
