@@ -6,7 +6,6 @@ token ids. Both hot loops run without the GIL.
 """
 import numpy as np
 
-from cython.operator cimport dereference as deref, preincrement as inc
 from libc.string cimport memcpy
 from libcpp.vector cimport vector
 
@@ -14,8 +13,8 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, PairSlot, RankSlot, bytes_grow
                             int_claim, int_init, int_probe, mix64, over_half, table_shift, n_slots)
 from fasttok._heap cimport HeapEntry, count_entry, heap_pop, heap_push
 from fasttok._pretok cimport CharClasses, char_classes, next_piece
-from fasttok._types cimport (count_t, int32_t, int64_t, make_pair, pair_left, pair_right, pair_t, pos_t,
-                             token_t, uint32_t, uint64_t)
+from fasttok._types cimport (count_t, int32_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t,
+                             uint32_t, uint64_t)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -5,11 +5,11 @@ Python reference. Nothing here is on a hot path; the .pyx modules cimport the ke
 """
 from libcpp.vector cimport vector
 
-from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, PairSlot, RankSlot, WordSlot, bytes_grow,
+from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, WordSlot, bytes_grow,
                             bytes_probe, hash_bytes, hash_bytes_head, home, int_claim, int_init, int_probe,
                             load_head, mix64, n_slots, over_half, table_shift)
 from fasttok._heap cimport HeapEntry, ScoreEntry, count_entry, heap_make, heap_pop, heap_push
-from fasttok._types cimport count_t, int32_t, int64_t, pair_t, token_t, uint32_t, uint64_t
+from fasttok._types cimport int32_t, int64_t, uint32_t, uint64_t
 
 
 def _py_mix64(uint64_t x):

@@ -16,7 +16,7 @@ Three parts:
     Tokenization"), and a per-call cache of whole words.
 """
 cimport cython
-from cython.operator cimport dereference as deref, preincrement as inc
+from cython.operator cimport dereference as deref
 from libc.string cimport memcpy
 from libcpp.string cimport string
 from libcpp.unordered_map cimport unordered_map
@@ -27,8 +27,7 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, WordSlot, bytes_grow, 
                             hash_bytes_head, int_claim, int_init, int_probe, load_head, mix64, n_slots,
                             over_half, table_shift)
 from fasttok._heap cimport ScoreEntry, heap_make, heap_pop, heap_push
-from fasttok._types cimport (count_t, int32_t, int64_t, make_pair, pair_left, pair_right, pair_t, token_t,
-                             uint8_t, uint32_t, uint64_t)
+from fasttok._types cimport int32_t, int64_t, make_pair, pair_left, pair_right, uint8_t, uint32_t, uint64_t
 
 import numpy as np
 
