@@ -5,7 +5,8 @@
 #
 # The rules every table follows:
 #   * 2 ** (64 - shift) slots, a power of two, at most half full; linear probing; no deletions;
-#     grown by doubling (shift -= 1), which re-places every key from its stored hash or key.
+#     grown by doubling (shift -= 1), which re-places every key from its stored hash or key. The
+#     probes assume slots.size() == n_slots(shift): size a table only with these functions.
 #   * A key's home slot is the TOP bits of its 64-bit hash: home(h, shift) = h >> shift. The byte
 #     hash is multiplicative (Fibonacci hashing): its top bits depend on every input bit and a word of
 #     up to 8 bytes costs one multiply, but its low bits are poor, so the top bits are the ones to
@@ -116,6 +117,12 @@ cdef inline size_t home(uint64_t h, int shift) noexcept nogil:
     return <size_t>(h >> shift)
 
 
+cdef inline size_t slot_mask(int shift) noexcept nogil:
+    # n_slots(shift) - 1, from shift alone: one shift instead of a vector's size (a division by the
+    # slot size), which the probe loops need only to wrap around.
+    return (~<size_t>0) >> shift
+
+
 cdef inline bint over_half(size_t n_used, size_t size) noexcept nogil:
     return 2 * n_used > size
 
@@ -147,7 +154,7 @@ cdef inline size_t int_probe(const vector[int_slot_t]& slots, int shift, uint64_
                              uint64_t h) noexcept nogil:
     # The slot holding key, or the free slot where it would go; h = mix64(key).
     cdef const int_slot_t* s = slots.data()
-    cdef size_t mask = slots.size() - 1
+    cdef size_t mask = slot_mask(shift)
     cdef size_t i = home(h, shift)
     while s[i].key != key and s[i].key != EMPTY_KEY:
         i = (i + 1) & mask
@@ -228,7 +235,7 @@ cdef inline size_t bytes_probe(const vector[bytes_slot_t]& slots, int shift, con
     # The slot holding key[0:n], or the free slot where it would go. h = hash_bytes_head(head, key, n);
     # head is read by WordSlot tables only (CacheSlot compares the full hash instead).
     cdef const bytes_slot_t* s = slots.data()
-    cdef size_t mask = slots.size() - 1
+    cdef size_t mask = slot_mask(shift)
     cdef size_t i = home(h, shift)
     while not slot_free(s[i]):
         if bytes_slot_t is WordSlot:
