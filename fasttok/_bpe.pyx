@@ -1,4 +1,4 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """BPE mechanism on integer arrays: learning merges from a unique-word table, and applying them.
 
 Python (fasttok/train.py, fasttok/tokenizer.py) decides what the symbols are; this module only sees
@@ -6,39 +6,20 @@ token ids. Both hot loops run without the GIL.
 """
 import numpy as np
 
-from cython.operator cimport dereference as deref, preincrement as inc
-from libc.stdint cimport int32_t, int64_t, uint64_t
-from libc.string cimport memcmp, memcpy
-from libcpp.utility cimport pair
+from libc.string cimport memcpy
 from libcpp.vector cimport vector
 
-from fasttok._heap cimport HeapEntry, heap_pop, heap_push
+from fasttok._hash cimport (EMPTY_KEY, CacheSlot, PairSlot, RankSlot, bytes_grow, bytes_probe, hash_bytes,
+                            int_claim, int_init, int_probe, mix64, over_half, table_shift, n_slots)
+from fasttok._heap cimport HeapEntry, count_entry, heap_pop, heap_push
 from fasttok._pretok cimport CharClasses, char_classes, next_piece
-from fasttok._types cimport count_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t
+from fasttok._types cimport (count_t, int32_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t,
+                             uint32_t, uint64_t)
 
 
 # ----------------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------------
-
-cdef pair_t EMPTY_KEY = <pair_t>0xFFFFFFFFFFFFFFFFULL  # never a pair: ids are below 2**31
-
-
-cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
-    # The murmur3 finalizer: every input bit reaches the low bits used as the table index.
-    x ^= x >> 33
-    x *= 0xFF51AFD7ED558CCDULL
-    x ^= x >> 33
-    x *= 0xC4CEB9FE1A85EC53ULL
-    x ^= x >> 33
-    return x
-
-
-cdef struct PairSlot:
-    pair_t pair          # EMPTY_KEY: a free slot
-    count_t count
-    int32_t words        # index into _MergeLearner.word_lists, or -1
-
 
 cdef class _MergeLearner:
     """State of one merge-learning run over a unique-word table.
@@ -46,7 +27,8 @@ cdef class _MergeLearner:
     Each word is a doubly linked list of symbols inside one flat array; a merge rewrites the left
     symbol and unlinks the right one, so a word's head position never changes. Only the words listed
     under the merged pair are visited, and pair counts are updated locally around each occurrence.
-    Pair counts live in one open-addressing table (no deletions: a dead pair keeps count 0).
+    Pair counts live in one open-addressing table of fasttok/_hash.pxd (PairSlot; no deletions: a
+    dead pair keeps count 0).
     """
     cdef vector[token_t] sym            # (n_symbols,) current symbol at each position
     # Links are int32 (learn_merges refuses tables of 2**31 symbols or more): memory is the limit of
@@ -57,55 +39,28 @@ cdef class _MergeLearner:
     cdef vector[count_t] weight         # (n_words,) how often the word occurs in the corpus
     cdef vector[int] stamp              # (n_words,) last merge step that visited the word
     cdef vector[PairSlot] slots         # the pair table, a power of two in size, at most half full
+    cdef int shift                      # its home slot rule: mix64(pair) >> shift
     cdef size_t n_pairs
+    cdef PairSlot empty                 # a free slot: no pair, count 0, no word list
     cdef vector[vector[int]] word_lists # words that may contain a pair (stale or repeated ids allowed)
     cdef vector[HeapEntry] heap
     cdef vector[pair_t] created         # pairs that gained count during the current merge
     cdef vector[count_t] length         # (n_tokens,) how many base symbols each token spans
 
     cdef void _init_table(self, size_t expected) noexcept nogil:
-        cdef size_t size = 1024
-        while size < 2 * expected:
-            size *= 2
-        cdef PairSlot empty
-        empty.pair = EMPTY_KEY
-        empty.count = 0
-        empty.words = -1
-        self.slots.assign(size, empty)
+        self.empty.key = EMPTY_KEY
+        self.empty.count = 0
+        self.empty.words = -1
+        int_init(self.slots, &self.shift, expected, 1024, self.empty)
         self.n_pairs = 0
 
     cdef inline size_t _find(self, pair_t key) noexcept nogil:
         # The slot holding key, or the free slot where it would go.
-        cdef size_t mask = self.slots.size() - 1
-        cdef size_t i = _mix(key) & mask
-        while self.slots[i].pair != key and self.slots[i].pair != EMPTY_KEY:
-            i = (i + 1) & mask
-        return i
+        return int_probe(self.slots, self.shift, key, mix64(key))
 
     cdef PairSlot* _slot(self, pair_t key) noexcept nogil:
         # The slot of key, inserted if new. Valid until the next insertion.
-        cdef size_t i = self._find(key)
-        if self.slots[i].pair == EMPTY_KEY:
-            if 2 * (self.n_pairs + 1) > self.slots.size():
-                self._grow()
-                i = self._find(key)
-            self.slots[i].pair = key
-            self.n_pairs += 1
-        return &self.slots[i]
-
-    cdef void _grow(self) noexcept nogil:
-        cdef vector[PairSlot] old
-        cdef size_t k, i, mask
-        old.swap(self.slots)
-        self._init_table(old.size())
-        mask = self.slots.size() - 1
-        for k in range(old.size()):
-            if old[k].pair != EMPTY_KEY:
-                i = _mix(old[k].pair) & mask
-                while self.slots[i].pair != EMPTY_KEY:
-                    i = (i + 1) & mask
-                self.slots[i] = old[k]
-                self.n_pairs += 1
+        return &self.slots[int_claim(self.slots, &self.shift, &self.n_pairs, key, self.empty)]
 
     cdef inline count_t _count(self, pair_t key) noexcept nogil:
         return self.slots[self._find(key)].count   # a free slot has count 0
@@ -170,7 +125,7 @@ cdef class _MergeLearner:
                     if current != top.count:
                         # Counts of existing pairs only fall, so a stale entry is too high: re-file it.
                         if current > 0:
-                            heap_push(self.heap, current, top.pair)
+                            heap_push(self.heap, count_entry(current, top.pair))
                         continue
                     if current < min_frequency:
                         self.heap.clear()
@@ -195,7 +150,7 @@ cdef class _MergeLearner:
                     for i in range(self.created.size()):
                         current = self._count(self.created[i])
                         if current > 0:
-                            heap_push(self.heap, current, self.created[i])
+                            heap_push(self.heap, count_entry(current, self.created[i]))
                     done += 1
                     if has_progress and done % report_every == 0:
                         break
@@ -251,7 +206,7 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
                 if p > start:
                     st._add(make_pair(symbols[p - 1], symbols[p]), counts[w], <int>w)
         for p in range(<Py_ssize_t>st.created.size()):
-            heap_push(st.heap, st._count(st.created[p]), st.created[p])
+            heap_push(st.heap, count_entry(st._count(st.created[p]), st.created[p]))
         st.created.clear()
     if n_merges <= 0:
         return out[:0]
@@ -272,88 +227,47 @@ DEF CACHE_MAX_ENTRIES = 1 << 20     # the per-call cache stops growing here
 DEF NO_RANK = 0x7FFFFFFF
 
 
-cdef inline uint64_t _hash_bytes(const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = <uint64_t>n * 0x9E3779B97F4A7C15ULL
-    cdef uint64_t w
-    while n >= 8:
-        memcpy(&w, p, 8)
-        h = _mix(h ^ w)
-        p += 8
-        n -= 8
-    if n > 0:
-        w = 0
-        memcpy(&w, p, n)
-        h = _mix(h ^ w ^ 0x5555)
-    return h
-
-
-cdef struct CacheSlot:
-    uint64_t hash
-    int64_t key_offset
-    int64_t value_offset
-    int32_t key_length      # 0 marks an empty slot (empty pieces are never cached)
-    int32_t value_length
-
-
 cdef class _PieceCache:
-    """Piece bytes -> ids, open addressing; one per encode call, so threads never share one."""
+    """Piece bytes -> ids: the shared byte-string table of fasttok/_hash.pxd (CacheSlot) over a key
+    arena and a value arena. One per encode call, so threads never share one. Its offsets are 32-bit:
+    at most CACHE_MAX_ENTRIES keys of at most CACHE_MAX_KEY_BYTES bytes, i.e. 2**28 bytes and ids."""
     cdef vector[CacheSlot] slots
+    cdef int shift
     cdef vector[unsigned char] keys
     cdef vector[token_t] values
     cdef size_t n
 
     def __cinit__(self):
-        self.slots.resize(1024)
+        self.shift = table_shift(0, 1024)
+        self.slots.resize(n_slots(self.shift))  # zeroed: all free
         self.n = 0
 
     cdef inline bint get(self, const unsigned char* key, Py_ssize_t n, uint64_t h,
                          vector[token_t]& out) noexcept nogil:
-        cdef size_t mask = self.slots.size() - 1
-        cdef size_t i = h & mask
-        cdef CacheSlot* slot
-        while True:
-            slot = &self.slots[i]
-            if slot.key_length == 0:
-                return False
-            if (slot.hash == h and slot.key_length == n
-                    and memcmp(self.keys.data() + slot.key_offset, key, n) == 0):
-                out.insert(out.end(), self.values.begin() + slot.value_offset,
-                           self.values.begin() + slot.value_offset + slot.value_length)
-                return True
-            i = (i + 1) & mask
+        cdef const CacheSlot* slot = &self.slots[bytes_probe(self.slots, self.shift, self.keys.data(),
+                                                             key, n, 0, h)]
+        if slot.key_length == 0:
+            return False
+        out.insert(out.end(), self.values.begin() + slot.value_offset,
+                   self.values.begin() + slot.value_offset + slot.value_length)
+        return True
 
     cdef void put(self, const unsigned char* key, Py_ssize_t n, uint64_t h,
                   const token_t* ids, Py_ssize_t n_ids) noexcept nogil:
+        # Only for a key that get() just missed.
         if self.n >= CACHE_MAX_ENTRIES or n == 0:
             return
-        if 2 * (self.n + 1) > self.slots.size():
-            self._grow()
-        cdef size_t mask = self.slots.size() - 1
-        cdef size_t i = h & mask
-        while self.slots[i].key_length != 0:
-            i = (i + 1) & mask
-        cdef CacheSlot* slot = &self.slots[i]
+        if over_half(self.n + 1, self.slots.size()):
+            bytes_grow(self.slots, &self.shift)
+        cdef CacheSlot* slot = &self.slots[bytes_probe(self.slots, self.shift, self.keys.data(), key, n, 0, h)]
         slot.hash = h
-        slot.key_offset = self.keys.size()
-        slot.key_length = <int32_t>n
-        slot.value_offset = self.values.size()
-        slot.value_length = <int32_t>n_ids
+        slot.key_offset = <uint32_t>self.keys.size()
+        slot.key_length = <uint32_t>n
+        slot.value_offset = <uint32_t>self.values.size()
+        slot.value_length = <uint32_t>n_ids
         self.keys.insert(self.keys.end(), key, key + n)
         self.values.insert(self.values.end(), ids, ids + n_ids)
         self.n += 1
-
-    cdef void _grow(self) noexcept nogil:
-        cdef vector[CacheSlot] old
-        cdef size_t k, i, mask
-        old.swap(self.slots)
-        self.slots.resize(2 * old.size())
-        mask = self.slots.size() - 1
-        for k in range(old.size()):
-            if old[k].key_length != 0:
-                i = old[k].hash & mask
-                while self.slots[i].key_length != 0:
-                    i = (i + 1) & mask
-                self.slots[i] = old[k]
 
 
 cdef class MergeTable:
@@ -361,51 +275,42 @@ cdef class MergeTable:
 
     Lower rank merges first; among equal ranks (the same pair twice) the leftmost first, which is
     exactly the order the trainer applied them in. The table is open addressing over flat arrays:
-    the lookup is the inner loop of every encode.
+    the lookup is the inner loop of every encode. The table is the shared integer-key table of
+    fasttok/_hash.pxd with RankSlot entries: key, rank and new id in one 16-byte slot, so a hit reads
+    one cache line.
     """
-    cdef vector[pair_t] keys
-    cdef vector[token_t] ranks
-    cdef vector[token_t] new_ids
-    cdef size_t mask
+    cdef vector[RankSlot] slots
+    cdef int shift
     cdef readonly Py_ssize_t n_merges
 
     def __init__(self, const token_t[:, ::1] merges):
         """merges: (n_merges, 3) rows of (left, right, new_id) in rank order."""
         cdef Py_ssize_t r
-        cdef size_t size = 16, i
+        cdef size_t i
         cdef pair_t key
+        cdef RankSlot empty
+        empty.key = EMPTY_KEY
+        empty.rank = NO_RANK   # what _rank reads for an absent pair
+        empty.new_id = -1
         self.n_merges = merges.shape[0]
-        while size < 2 * <size_t>merges.shape[0]:
-            size *= 2
-        self.mask = size - 1
-        self.keys.assign(size, EMPTY_KEY)
-        self.ranks.assign(size, NO_RANK)
-        self.new_ids.assign(size, -1)
+        int_init(self.slots, &self.shift, merges.shape[0], 16, empty)
         for r in range(merges.shape[0]):
             if merges[r, 0] < 0 or merges[r, 1] < 0 or merges[r, 2] < 0:
                 raise ValueError(f"merge {r} has a negative id")
             key = make_pair(merges[r, 0], merges[r, 1])
-            i = _mix(key) & self.mask
-            while self.keys[i] != EMPTY_KEY and self.keys[i] != key:
-                i = (i + 1) & self.mask
-            if self.keys[i] == key:
+            i = int_probe(self.slots, self.shift, key, mix64(key))
+            if self.slots[i].key == key:
                 continue  # a repeated pair keeps its first (lowest) rank
-            self.keys[i] = key
-            self.ranks[i] = <token_t>r
-            self.new_ids[i] = merges[r, 2]
+            self.slots[i].key = key
+            self.slots[i].rank = <token_t>r
+            self.slots[i].new_id = merges[r, 2]
 
     cdef inline token_t _rank(self, token_t left, token_t right, token_t* new_id) noexcept nogil:
+        # NO_RANK (and new id -1) for a pair that is not a merge: the free slot's payload.
         cdef pair_t key = make_pair(left, right)
-        cdef size_t i = _mix(key) & self.mask
-        cdef pair_t k
-        while True:
-            k = self.keys[i]
-            if k == key:
-                new_id[0] = self.new_ids[i]
-                return self.ranks[i]
-            if k == EMPTY_KEY:
-                return NO_RANK
-            i = (i + 1) & self.mask
+        cdef const RankSlot* slot = &self.slots[int_probe(self.slots, self.shift, key, mix64(key))]
+        new_id[0] = slot.new_id
+        return slot.rank
 
     cdef Py_ssize_t _merge_short(self, token_t* w, Py_ssize_t n) noexcept nogil:
         # ranks[i], ids[i]: rank and result of the pair (w[i], w[i + 1]); only the two pairs next to
@@ -456,7 +361,7 @@ cdef class MergeTable:
             if i + 1 < n:
                 rank = self._rank(w[i], w[i + 1], &new_id)
                 if rank != NO_RANK:
-                    heap_push(heap, -<count_t>rank, <pair_t>i)
+                    heap_push(heap, count_entry(-<count_t>rank, <pair_t>i))
         while not heap.empty():
             top = heap_pop(heap)
             p = <pos_t>top.pair
@@ -475,11 +380,11 @@ cdef class MergeTable:
                 prv[nxt[q]] = p
                 rank = self._rank(w[p], w[nxt[p]], &new_id)
                 if rank != NO_RANK:
-                    heap_push(heap, -<count_t>rank, <pair_t>p)
+                    heap_push(heap, count_entry(-<count_t>rank, <pair_t>p))
             if prv[p] != -1:
                 rank = self._rank(w[prv[p]], w[p], &new_id)
                 if rank != NO_RANK:
-                    heap_push(heap, -<count_t>rank, <pair_t>prv[p])
+                    heap_push(heap, count_entry(-<count_t>rank, <pair_t>prv[p]))
         q = 0
         for i in range(n):
             if w[i] >= 0:
@@ -510,7 +415,7 @@ cdef class MergeTable:
         if key_bytes > CACHE_MAX_KEY_BYTES:
             self.merge_word(symbols, n, out)
             return
-        h = _hash_bytes(key, key_bytes)
+        h = hash_bytes(key, key_bytes)
         if cache.get(key, key_bytes, h, out):
             return
         before = out.size()
@@ -612,3 +517,58 @@ cdef object _to_array64(vector[pos_t]& v):
     if v.size():
         memcpy(&view[0], v.data(), v.size() * sizeof(pos_t))
     return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Test hooks: each drives one kernel from Python.
+# ----------------------------------------------------------------------------------------------
+
+def _py_merge_word(MergeTable table not None, const token_t[::1] symbols, *, bint long_path=False):
+    """The ids merge_word makes of one word; long_path forces the heap path (_merge_long) that words
+    longer than SHORT_WORD take, so a test can check it against the scan path (_merge_short)."""
+    cdef vector[token_t] out
+    cdef vector[token_t] w
+    cdef token_t buf[SHORT_WORD]
+    cdef Py_ssize_t n = symbols.shape[0], m
+    if n == 0:
+        return []
+    if long_path:
+        w.assign(&symbols[0], &symbols[0] + n)
+        table._merge_long(w)
+        out.swap(w)
+    elif n <= SHORT_WORD:
+        memcpy(buf, &symbols[0], n * sizeof(token_t))
+        m = table._merge_short(buf, n)
+        out.assign(buf, buf + m)
+    else:
+        table.merge_word(&symbols[0], n, out)
+    return [out[m] for m in range(<Py_ssize_t>out.size())]
+
+
+def _py_piece_cache(list keys, list values):
+    """Feed (key bytes, ids) pairs to one _PieceCache as the encoder does (get, and put on a miss);
+    returns what get answered for each key afterwards, or None where it was not cached."""
+    cdef _PieceCache cache = _PieceCache()
+    cdef vector[token_t] out, ids
+    cdef const unsigned char[::1] key
+    cdef Py_ssize_t i, k
+    cdef uint64_t h
+    answers = []
+    for i in range(len(keys)):
+        key = keys[i]
+        ids.clear()
+        for k in values[i]:
+            ids.push_back(k)
+        out.clear()
+        h = hash_bytes(&key[0], key.shape[0]) if key.shape[0] else hash_bytes(NULL, 0)
+        if not cache.get(&key[0] if key.shape[0] else NULL, key.shape[0], h, out):
+            cache.put(&key[0] if key.shape[0] else NULL, key.shape[0], h, ids.data(), ids.size())
+    for i in range(len(keys)):
+        key = keys[i]
+        out.clear()
+        h = hash_bytes(&key[0], key.shape[0]) if key.shape[0] else hash_bytes(NULL, 0)
+        if cache.get(&key[0] if key.shape[0] else NULL, key.shape[0], h, out):
+            answers.append([out[k] for k in range(<Py_ssize_t>out.size())])
+        else:
+            answers.append(None)
+    return answers

@@ -12,8 +12,10 @@
 # Every function that can meet invalid UTF-8 returns a negative value r for it: the first invalid
 # sequence starts at byte offset -1 - r (the same offset as UnicodeDecodeError.start).
 cimport cython
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libcpp.vector cimport vector
+
+from fasttok._hash cimport WordSlot
+from fasttok._types cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 # Character classes (the same numbers as fasttok/_unicode.py).
 cdef enum:
@@ -57,22 +59,12 @@ cdef Py_ssize_t scan_utf8(const unsigned char* data, Py_ssize_t n, int pattern,
 cdef Py_ssize_t scan_utf8_partial(const unsigned char* data, Py_ssize_t n, int pattern,
                                   const CharClasses* classes, vector[int64_t]& ends) noexcept nogil
 
-# One entry of WordCounter's open-addressing table; count == 0 marks an empty slot. The first 8
-# bytes of the word live in the slot, so most words (pre-tokens are short) compare without
-# touching the arena.
-cdef struct WordSlot:
-    uint64_t head       # the word's first min(length, 8) bytes, memcpy'd into a zeroed uint64
-    int64_t count
-    int64_t offset      # of the word's bytes in WordCounter.arena
-    uint32_t hash_high  # the top half of the word's hash: enough to re-index when the table grows
-    uint32_t length     # a word is shorter than 4 GiB (longer ones set WordCounter.too_long)
-
-
 @cython.final
 cdef class WordCounter:
     cdef readonly int pattern_id
+    # The shared byte-string table of fasttok/_hash.pxd (word bytes in arena, head in the slot).
     cdef vector[WordSlot] slots      # 2 ** (64 - slot_shift) slots, at most half full
-    cdef int slot_shift              # slot index = hash >> slot_shift (the hash's best bits)
+    cdef int slot_shift              # home slot = hash >> slot_shift (the hash's best bits)
     cdef vector[unsigned char] arena # every distinct word's bytes, back to back
     cdef Py_ssize_t n_words
     cdef bint busy                   # a scan is running without the GIL: refuse concurrent use

@@ -1,4 +1,4 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Pre-tokenization in the core: a hand-written scanner for the GPT-2 and GPT-4 (cl100k) split
 patterns over UTF-8 bytes, and a word counter keyed by the pieces' bytes.
 
@@ -12,14 +12,14 @@ pattern's alternatives in order at each position, as the regex engine would, wit
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcmp, memcpy
 from libcpp.algorithm cimport sort
 from libcpp.pair cimport pair
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
-import sys
+from fasttok._hash cimport (WordSlot, bytes_grow, bytes_probe, hash_bytes_head, home, load_head, n_slots,
+                            prefetch, table_shift)
+from fasttok._types cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 import numpy as np
 
@@ -518,49 +518,6 @@ def _py_n_pieces(data, pattern):
 # ---------------------------------------------------------------------------------------------
 # Word counting
 
-cdef bint _little_endian = sys.byteorder == "little"
-
-
-cdef extern from *:
-    """
-    #define _fasttok_prefetch(p) __builtin_prefetch(p)
-    """
-    void _prefetch "_fasttok_prefetch"(const void* p) noexcept nogil
-
-
-cdef inline uint64_t _head(const unsigned char* p, Py_ssize_t n, Py_ssize_t readable) noexcept nogil:
-    """The first min(n, 8) bytes of p, memcpy'd into a zeroed uint64."""
-    cdef uint64_t w = 0
-    if n >= 8:
-        memcpy(&w, p, 8)
-    elif readable >= 8:
-        # One 8-byte load and a mask instead of a variable-length memcpy (a libc call).
-        memcpy(&w, p, 8)
-        if _little_endian:
-            w &= (<uint64_t>1 << (8 * n)) - 1
-        else:
-            w &= ~((<uint64_t>1 << (64 - 8 * n)) - 1)
-    else:
-        memcpy(&w, p, n)
-    return w
-
-
-cdef inline uint64_t _hash_word(uint64_t head, const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    """Hash of the word p[0:n] whose head is given. Callers take the *top* bits (Fibonacci hashing),
-    which depend on every input bit, so a short word costs one multiply."""
-    cdef uint64_t h = (head ^ <uint64_t>n) * 0x9E3779B97F4A7C15ULL
-    cdef uint64_t w
-    cdef Py_ssize_t k = 8
-    while k + 8 <= n:
-        memcpy(&w, p + k, 8)
-        h = ((h ^ (h >> 29)) ^ w) * 0x9E3779B97F4A7C15ULL
-        k += 8
-    if k < n:
-        memcpy(&w, p + n - 8, 8)  # the last 8 bytes, overlapping the previous word
-        h = ((h ^ (h >> 29)) ^ w) * 0x9E3779B97F4A7C15ULL
-    return h
-
-
 def _word_counter_from_items(pattern, words, counts):
     """Unpickle a WordCounter."""
     counter = WordCounter(pattern)
@@ -584,8 +541,8 @@ cdef class WordCounter:
     def __cinit__(self, pattern):
         self.pattern_id = pattern_id(pattern)
         char_classes()  # count_utf8 reads the table without the GIL
-        self.slots.resize(64)  # value-initialised: every count is 0, i.e. empty
-        self.slot_shift = 64 - 6
+        self.slot_shift = table_shift(0, 64)
+        self.slots.resize(n_slots(self.slot_shift))  # value-initialised: every count is 0, i.e. free
         self.n_words = 0
         self.busy = False
         self.too_long = False
@@ -597,23 +554,18 @@ cdef class WordCounter:
 
     cdef void count_piece(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
                           Py_ssize_t readable) noexcept nogil:
-        cdef uint64_t head = _head(piece, length, readable)
-        self._insert(piece, length, count, head, _hash_word(head, piece, length))
+        cdef uint64_t head = load_head(piece, length, readable)
+        self._insert(piece, length, count, head, hash_bytes_head(head, piece, length))
 
     cdef void _insert(self, const unsigned char* piece, Py_ssize_t length, int64_t count,
                       uint64_t head, uint64_t hash) noexcept nogil:
         # The hit path is small so the compiler can inline it; a new word goes to _add_new.
-        cdef WordSlot* slots = self.slots.data()
-        cdef size_t mask = self.slots.size() - 1
-        cdef size_t i = hash >> self.slot_shift
-        while slots[i].count != 0:
-            if (slots[i].head == head and slots[i].length == length
-                    and (length <= 8
-                         or memcmp(self.arena.data() + slots[i].offset + 8, piece + 8, length - 8) == 0)):
-                slots[i].count += count
-                return
-            i = (i + 1) & mask
-        self._add_new(&slots[i], piece, length, count, head, hash)
+        cdef size_t i = bytes_probe(self.slots, self.slot_shift, self.arena.data(), piece, length, head, hash)
+        cdef WordSlot* slot = &self.slots[i]
+        if slot.count != 0:
+            slot.count += count
+            return
+        self._add_new(slot, piece, length, count, head, hash)
 
     cdef void _add_new(self, WordSlot* slot, const unsigned char* piece, Py_ssize_t length, int64_t count,
                        uint64_t head, uint64_t hash) noexcept nogil:
@@ -632,19 +584,7 @@ cdef class WordCounter:
             self._grow()
 
     cdef void _grow(self) noexcept nogil:
-        cdef vector[WordSlot] old
-        cdef size_t k, i, mask
-        old.swap(self.slots)
-        self.slots.resize(2 * old.size())
-        self.slot_shift -= 1
-        mask = self.slots.size() - 1
-        for k in range(old.size()):
-            if old[k].count != 0:
-                # slot_shift >= 32 (fewer than 2**32 slots), so the stored top half suffices.
-                i = old[k].hash_high >> (self.slot_shift - 32)
-                while self.slots[i].count != 0:
-                    i = (i + 1) & mask
-                self.slots[i] = old[k]
+        bytes_grow(self.slots, &self.slot_shift)
 
     cdef Py_ssize_t count_utf8(self, const unsigned char* data, Py_ssize_t n, bint final) noexcept nogil:
         cdef Py_ssize_t stop = n, pos = 0, end, readable = n
@@ -657,16 +597,17 @@ cdef class WordCounter:
             stop = _stable_limit(data, n)
         # Software pipelining: hash a piece and prefetch its slot, scan the next piece while the
         # slot's cache line arrives, and only then look the first one up. Table lookups were half
-        # of the counting time, mostly waiting on memory. Two copies of the loop so each inlines
+        # of the counting time, mostly waiting on memory; the shared probe (bytes_probe) takes the hash
+        # from its caller for exactly this reason. Two copies of the loop so each inlines
         # its pattern's scanner.
         if self.pattern_id == PATTERN_GPT2:
             while pos < stop:
                 end = _next_gpt2(data, n, pos, cc)
                 if end < 0 or end > stop:
                     break
-                head = _head(data + pos, end - pos, readable - pos)
-                hash = _hash_word(head, data + pos, end - pos)
-                _prefetch(self.slots.data() + (hash >> self.slot_shift))
+                head = load_head(data + pos, end - pos, readable - pos)
+                hash = hash_bytes_head(head, data + pos, end - pos)
+                prefetch(self.slots.data() + home(hash, self.slot_shift))
                 if previous != NULL:
                     self._insert(previous, previous_length, 1, previous_head, previous_hash)
                 previous = data + pos
@@ -679,9 +620,9 @@ cdef class WordCounter:
                 end = _next_gpt4(data, n, pos, cc)
                 if end < 0 or end > stop:
                     break
-                head = _head(data + pos, end - pos, readable - pos)
-                hash = _hash_word(head, data + pos, end - pos)
-                _prefetch(self.slots.data() + (hash >> self.slot_shift))
+                head = load_head(data + pos, end - pos, readable - pos)
+                hash = hash_bytes_head(head, data + pos, end - pos)
+                prefetch(self.slots.data() + home(hash, self.slot_shift))
                 if previous != NULL:
                     self._insert(previous, previous_length, 1, previous_head, previous_hash)
                 previous = data + pos

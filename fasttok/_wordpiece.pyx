@@ -15,15 +15,19 @@ Three parts:
     trie, failure links and failure pops (LinMaxMatch, Song et al. 2021, "Fast WordPiece
     Tokenization"), and a per-call cache of whole words.
 """
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memcmp, memcpy
 cimport cython
-from libcpp cimport bool as cbool
+from cython.operator cimport dereference as deref
+from libc.string cimport memcpy
 from libcpp.string cimport string
 from libcpp.unordered_map cimport unordered_map
 from libcpp.utility cimport pair as cpair
 from libcpp.vector cimport vector
-from cython.operator cimport dereference as deref, preincrement as inc
+
+from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, WordSlot, bytes_grow, bytes_probe, hash_bytes,
+                            hash_bytes_head, int_claim, int_init, int_probe, load_head, mix64, n_slots,
+                            over_half, table_shift)
+from fasttok._heap cimport ScoreEntry, heap_make, heap_pop, heap_push
+from fasttok._types cimport int32_t, int64_t, make_pair, pair_left, pair_right, uint8_t, uint32_t, uint64_t
 
 import numpy as np
 
@@ -33,9 +37,6 @@ cdef extern from "Python.h":
 cdef extern from *:
     """
     #include <cmath>
-    #include <algorithm>
-    #include <vector>
-    #include <cstdint>
 
     // F(c) - F(c - d) with F(x) = x log x, written without cancellation so it is accurate to a few
     // ulps of its own (not of F(c)) size. The pure-Python reference evaluates this exact expression.
@@ -44,48 +45,8 @@ cdef extern from *:
         if (c == d) return c * std::log(c);
         return d * std::log(c) - (c - d) * std::log1p(-d / c);
     }
-
-    struct WPEntry { double score; int64_t count; int32_t left; int32_t right; int32_t pair; int32_t stamp; };
-    // Tie rule: higher score, then higher pair count, then the smaller (left id, right id).
-    struct WPEntryLess {
-        bool operator()(const WPEntry& a, const WPEntry& b) const {
-            if (a.score != b.score) return a.score < b.score;
-            if (a.count != b.count) return a.count < b.count;
-            if (a.left != b.left) return a.left > b.left;
-            return a.right > b.right;
-        }
-    };
-    typedef std::vector<WPEntry> WPHeap;
-    static inline void wp_heap_push(WPHeap& h, const WPEntry& e) { h.push_back(e); std::push_heap(h.begin(), h.end(), WPEntryLess()); }
-    static inline WPEntry wp_heap_pop(WPHeap& h) { std::pop_heap(h.begin(), h.end(), WPEntryLess()); WPEntry e = h.back(); h.pop_back(); return e; }
-    static inline void wp_heap_make(WPHeap& h) { std::make_heap(h.begin(), h.end(), WPEntryLess()); }
-
-    // One open-addressing slot of the trie's child table: key and value side by side, one cache line.
-    struct WPSlot { uint64_t key; int32_t child; };
-    // One slot of the encoder's word cache: the word and its ids live in two arenas.
-    struct WPCacheSlot { uint64_t hash; uint32_t word_start; uint32_t word_len; uint32_t ids_start; uint32_t ids_len; };
     """
     double wp_gain(double c, double d) noexcept nogil
-    ctypedef struct WPEntry:
-        double score
-        int64_t count
-        int32_t left
-        int32_t right
-        int32_t pair
-        int32_t stamp
-    ctypedef struct WPSlot:
-        uint64_t key
-        int32_t child
-    ctypedef struct WPCacheSlot:
-        uint64_t hash
-        uint32_t word_start
-        uint32_t word_len
-        uint32_t ids_start
-        uint32_t ids_len
-    ctypedef vector[WPEntry] WPHeap
-    void wp_heap_push(WPHeap&, const WPEntry&) noexcept nogil
-    WPEntry wp_heap_pop(WPHeap&) noexcept nogil
-    void wp_heap_make(WPHeap&) noexcept nogil
 
 cdef enum:
     # character classes: bit flags in the 0x110000-entry table built by fasttok.wordpiece
@@ -97,8 +58,8 @@ cdef enum:
     CONT_MARK = 0x110000
 
 cdef enum:
-    CACHE_SLOTS = 1 << 16   # word cache slots (at most half are filled)
-    CACHE_MAX_WORD = 32     # longer words skip the cache
+    CACHE_SLOTS = 1 << 16   # word cache slots (at most half are filled; the table never grows)
+    CACHE_MAX_WORD = 32     # longer words skip the cache (so its 32-bit offsets cannot overflow)
 
 cdef enum:
     SCORE_PMI = 0
@@ -190,10 +151,54 @@ cdef str _key_to_str(const string& key, Py_ssize_t skip):
 # ---------------------------------------------------------------------------------------------
 
 cdef class WordCounter:
-    """Unique pre-tokenized words with int64 counts, filled from text chunks or single words."""
-    cdef unordered_map[string, int64_t] counts
+    """Unique pre-tokenized words with int64 counts, filled from text chunks or single words.
+
+    The table is the shared byte-string table of fasttok/_hash.pxd (WordSlot): a word's key is its
+    code points as little-endian-or-native UTF-32 bytes, kept back to back in `arena`."""
+    cdef vector[WordSlot] slots
+    cdef int shift
+    cdef vector[unsigned char] arena  # every distinct word's code points (4 bytes each)
+    cdef size_t n_words
+    cdef bint too_long                # a word of 2**30 code points or more was skipped
     cdef vector[uint32_t] buf
     cdef vector[int64_t] spans
+
+    def __cinit__(self):
+        self.shift = table_shift(0, 1024)
+        self.slots.resize(n_slots(self.shift))  # zeroed: every count is 0, i.e. free
+        self.n_words = 0
+        self.too_long = False
+
+    cdef void count_word(self, const uint32_t* chars, Py_ssize_t n, int64_t count,
+                         Py_ssize_t readable) noexcept nogil:
+        """Add count (> 0) to the word chars[0:n]; readable: code points readable from chars (>= n)."""
+        cdef const unsigned char* key = <const unsigned char*>chars
+        cdef Py_ssize_t n_bytes = 4 * n
+        cdef uint64_t head = load_head(key, n_bytes, 4 * readable)
+        cdef uint64_t h = hash_bytes_head(head, key, n_bytes)
+        cdef WordSlot* slot = &self.slots[bytes_probe(self.slots, self.shift, self.arena.data(), key, n_bytes,
+                                                      head, h)]
+        if slot.count != 0:
+            slot.count += count
+            return
+        if (n_bytes >> 32) != 0:
+            self.too_long = True
+            return
+        slot.head = head
+        slot.count = count
+        slot.offset = self.arena.size()
+        slot.hash_high = <uint32_t>(h >> 32)
+        slot.length = <uint32_t>n_bytes
+        self.arena.insert(self.arena.end(), key, key + n_bytes)
+        self.n_words += 1
+        if over_half(self.n_words, self.slots.size()):
+            bytes_grow(self.slots, &self.shift)
+
+    cdef int _raise_if_too_long(self) except -1:
+        if self.too_long:
+            self.too_long = False
+            raise ValueError("a word of 2**30 code points or more cannot be counted (it was skipped)")
+        return 0
 
     def add_text(self, const uint32_t[::1] text, const uint8_t[::1] classes, bint lower_ascii, bint strip_marks):
         """Count the words of one text (prepared as for `split_words`)."""
@@ -205,25 +210,30 @@ cdef class WordCounter:
         with nogil:
             split_words(&text[0], n, &classes[0], lower_ascii, strip_marks, self.buf, self.spans)
             for k in range(0, self.spans.size(), 2):
-                self.counts[_key(&self.buf[self.spans[k]], self.spans[k + 1])] += 1
+                self.count_word(&self.buf[self.spans[k]], self.spans[k + 1], 1,
+                                <Py_ssize_t>self.buf.size() - self.spans[k])
+        self._raise_if_too_long()
 
     def add_word(self, str word, int64_t count):
         """Add `count` occurrences of one word (a non-empty str)."""
         cdef bytes data = word.encode("utf-32-le")
         if not word or count <= 0:
             raise ValueError(f"add_word needs a non-empty word and a positive count, got {word!r}, {count}")
-        self.counts[string(<const char*>data, len(data))] += count
+        self.count_word(<const uint32_t*><const char*>data, len(word), count, len(word))
+        self._raise_if_too_long()
 
     def __len__(self):
-        return self.counts.size()
+        return self.n_words
 
     def items(self):
         """The (word, count) pairs, in no particular order."""
         out = []
-        cdef unordered_map[string, int64_t].iterator it = self.counts.begin()
-        while it != self.counts.end():
-            out.append((_key_to_str(deref(it).first, 0), deref(it).second))
-            inc(it)
+        cdef size_t k
+        for k in range(self.slots.size()):
+            if self.slots[k].count != 0:
+                out.append((PyUnicode_FromKindAndData(4, self.arena.data() + self.slots[k].offset,
+                                                      self.slots[k].length // 4),
+                            self.slots[k].count))
         return out
 
 
@@ -256,14 +266,17 @@ cdef class WordPieceTrainer:
     cdef vector[vector[int32_t]] wunits
     cdef vector[int64_t] wcount
     cdef vector[int32_t] wmark
-    # pairs
-    cdef unordered_map[uint64_t, int32_t] pair_id
+    # pairs: (left unit, right unit) -> pair record, the shared integer table of fasttok/_hash.pxd
+    cdef vector[IdSlot] pair_slots
+    cdef int pair_shift
+    cdef size_t n_pair_keys
+    cdef IdSlot no_pair                      # a free slot: id -1
     cdef vector[int32_t] p_left, p_right, p_result, p_stamp, p_mark
     cdef vector[int64_t] p_count, p_scount
     cdef vector[double] p_score
     cdef vector[uint8_t] p_has, p_len_ok
     cdef vector[vector[int32_t]] p_words
-    cdef WPHeap heap
+    cdef vector[ScoreEntry] heap
     cdef vector[cpair[uint64_t, int64_t]] scratch  # reused by _word_pairs: no allocation per word
     # settings and state
     cdef int score_mode
@@ -282,7 +295,10 @@ cdef class WordPieceTrainer:
         self.score_mode = score_mode
         self.min_frequency = max(min_frequency, 1)
         self.max_token_length = max_token_length  # <= 0: no limit
+        self.no_pair.key = EMPTY_KEY
+        self.no_pair.id = -1
         with nogil:
+            int_init(self.pair_slots, &self.pair_shift, 0, 1024, self.no_pair)
             self._build(counter)
 
     cdef int32_t _intern(self, const string& s) noexcept nogil:
@@ -301,20 +317,22 @@ cdef class WordPieceTrainer:
     cdef void _build(self, WordCounter counter) noexcept nogil:
         cdef unordered_map[uint32_t, int32_t] initial, cont
         cdef vector[uint32_t] chars
-        cdef unordered_map[string, int64_t].iterator it = counter.counts.begin()
         cdef const uint32_t* w
         cdef Py_ssize_t n, i, k
+        cdef size_t s
+        cdef int64_t count
         cdef uint32_t mark_and_char[2]
         cdef vector[int32_t] units
         cdef cpair[uint32_t, int32_t] ch
-        # base alphabet
-        while it != counter.counts.end():
-            w = <const uint32_t*>deref(it).first.data()
-            n = deref(it).first.size() // 4
+        # base alphabet (the arena keeps whole code points at 4-byte aligned offsets)
+        for s in range(counter.slots.size()):
+            if counter.slots[s].count == 0:
+                continue
+            w = <const uint32_t*>(counter.arena.data() + counter.slots[s].offset)
+            n = counter.slots[s].length // 4
             initial[w[0]] = 0
             for i in range(1, n):
                 cont[w[i]] = 0
-            inc(it)
         for ch in initial:
             chars.push_back(ch.first)
         _sort_u32(chars)
@@ -332,23 +350,24 @@ cdef class WordPieceTrainer:
             k = self._intern(_key(mark_and_char, 2))
             self.uvid[k] = self.vocab.size()
             self.vocab.push_back(k)
-        # words as unit sequences
-        it = counter.counts.begin()
-        while it != counter.counts.end():
-            w = <const uint32_t*>deref(it).first.data()
-            n = deref(it).first.size() // 4
+        # words as unit sequences (their order is irrelevant: ties are broken by vocabulary ids)
+        for s in range(counter.slots.size()):
+            if counter.slots[s].count == 0:
+                continue
+            w = <const uint32_t*>(counter.arena.data() + counter.slots[s].offset)
+            n = counter.slots[s].length // 4
+            count = counter.slots[s].count
             units.clear()
             units.push_back(self._intern(_key(w, 1)))
             for i in range(1, n):
                 mark_and_char[1] = w[i]
                 units.push_back(self._intern(_key(mark_and_char, 2)))
             for i in range(n):
-                self.ucount[units[i]] += deref(it).second
-            self.n_units_total += n * deref(it).second
+                self.ucount[units[i]] += count
+            self.n_units_total += n * count
             self.wunits.push_back(units)
-            self.wcount.push_back(deref(it).second)
+            self.wcount.push_back(count)
             self.wmark.push_back(-1)
-            inc(it)
         # pair counts and the pair -> words index
         cdef vector[cpair[uint64_t, int64_t]] local
         cdef int32_t p
@@ -364,16 +383,16 @@ cdef class WordPieceTrainer:
 
     cdef int32_t _pair(self, uint64_t key) noexcept nogil:
         """The pair record of (left, right) = key, created (and indexed) on first sight."""
-        cdef unordered_map[uint64_t, int32_t].iterator it = self.pair_id.find(key)
-        if it != self.pair_id.end():
-            return deref(it).second
-        cdef int32_t left = <int32_t>(key >> 32), right = <int32_t>(key & <uint64_t>0xFFFFFFFFu)
+        cdef size_t slot = int_claim(self.pair_slots, &self.pair_shift, &self.n_pair_keys, key, self.no_pair)
+        if self.pair_slots[slot].id >= 0:
+            return self.pair_slots[slot].id
+        cdef int32_t left = pair_left(key), right = pair_right(key)
         cdef string merged = self.ustr[left]
         merged.append(self.ustr[right].substr(4))  # drop the right unit's CONT_MARK
         cdef int64_t n_chars = merged.size() // 4 - (1 if (<const uint32_t*>merged.data())[0] == CONT_MARK else 0)
         cdef int32_t result = self._intern(merged)
         cdef int32_t p = self.p_left.size()
-        self.pair_id[key] = p
+        self.pair_slots[slot].id = p  # _intern above touched no pair slot: slot is still key's
         self.p_left.push_back(left)
         self.p_right.push_back(right)
         self.p_result.push_back(result)
@@ -435,7 +454,7 @@ cdef class WordPieceTrainer:
         return self.p_count[p] >= self.min_frequency and self.p_len_ok[p]
 
     cdef void _push(self, int32_t p, double score) noexcept nogil:
-        cdef WPEntry e
+        cdef ScoreEntry e
         self.p_stamp[p] += 1
         self.p_score[p] = score
         self.p_scount[p] = self.p_count[p]
@@ -448,7 +467,7 @@ cdef class WordPieceTrainer:
         e.right = self.uvid[self.p_right[p]]
         e.pair = p
         e.stamp = self.p_stamp[p]
-        wp_heap_push(self.heap, e)
+        heap_push(self.heap, e)
         self.n_pushes += 1
         # Exact pmi re-pushes every pair of a merged unit, so stale entries pile up; once they
         # outnumber live ones 3 to 1, rebuild the heap from live entries (O(pairs), amortised O(1)).
@@ -462,7 +481,7 @@ cdef class WordPieceTrainer:
                 self.heap[kept] = self.heap[i]
                 kept += 1
         self.heap.resize(kept)
-        wp_heap_make(self.heap)
+        heap_make(self.heap)
         self.n_compactions += 1
 
     cdef void _rescore(self, int32_t p) noexcept nogil:
@@ -476,11 +495,11 @@ cdef class WordPieceTrainer:
 
     cdef int32_t _pop_best(self) noexcept nogil:
         """The pair with the best true key (-1 when no candidate is left)."""
-        cdef WPEntry e
+        cdef ScoreEntry e
         cdef double s
         cdef int32_t p
         while not self.heap.empty():
-            e = wp_heap_pop(self.heap)
+            e = heap_pop(self.heap)
             self.n_pops += 1
             p = e.pair
             if e.stamp != self.p_stamp[p] or not self.p_has[p]:
@@ -661,13 +680,13 @@ cdef void _word_pairs(const vector[int32_t]& u, vector[cpair[uint64_t, int64_t]]
     i = 0
     while i + 1 < n:
         if u[i] != u[i + 1]:
-            raw.push_back(cpair[uint64_t, int64_t]((<uint64_t><uint32_t>u[i] << 32) | <uint32_t>u[i + 1], 1))
+            raw.push_back(cpair[uint64_t, int64_t](make_pair(u[i], u[i + 1]), 1))
             i += 1
         else:
             j = i
             while j < n and u[j] == u[i]:
                 j += 1
-            raw.push_back(cpair[uint64_t, int64_t]((<uint64_t><uint32_t>u[i] << 32) | <uint32_t>u[i], (j - i) // 2))
+            raw.push_back(cpair[uint64_t, int64_t](make_pair(u[i], u[i]), (j - i) // 2))
             i = j - 1  # the run's last unit pairs with what follows it
     _std_sort_pairs(raw.begin(), raw.end())
     cdef int64_t total
@@ -685,13 +704,6 @@ cdef void _word_pairs(const vector[int32_t]& u, vector[cpair[uint64_t, int64_t]]
 # Encoding
 # ---------------------------------------------------------------------------------------------
 
-cdef inline uint64_t _mix(uint64_t k) noexcept nogil:
-    k ^= k >> 33
-    k *= 0xff51afd7ed558ccdULL
-    k ^= k >> 33
-    return k
-
-
 @cython.final
 cdef class WordPieceEncoder:
     """Greedy longest-match-first WordPiece over a fixed vocabulary, linear in the word length.
@@ -707,8 +719,9 @@ cdef class WordPieceEncoder:
     failure transition emits at least one token and every goto consumes one character, so a word of
     n characters costs O(n + tokens emitted) = O(n) steps (Song et al. 2021, LinMaxMatch).
     """
-    cdef vector[WPSlot] slots      # open addressing: (node << 21 | code point) -> child
-    cdef uint64_t mask
+    # the shared integer table of fasttok/_hash.pxd: (node << 21 | code point) -> child node
+    cdef vector[IdSlot] slots
+    cdef int shift
     cdef int32_t root_ascii[256]   # children of the two roots for ASCII characters: no probing
     cdef vector[int32_t] tok, fail, pops_start, pops_len, pops
     cdef int32_t unk_id
@@ -720,19 +733,15 @@ cdef class WordPieceEncoder:
         """Token i has code points chars[offsets[i]:offsets[i+1]], id ids[i], and goes into trie
         A (trie[i] == 0) or B (trie[i] == 1, prefix already removed)."""
         cdef Py_ssize_t n_tokens = ids.shape[0], i, j
-        cdef size_t table = 16
-        cdef WPSlot empty
+        cdef IdSlot empty
         self.unk_id = unk_id
         self.max_chars = max_chars  # < 0: no limit
         self.use_cache = use_cache
         with nogil:
-            # the table is sized for every character of every token, kept at most half full
-            while table < 2 * <size_t>(chars.shape[0] + 2):
-                table *= 2
-            empty.key = <uint64_t>-1
-            empty.child = -1
-            self.slots.assign(table, empty)
-            self.mask = table - 1
+            # the table is sized for every character of every token (at most half full): it never grows
+            empty.key = EMPTY_KEY
+            empty.id = -1  # what child() reads for a missing edge
+            int_init(self.slots, &self.shift, chars.shape[0] + 2, 16, empty)
             for i in range(256):
                 self.root_ascii[i] = -1
             for i in range(2):
@@ -750,25 +759,16 @@ cdef class WordPieceEncoder:
         if node < 2 and c < 128:
             return self.root_ascii[node * 128 + c]
         cdef uint64_t key = (<uint64_t>node << 21) | c
-        cdef uint64_t h = _mix(key) & self.mask
-        cdef const WPSlot* slot
-        while True:
-            slot = &self.slots[h]
-            if slot.key == key:
-                return slot.child
-            if slot.key == <uint64_t>-1:
-                return -1
-            h = (h + 1) & self.mask
+        return self.slots[int_probe(self.slots, self.shift, key, mix64(key))].id
 
     cdef void _set_child(self, int32_t node, uint32_t c, int32_t v) noexcept nogil:
+        # Only for an edge that does not exist yet: the probe ends on a free slot.
         cdef uint64_t key = (<uint64_t>node << 21) | c
-        cdef uint64_t h = _mix(key) & self.mask
+        cdef size_t i = int_probe(self.slots, self.shift, key, mix64(key))
         if node < 2 and c < 128:
             self.root_ascii[node * 128 + c] = v
-        while self.slots[h].key != <uint64_t>-1:
-            h = (h + 1) & self.mask
-        self.slots[h].key = key
-        self.slots[h].child = v
+        self.slots[i].key = key
+        self.slots[i].id = v
 
     cdef void _build(self, const uint32_t[::1] chars, const int64_t[::1] offsets, const int32_t[::1] ids,
                      const uint8_t[::1] trie, Py_ssize_t n_tokens) noexcept nogil:
@@ -890,19 +890,21 @@ cdef class WordPieceEncoder:
         _check_table(text, classes.shape[0])
         # Word cache, local to this call (so threads share nothing): natural text repeats a few
         # thousand words most of the time, and a hit (hash + compare) is cheaper than the trie walk.
-        cdef vector[WPCacheSlot] cache
+        # The shared byte-string table of fasttok/_hash.pxd (CacheSlot), keyed by the word's code
+        # points as bytes; fixed at CACHE_SLOTS slots, it stops taking words once half full.
+        cdef vector[CacheSlot] cache
+        cdef int cache_shift = table_shift(0, CACHE_SLOTS)
         cdef vector[uint32_t] cache_words
         cdef vector[int32_t] cache_ids
-        cdef WPCacheSlot empty
-        cdef size_t n_cached = 0, slot
+        cdef size_t n_cached = 0
+        cdef CacheSlot* slot
         cdef uint64_t h
         cdef const uint32_t* word
-        cdef int64_t n, start, j
-        empty.hash = 0
+        cdef int64_t n, start
         id_offsets.push_back(0)
         with nogil:
             if self.use_cache:
-                cache.assign(CACHE_SLOTS, empty)
+                cache.resize(n_slots(cache_shift))  # zeroed: all free
             for t in range(n_texts):
                 if text_offsets[t + 1] > text_offsets[t]:
                     split_words(base + text_offsets[t], text_offsets[t + 1] - text_offsets[t], &classes[0],
@@ -913,29 +915,22 @@ cdef class WordPieceEncoder:
                         if not self.use_cache or n > CACHE_MAX_WORD:
                             self.encode_word(word, n, out)
                             continue
-                        h = 0xcbf29ce484222325ULL
-                        for j in range(n):
-                            h = (h ^ word[j]) * 0x100000001b3ULL
-                        h = _mix(h) | 1  # 0 marks an empty slot
-                        slot = h & (CACHE_SLOTS - 1)
-                        while cache[slot].hash != 0:
-                            if (cache[slot].hash == h and cache[slot].word_len == n and
-                                    memcmp(&cache_words[cache[slot].word_start], word, n * 4) == 0):
-                                break
-                            slot = (slot + 1) & (CACHE_SLOTS - 1)
-                        if cache[slot].hash != 0:
-                            out.insert(out.end(), cache_ids.begin() + cache[slot].ids_start,
-                                       cache_ids.begin() + cache[slot].ids_start + cache[slot].ids_len)
+                        h = hash_bytes(<const unsigned char*>word, 4 * n)
+                        slot = &cache[bytes_probe(cache, cache_shift, <const unsigned char*>cache_words.data(),
+                                                  <const unsigned char*>word, 4 * n, 0, h)]
+                        if slot.key_length != 0:
+                            out.insert(out.end(), cache_ids.begin() + slot.value_offset,
+                                       cache_ids.begin() + slot.value_offset + slot.value_length)
                             continue
                         start = out.size()
                         self.encode_word(word, n, out)
                         if n_cached < CACHE_SLOTS // 2:
                             n_cached += 1
-                            cache[slot].hash = h
-                            cache[slot].word_start = cache_words.size()
-                            cache[slot].word_len = n
-                            cache[slot].ids_start = cache_ids.size()
-                            cache[slot].ids_len = out.size() - start
+                            slot.hash = h
+                            slot.key_offset = <uint32_t>(4 * cache_words.size())
+                            slot.key_length = <uint32_t>(4 * n)
+                            slot.value_offset = <uint32_t>cache_ids.size()
+                            slot.value_length = <uint32_t>(out.size() - start)
                             cache_words.insert(cache_words.end(), word, word + n)
                             cache_ids.insert(cache_ids.end(), out.begin() + start, out.end())
                 id_offsets.push_back(out.size())
@@ -949,3 +944,29 @@ cdef class WordPieceEncoder:
         offs = np.asarray(<int64_t[:id_offsets.size()]>id_offsets.data()).copy()  # (n_texts + 1,)
         return ids, offs
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Test hooks: each drives one kernel from Python.
+# ---------------------------------------------------------------------------------------------
+
+def _py_word_pairs(units):
+    """The pair counts `_word_pairs` finds in one word (a sequence of unit ids >= 0), as a list of
+    ((left, right), count) sorted by pair."""
+    cdef vector[int32_t] u
+    cdef vector[cpair[uint64_t, int64_t]] out, raw
+    cdef size_t i
+    for x in units:
+        u.push_back(x)
+    _word_pairs(u, out, raw)
+    return [((pair_left(out[i].first), pair_right(out[i].first)), out[i].second) for i in range(out.size())]
+
+
+def _py_gain(double c, double d):
+    """wp_gain(c, d) = F(c) - F(c - d) with F(x) = x log x, as the likelihood score evaluates it."""
+    return wp_gain(c, d)
+
+
+def _py_encode_word(WordPieceEncoder encoder not None, str word):
+    """The ids encode_word gives one word (no normalisation, no splitting): the LinMaxMatch walk."""
+    return encoder.encode_word_py(word)
