@@ -322,10 +322,15 @@ def _cell(value, fmt):
     return fmt.format(value) if fmt else str(value)
 
 
-def format_table(columns, rows, *, title=None, convention=True, notes=()) -> str:
+def _unmeasured(row) -> str:
+    return f"{row.get('status')}: {row.get('reason', '')}"
+
+
+def format_table(columns, rows, *, title=None, convention=True, notes=(), unmeasured=_unmeasured) -> str:
     """A markdown table. columns: (header, key or function of the row, format) with format None for
     the row's identity columns (tool, task, ...) and a format string or function for measured values.
-    A row that was not measured shows its status and reason in the first measured column."""
+    A row that was not measured shows unmeasured(row), by default its status and reason, in the first
+    measured column."""
     lines = []
     if title:
         lines.append(title)
@@ -341,7 +346,7 @@ def format_table(columns, rows, *, title=None, convention=True, notes=()) -> str
                 value = key(r) if callable(key) else r.get(key)
                 cells.append(_cell(value, fmt))
             elif not said:
-                cells.append(f"{r.get('status')}: {r.get('reason', '')}".replace("|", "/"))
+                cells.append(unmeasured(r).replace("|", "/"))
                 said = True
             else:
                 cells.append("")
