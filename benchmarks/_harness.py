@@ -266,6 +266,33 @@ def measure(script, worker, kwargs=None, *, runs=3, threads=1, timeout=None, row
     return out
 
 
+def measure_interleaved(jobs, *, runs=3, quiet=False) -> list[dict]:
+    """Like measure() for several jobs, but run in turns (job 1, job 2, ..., job 1, job 2, ...), so that a
+    change in the machine's load hits every job alike. A job is a dict of measure()'s arguments:
+    script, worker, and optionally kwargs, threads, timeout, row."""
+    samples = [[] for _ in jobs]
+    failed = [None] * len(jobs)
+    for _ in range(runs):
+        for i, job in enumerate(jobs):
+            if failed[i] is None:
+                result = run_once(job["script"], job["worker"], job.get("kwargs"), threads=job.get("threads", 1),
+                                  timeout=job.get("timeout"))
+                if result["status"] == "ok":
+                    samples[i].append(result)
+                else:
+                    failed[i] = {**result, "runs": len(samples[i]) + 1}
+    out = []
+    for job, done, bad in zip(jobs, samples, failed):
+        row = {**job.get("row", {}), **(bad or {**summarize(done), "runs": runs, "samples": done})}
+        row.setdefault("threads", job.get("threads", 1))
+        if not quiet:
+            label = " ".join(str(v) for v in job.get("row", {}).values()) or job["worker"]
+            note = "" if row["status"] == "ok" else f" ({row['status']}: {row['reason']})"
+            print(f"  done: {label}{note}", file=sys.stderr, flush=True)
+        out.append(row)
+    return out
+
+
 def not_run(row: dict, reason: str, status="skipped") -> dict:
     """A row that was never run (its reference files are absent, a smaller size timed out, ...)."""
     return {**row, "status": status, "reason": reason, "runs": 0}
