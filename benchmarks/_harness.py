@@ -118,7 +118,7 @@ def check_common_arguments(parser, args):
 
 # -- the child side --------------------------------------------------------------------------------
 
-def _cpu_seconds():
+def cpu_seconds():
     """User + system CPU of this process and of its finished children (worker processes of num_workers=)."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
@@ -138,7 +138,7 @@ def _load_script(path):
 
 def _child(script, worker, kwargs_json, out_path):
     """Run one worker once and write {"status": ..., ...} to out_path."""
-    cpu = _cpu_seconds()
+    cpu = cpu_seconds()
     try:
         fn = getattr(_load_script(script), worker)
         result = fn(**json.loads(kwargs_json))
@@ -148,7 +148,7 @@ def _child(script, worker, kwargs_json, out_path):
         payload["seconds"] = float(payload["seconds"])
         # CPU seconds are less disturbed than wall seconds on a shared machine; this covers the whole
         # worker call (imports and setup included) unless the worker measured its own.
-        payload.setdefault("cpu_seconds", _cpu_seconds() - cpu)
+        payload.setdefault("cpu_seconds", cpu_seconds() - cpu)
         payload["self_peak_mb"] = _maxrss_mb(resource.getrusage(resource.RUSAGE_SELF))
     except ImportError as e:  # the tool (or something it needs) is not installed
         payload = {"status": "skipped", "reason": f"{type(e).__name__}: {e}"}

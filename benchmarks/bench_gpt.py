@@ -178,7 +178,7 @@ def worker(impl: str, threads: int, steps: int, warmup: int) -> dict:
         times, _ = numpy_steps(warmup + steps, data)
         blas = blas_info()
     timed = times[warmup:]
-    return {"seconds": sorted(timed)[len(timed) // 2], "times_ms": [t * 1e3 for t in timed], "blas": blas}
+    return {"seconds": _harness.median(timed), "times_ms": [t * 1e3 for t in timed], "blas": blas}
 
 
 def main(argv=None) -> int:

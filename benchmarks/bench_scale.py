@@ -34,7 +34,6 @@ import inspect
 import json
 import os
 import pathlib
-import resource
 import shutil
 import sys
 import tempfile
@@ -52,10 +51,7 @@ BENCH_BPE = HERE / "bench_bpe.py"
 
 # -- workers: each runs in its own subprocess and returns a dict with "seconds" ------------------
 
-def _cpu_seconds():
-    """User + system CPU of this process and its finished children (num_workers= processes)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+_cpu_seconds = _harness.cpu_seconds  # user + system CPU of the process and its finished children
 
 
 def _digest(ids):
