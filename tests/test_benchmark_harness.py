@@ -118,3 +118,17 @@ def test_gpt2_dir_default_and_missing(monkeypatch, tmp_path):
     assert "encoder.json" in _harness.gpt2_missing(tmp_path / "gpt2")
     monkeypatch.delenv("FASTTOK_REFS")
     assert _harness.default_gpt2_dir() == _harness.ROOT.parent / "shared" / "refs" / "gpt2"
+
+
+def test_common_options():
+    import argparse
+    parser = _harness.add_common_arguments(argparse.ArgumentParser(), gpt2=True)
+    args = parser.parse_args(["--runs", "5", "--threads", "2", "--json", "out.json", "--gpt2-dir", "/g"])
+    assert (args.runs, args.threads, args.json, str(args.gpt2_dir)) == (5, 2, "out.json", "/g")
+    assert parser.parse_args(["--json"]).json == "-"  # bare: the JSON is the last line printed
+    assert parser.parse_args([]).json is None
+
+
+def test_json_to_stdout_is_one_line(capsys):
+    _harness.write_json("-", {"rows": [{"tool": "x", "seconds": 1.5}]})
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"rows": [{"tool": "x", "seconds": 1.5}]}
