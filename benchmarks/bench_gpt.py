@@ -1,27 +1,29 @@
 """One GPT training step (forward + backward + clip + AdamW): lm's numpy GPT vs torch CPU.
 
-    python benchmarks/bench_gpt.py [--steps 30] [--warmup 5] [--rounds 2] [--threads 1 2] [--json]
+    python benchmarks/bench_gpt.py [--steps 30] [--warmup 5] [--rounds 2] [--threads 1 2] [--json [PATH]]
 
 Tiny GPT: 2 layers, d_model 128, 4 heads, context 64, vocab 512, batch 32, float32, same initial weights
-and batches on both sides. Each (implementation, thread count) runs in a fresh subprocess whose thread
-variables are set before numpy/torch load (threadpoolctl is used instead when installed). The
-subprocess environment drops OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which can pin OpenBLAS to a slow
-kernel; the BLAS kernel that actually ran is printed. numpy and torch subprocesses alternate for
-``--rounds`` rounds, so a change in machine load hits both sides alike; the median is over the timed
-steps of all rounds. Prints medians and the numpy/torch ratio; with
---json the last line is {"results": [{"impl", "threads", "median_ms"}, ...]}.
+and batches on both sides. Each (implementation, thread count) runs in a fresh subprocess
+(benchmarks/_harness.py) whose thread variables are set before numpy/torch load (threadpoolctl is used
+too when installed). The subprocess environment drops OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which can
+pin OpenBLAS to a slow kernel; the BLAS kernel that actually ran is printed. numpy and torch
+subprocesses alternate for ``--rounds`` (= --runs) rounds, so a change in machine load hits both sides
+alike; the median is over the timed steps of all rounds. Prints medians and the speed-up, torch's
+time / numpy's (above 1: lm's numpy GPT is faster); torch not installed: its rows are skipped. With a
+bare --json the last line is the JSON, {"results": [{"impl", "threads", "median_ms"}, ...], ...};
+--json PATH writes it to PATH.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness  # noqa: E402
+
+ROOT = _harness.ROOT
 CFG = dict(vocab_size=512, block_size=64, n_layer=2, n_head=4, d_model=128)
 BATCH = 32
 LR, WD, CLIP = 3e-4, 0.1, 1.0
@@ -157,15 +159,14 @@ def torch_steps(n: int, data):
     return times, model
 
 
-def worker(impl: str, threads: int, steps: int, warmup: int) -> None:
+def worker(impl: str, threads: int, steps: int, warmup: int) -> dict:
+    """Run in a fresh process by _harness: warmup + steps training steps, the per-step times of the last."""
     try:
         import threadpoolctl
 
         threadpoolctl.threadpool_limits(threads)
     except ImportError:
-        pass  # the parent already set the thread variables for this subprocess
-    import numpy as np
-
+        pass  # the harness already set the thread variables for this subprocess
     data = batches(8)
     if impl == "torch":
         import torch
@@ -176,55 +177,52 @@ def worker(impl: str, threads: int, steps: int, warmup: int) -> None:
     else:
         times, _ = numpy_steps(warmup + steps, data)
         blas = blas_info()
-    print(json.dumps({"impl": impl, "threads": threads, "times_ms": [t * 1e3 for t in times[warmup:]],
-                      "blas": blas}))
+    timed = times[warmup:]
+    return {"seconds": _harness.median(timed), "times_ms": [t * 1e3 for t in timed], "blas": blas}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30, help="timed steps per configuration (median)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    ap.add_argument("--rounds", type=int, default=2, help="alternating numpy/torch rounds per thread count")
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--impl", nargs="+", default=["numpy", "torch"], choices=["numpy", "torch"])
-    ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
-    ap.add_argument("--worker", nargs=2, metavar=("IMPL", "THREADS"), help=argparse.SUPPRESS)
+    _harness.add_common_arguments(ap, runs=2, threads=[1, 2], many_threads=True)
+    ap.add_argument("--rounds", dest="runs", type=int, default=argparse.SUPPRESS,
+                    help="alternating numpy/torch rounds per thread count (the same as --runs)")
     args = ap.parse_args(argv)
-    if args.worker:
-        worker(args.worker[0], int(args.worker[1]), args.steps, args.warmup)
-        return 0
-    import numpy as np
+    _harness.check_common_arguments(ap, args)
 
-    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
-    results = []
+    print(f"{_harness.load_note()} at start", flush=True)
+    rows = []
     for threads in args.threads:
-        times = {impl: [] for impl in args.impl}
-        blas = {}
-        for _ in range(args.rounds):
-            for impl in args.impl:
-                env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-                for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-                    env[var] = str(threads)
-                out = subprocess.run([sys.executable, __file__, "--worker", impl, str(threads), "--steps",
-                                      str(args.steps), "--warmup", str(args.warmup)], env=env, check=True,
-                                     capture_output=True, text=True).stdout
-                res = json.loads(out.strip().splitlines()[-1])
-                times[impl] += res["times_ms"]
-                blas[impl] = res["blas"]
-        for impl in args.impl:
-            med = float(np.median(times[impl]))
-            results.append({"impl": impl, "threads": threads, "median_ms": med})
-            print(f"{impl:6s} threads={threads}  median {med:7.1f} ms over {len(times[impl])} steps  [{blas[impl]}]",
-                  flush=True)
-    print()
-    print("| threads | numpy ms | torch ms | numpy / torch |")
-    print("|---:|---:|---:|---:|")
+        jobs = [{"script": __file__, "worker": "worker", "threads": threads, "row": {"impl": impl, "threads": threads},
+                 "kwargs": {"impl": impl, "threads": threads, "steps": args.steps, "warmup": args.warmup}}
+                for impl in args.impl]
+        for r in _harness.measure_interleaved(jobs, runs=args.runs):
+            if _harness.ok(r):
+                steps = [t for sample in r["samples"] for t in sample["times_ms"]]
+                r["median_ms"] = _harness.median(steps)  # over the timed steps of all rounds
+                print(f"{r['impl']:6s} threads={threads}  median {r['median_ms']:7.1f} ms over {len(steps)} steps  "
+                      f"[{r['blas']}]", flush=True)
+            rows.append(r)
+    table = []
     for threads in args.threads:
-        row = {r["impl"]: r["median_ms"] for r in results if r["threads"] == threads}
-        if "numpy" in row and "torch" in row:
-            print(f"| {threads} | {row['numpy']:.1f} | {row['torch']:.1f} | {row['numpy'] / row['torch']:.2f}x |")
-    if args.json:
-        print(json.dumps({"results": [{k: r[k] for k in ("impl", "threads", "median_ms")} for r in results]}))
+        pair = {r["impl"]: r for r in rows if r["threads"] == threads}
+        row = {"threads": threads, "status": "ok"}
+        for impl in ("numpy", "torch"):
+            r = pair.get(impl, _harness.not_run({}, "not asked for (--impl)"))
+            row[f"{impl}_ms"] = r.get("median_ms")
+            if not _harness.ok(r):
+                row["note"] = f"{impl} {r['status']}: {r['reason']}"
+        row["speedup"] = _harness.speedup(row["numpy_ms"], row["torch_ms"])  # torch's time / numpy's
+        table.append(row)
+    _harness.print_table([("threads", "threads", None), ("numpy ms", "numpy_ms", "{:.1f}"),
+                          ("torch ms", "torch_ms", "{:.1f}"), ("speed-up (torch / numpy)", "speedup", "{:.2f}"),
+                          ("note", "note", None)], table,
+                         notes=[f"(median step time over {args.runs} alternating rounds of {args.steps} steps)"])
+    results = [{"impl": r["impl"], "threads": r["threads"], "median_ms": r["median_ms"]} for r in rows
+               if _harness.ok(r)]
+    _harness.write_json(args.json, _harness.results(results=results, table=table, rows=rows))
     return 0
 
 

@@ -17,11 +17,16 @@ linear   encodes one long piece -- "a" * n, and n random letters without spaces 
          longer than --timeout seconds is stopped and the larger sizes of that row are not tried.
 threads  fasttok training and counting (`num_workers=`, when this fasttok's train_bpe / count_words
          have it) and encode_batch (`num_threads=`) with 1 and 2 threads.
-peers    the training comparison of bench_bpe.py plus youtokentome (when it is installed).
+peers    the training comparison of bench_bpe.py (youtokentome included, when it is installed), with
+         the speed-up by wall and by CPU seconds: the tool's time / fasttok's (above 1: fasttok is faster).
 
-As in bench_bpe.py (whose workers and helpers this reuses), every (tool, config) runs in a fresh
-subprocess, --runs times, and the tables show medians; peak MB is the largest peak RSS of the runs.
-Workers import fasttok from this checkout (PYTHONPATH is set to it), not from an installed copy.
+As in bench_bpe.py (whose workers this reuses), every (tool, config) runs in a fresh subprocess
+(benchmarks/_harness.py), --runs times, and the tables show medians; peak MB is the largest peak RSS of
+the runs (of the worker process and of any processes it started). Workers import fasttok from this
+checkout (PYTHONPATH is set to it), not from an installed copy. The GPT-2 files (linear, threads) come
+from --gpt2-dir (default $FASTTOK_REFS/gpt2, else ../shared/refs/gpt2); rows that need them are skipped
+when they are absent. The "time / x1", "per-byte / smallest n" and "speed-up vs 1" columns compare
+fasttok with itself.
 """
 import argparse
 import hashlib
@@ -29,30 +34,24 @@ import inspect
 import json
 import os
 import pathlib
-import resource
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench_bpe import GPT2_FILES, SHARED, gpt2_tiktoken, thread_env  # noqa: E402
+import _harness  # noqa: E402
 from bench_bpe import WORKERS as BPE_WORKERS  # noqa: E402
-from make_corpus import write_atomic  # noqa: E402
+from bench_bpe import gpt2_tiktoken  # noqa: E402
 
-TINY_SHAKESPEARE = SHARED / "corpora" / "tinyshakespeare.txt"
+TINY_SHAKESPEARE = _harness.shared_corpus("tinyshakespeare.txt")
+BENCH_BPE = HERE / "bench_bpe.py"
 
 
 # -- workers: each runs in its own subprocess and returns a dict with "seconds" ------------------
 
-def _cpu_seconds():
-    """User + system CPU of this process and its finished children (num_workers= processes)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+_cpu_seconds = _harness.cpu_seconds  # user + system CPU of the process and its finished children
 
 
 def _digest(ids):
@@ -93,12 +92,6 @@ def count_fasttok(corpus, num_workers=None):
             "distinct": len(counts), "total": counts.total()}
 
 
-def train_peer(tool, corpus, vocab_size, threads):
-    fn = BPE_WORKERS[(tool, "train")]
-    seconds, info = fn(corpus, vocab_size, threads)
-    return {"seconds": seconds, **info}
-
-
 def make_long_text(kind, n):
     """n characters of one long piece: "repeat" is "a" * n, "letters" is n random a-z (seed 0), no spaces."""
     if kind == "repeat":
@@ -108,15 +101,16 @@ def make_long_text(kind, n):
     return rng.integers(ord("a"), ord("z") + 1, size=n, dtype=np.uint8).tobytes().decode("ascii")  # (n,)
 
 
-def encode_long(tool, kind, n, model=None, min_seconds=0.3):
+def encode_long(tool, kind, n, gpt2_dir, model=None, min_seconds=0.3):
     """Seconds per encode_ordinary call on one long piece; small inputs are repeated for a stable figure."""
     if tool == "tiktoken-gpt2":
         import tiktoken
-        encode, version = gpt2_tiktoken().encode_ordinary, tiktoken.__version__
+        encode, version = gpt2_tiktoken(gpt2_dir).encode_ordinary, tiktoken.__version__
     else:
         import fasttok
+        gpt2_dir = pathlib.Path(gpt2_dir)
         tok = fasttok.load(model) if tool == "fasttok-trained" else fasttok.load_gpt2(
-            GPT2_FILES / "encoder.json", GPT2_FILES / "vocab.bpe")
+            gpt2_dir / "encoder.json", gpt2_dir / "vocab.bpe")
         encode, version = tok.encode_ordinary, fasttok.__version__
     text = make_long_text(kind, n)
     encode("warm up: tables and caches built on first use")
@@ -147,9 +141,10 @@ def _documents(corpus, size=4096):
     return docs
 
 
-def encode_batch_fasttok(corpus, threads):
+def encode_batch_fasttok(corpus, threads, gpt2_dir):
     import fasttok
-    tok = fasttok.load_gpt2(GPT2_FILES / "encoder.json", GPT2_FILES / "vocab.bpe")
+    gpt2_dir = pathlib.Path(gpt2_dir)
+    tok = fasttok.load_gpt2(gpt2_dir / "encoder.json", gpt2_dir / "vocab.bpe")
     docs = _documents(corpus)
     tok.encode_batch(docs[:8], num_threads=threads)
     start, cpu = time.perf_counter(), _cpu_seconds()
@@ -171,61 +166,30 @@ def api_parameters():
     return out
 
 
-WORKERS = {f.__name__: f for f in (train_fasttok, count_fasttok, train_peer, encode_long, encode_batch_fasttok,
-                                   api_parameters)}
-
-
-def run_worker(name, kwargs):
-    cpu = _cpu_seconds()
-    info = WORKERS[name](**kwargs)
-    # The machine may be shared: CPU seconds are less disturbed by other jobs than wall seconds.
-    # This covers the whole worker call (with its loading and warm-up) unless the worker measured it.
-    info.setdefault("cpu_seconds", _cpu_seconds() - cpu)
-    info["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # worker processes (num_workers=) are not in RUSAGE_SELF: report the largest of them too
-    info["children_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps(info))
-
-
 # -- the driver ------------------------------------------------------------------------------------
 
-def worker_env(threads):
-    env = thread_env(threads)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return env
-
-
-def measure(name, kwargs, *, runs, threads=1, timeout=None):
-    """Median over `runs` fresh subprocesses. A failure gives {"skipped": reason}, a timeout {"timeout": s}."""
-    samples = []
-    for _ in range(runs):
-        cmd = [sys.executable, __file__, "--worker", name, json.dumps(kwargs)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(threads), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {"timeout": timeout}
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-            return {"skipped": last[:120]}
-        samples.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    out = {k: v for k, v in samples[0].items() if k not in ("seconds", "cpu_seconds", "peak_mb", "children_peak_mb")}
-    out.update(seconds=statistics.median(s["seconds"] for s in samples), runs=runs,
-               cpu_seconds=statistics.median(s["cpu_seconds"] for s in samples),
-               samples=[s["seconds"] for s in samples], peak_mb=max(s["peak_mb"] for s in samples),
-               children_peak_mb=max(s["children_peak_mb"] for s in samples))
-    return out
+def measure(worker, kwargs, *, runs, threads=1, timeout=None, script=__file__, row=None):
+    """Median over `runs` fresh subprocesses (benchmarks/_harness.py); status "ok", "skipped", "failed"
+    or "timeout" (stopped after `timeout` seconds)."""
+    return _harness.measure(script, worker, kwargs, runs=runs, threads=threads, timeout=timeout, row=row,
+                            quiet=True)
 
 
 def progress(*words):
     print("  done:", *words, file=sys.stderr, flush=True)
 
 
-def cell(row, fmt, key="seconds"):
-    if "timeout" in row:
-        return f"> {row['timeout']:g} s (stopped)"
-    if "skipped" in row:
-        return row["skipped"] if row["skipped"].startswith("not ") else f"skipped: {row['skipped']}"
-    return fmt.format(row[key])
+def cell(row):
+    """The text for a row that was not measured."""
+    if row["status"] == "timeout":
+        return f"> {row['reason'].split()[-2]} s (stopped)"
+    if row["status"] == "skipped" and row["reason"].startswith("not "):
+        return row["reason"]
+    return f"{row['status']}: {row['reason']}".replace("|", "/")
+
+
+def ok(row):
+    return _harness.ok(row)
 
 
 def concatenate(src, dst, copies):
@@ -233,6 +197,10 @@ def concatenate(src, dst, copies):
         for _ in range(copies):
             with open(src, "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 22)
+
+
+def table(columns, rows, title, **kwargs):
+    _harness.print_table(columns, rows, title=title, unmeasured=cell, **kwargs)
 
 
 def cmd_stream(args):
@@ -245,34 +213,37 @@ def cmd_stream(args):
         has_count = "count_words" in measure("api_parameters", {}, runs=1)
         for task in ("train_bpe", "count_words") if has_count else ("train_bpe",):
             for copies, path in ((1, corpus), (args.copies, big)):
+                row = {"tool": "fasttok", "task": task, "copies": copies, "mb": mb * copies,
+                       "label": f"x{copies}", "mb_label": f"{mb * copies:.1f}"}
                 if task == "train_bpe":
-                    r = measure("train_fasttok", {"corpus": path, "vocab_size": args.vocab_size}, runs=args.runs)
+                    r = measure("train_fasttok", {"corpus": path, "vocab_size": args.vocab_size}, runs=args.runs,
+                                threads=args.threads, row=row)
                 else:
-                    r = measure("count_fasttok", {"corpus": path}, runs=args.runs)
-                rows.append({"tool": "fasttok", "task": task, "copies": copies, "mb": mb * copies, **r})
+                    r = measure("count_fasttok", {"corpus": path}, runs=args.runs, threads=args.threads, row=row)
+                rows.append(r)
                 progress("fasttok", task, f"x{copies}")
-    print(f"\nfasttok train_bpe(Path, vocab_size={args.vocab_size}, pattern='gpt2') and count_words(Path), "
-          f"1 thread, median of {args.runs}; corpus {os.path.basename(corpus)} ({mb:.2f} MB)")
-    print("| task | corpus | MB | seconds | MB/s | CPU s | peak MB | time / x1 | CPU / x1 | peak / x1 | result |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         base = next(t for t in rows if t["task"] == r["task"] and t["copies"] == 1)
-        if "seconds" not in r:
-            print(f"| {r['task']} | x{r['copies']} | {r['mb']:.1f} | {cell(r, '')} | | | | | | | |")
+        if not ok(r):
             continue
-        if "seconds" not in base:
-            ratios, same = "| - | - | - |", "-"
+        r["mb_per_s"] = r["mb"] / r["seconds"]
+        if not ok(base):
+            continue
+        # growth against the x1 corpus: fasttok against itself, not a speed-up
+        r["time_ratio"] = r["seconds"] / base["seconds"]
+        r["cpu_ratio"] = r["cpu_seconds"] / base["cpu_seconds"]
+        r["peak_ratio"] = r["peak_mb"] / base["peak_mb"]
+        if r["task"] == "count_words":
+            r["result"] = f"{r['distinct']:,} distinct of {r['total']:,}"
         else:
-            r["time_ratio"] = r["seconds"] / base["seconds"]
-            r["cpu_ratio"] = r["cpu_seconds"] / base["cpu_seconds"]
-            r["peak_ratio"] = r["peak_mb"] / base["peak_mb"]
-            ratios = f"| {r['time_ratio']:.2f} | {r['cpu_ratio']:.2f} | {r['peak_ratio']:.2f} |"
-            if r["task"] == "count_words":
-                same = f"{r['distinct']:,} distinct of {r['total']:,}"
-            else:
-                same = "-" if r is base else ("same merges as x1" if r["merges"] == base["merges"] else "DIFFERENT")
-        print(f"| {r['task']} | x{r['copies']} | {r['mb']:.1f} | {r['seconds']:.2f} | {r['mb'] / r['seconds']:.2f} | "
-              f"{r['cpu_seconds']:.2f} | {r['peak_mb']:.0f} {ratios} {same} |")
+            r["result"] = "-" if r is base else ("same merges as x1" if r["merges"] == base["merges"] else "DIFFERENT")
+    table([("task", "task", None), ("corpus", "label", None), ("MB", "mb_label", None),
+           ("seconds", "seconds", "{:.2f}"), ("MB/s", "mb_per_s", "{:.2f}"), ("CPU s", "cpu_seconds", "{:.2f}"),
+           ("peak MB", "peak_mb", "{:.0f}"), ("time / x1", "time_ratio", "{:.2f}"), ("CPU / x1", "cpu_ratio", "{:.2f}"),
+           ("peak / x1", "peak_ratio", "{:.2f}"), ("result", "result", "{}")], rows,
+          f"\nfasttok train_bpe(Path, vocab_size={args.vocab_size}, pattern='gpt2') and count_words(Path), "
+          f"{args.threads} thread(s), median of {args.runs}; corpus {os.path.basename(corpus)} ({mb:.2f} MB)",
+          notes=["(time / x1, CPU / x1, peak / x1: the xN corpus against the x1 corpus, fasttok against itself)"])
     return {"corpus": os.path.basename(corpus), "mb": mb, "vocab_size": args.vocab_size, "rows": rows}
 
 
@@ -281,47 +252,51 @@ LINEAR_TOOLS = ("fasttok-gpt2", "fasttok-trained", "tiktoken-gpt2")
 
 def cmd_linear(args):
     sizes = [int(s) for s in args.sizes.split(",")]
+    no_gpt2 = _harness.gpt2_missing(args.gpt2_dir)
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as d:
         model = os.path.join(d, "trained.fasttok")
         r = measure("train_fasttok", {"corpus": str(args.train_corpus), "vocab_size": args.vocab_size,
                                       "save": model}, runs=1)
-        if "seconds" not in r:
+        if not ok(r):
             raise SystemExit(f"training the fasttok tokenizer failed: {r}")
         progress("trained", os.path.basename(str(args.train_corpus)))
         for kind in ("repeat", "letters"):
             for tool in LINEAR_TOOLS:
                 stopped = False
                 for n in sizes:
-                    if stopped:
-                        r = {"skipped": "not run: a smaller n was stopped"}
+                    row = {"kind": kind, "tool": tool, "n": n,
+                           "label": '"a" * n' if kind == "repeat" else "random a-z", "n_label": f"{n:,}"}
+                    if no_gpt2 and tool != "fasttok-trained":
+                        r = _harness.not_run(row, no_gpt2)
+                    elif stopped:
+                        r = _harness.not_run(row, "not run: a smaller n was stopped")
                     else:
-                        r = measure("encode_long", {"tool": tool, "kind": kind, "n": n, "model": model},
-                                    runs=args.runs, timeout=args.timeout)
-                        stopped = "timeout" in r
-                    rows.append({"kind": kind, "tool": tool, "n": n, **r})
+                        r = measure("encode_long", {"tool": tool, "kind": kind, "n": n, "model": model,
+                                                    "gpt2_dir": str(args.gpt2_dir)},
+                                    runs=args.runs, threads=args.threads, timeout=args.timeout, row=row)
+                        stopped = r["status"] == "timeout"
+                    rows.append(r)
                     progress(kind, tool, n)
-    print(f"\nencode_ordinary on one long piece, 1 thread, median of {args.runs} (a call under "
-          f"0.3 s is repeated and averaged within the run); fasttok-trained: vocab {args.vocab_size} from "
-          f"{os.path.basename(str(args.train_corpus))}; stopped after {args.timeout:g} s per run")
-    print("| input | tool | n bytes | seconds | ns/byte | CPU ns/byte | per-byte / smallest n | tokens "
-          "| ids = tiktoken |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     first = {}
     for r in rows:
-        label = '"a" * n' if r["kind"] == "repeat" else "random a-z"
-        if "seconds" not in r:
-            print(f"| {label} | {r['tool']} | {r['n']:,} | {cell(r, '')} | | | | | |")
+        if not ok(r):
             continue
         r["ns_per_byte"] = r["seconds"] / r["n"] * 1e9
+        r["cpu_ns_per_byte"] = r["cpu_seconds"] / r["n"] * 1e9
         first.setdefault((r["kind"], r["tool"]), r["ns_per_byte"])
         r["vs_smallest"] = r["ns_per_byte"] / first[(r["kind"], r["tool"])]
         ref = next((t for t in rows if t["tool"] == "tiktoken-gpt2" and t["kind"] == r["kind"]
-                    and t["n"] == r["n"] and "ids" in t), None)
-        same = "-" if r["tool"] != "fasttok-gpt2" or ref is None else ("yes" if ref["ids"] == r["ids"] else "NO")
-        print(f"| {label} | {r['tool']} | {r['n']:,} | {r['seconds']:.4g} | {r['ns_per_byte']:.1f} | "
-              f"{r['cpu_seconds'] / r['n'] * 1e9:.1f} | "
-              f"{r['vs_smallest']:.2f} | {r['tokens']:,} | {same} |")
+                    and t["n"] == r["n"] and ok(t)), None)
+        r["same"] = "-" if r["tool"] != "fasttok-gpt2" or ref is None else ("yes" if ref["ids"] == r["ids"] else "NO")
+    table([("input", "label", None), ("tool", "tool", None), ("n bytes", "n_label", None),
+           ("seconds", "seconds", "{:.4g}"), ("ns/byte", "ns_per_byte", "{:.1f}"),
+           ("CPU ns/byte", "cpu_ns_per_byte", "{:.1f}"), ("per-byte / smallest n", "vs_smallest", "{:.2f}"),
+           ("tokens", "tokens", "{:,}"), ("ids = tiktoken", "same", "{}")], rows,
+          f"\nencode_ordinary on one long piece, {args.threads} thread(s), median of {args.runs} (a call under "
+          f"0.3 s is repeated and averaged within the run); fasttok-trained: vocab {args.vocab_size} from "
+          f"{os.path.basename(str(args.train_corpus))}; stopped after {args.timeout:g} s per run",
+          notes=["(per-byte / smallest n: each tool against itself at the smallest n; above 1: slower per byte)"])
     return {"sizes": sizes, "vocab_size": args.vocab_size, "train_corpus": os.path.basename(str(args.train_corpus)),
             "timeout": args.timeout, "rows": rows}
 
@@ -330,38 +305,43 @@ def cmd_threads(args):
     corpus = os.path.abspath(args.corpus)
     mb = os.path.getsize(corpus) / 1e6
     params = measure("api_parameters", {}, runs=1)
+    no_gpt2 = _harness.gpt2_missing(args.gpt2_dir)
     rows = []
     for task, worker, options in (("train_bpe", "train_fasttok", {"vocab_size": args.vocab_size}),
                                   ("count_words", "count_fasttok", {})):
         for threads in (1, 2):
+            row = {"task": task, "option": f"num_workers={threads}", "threads": threads}
             if "num_workers" in params.get(task, ()):
                 r = measure(worker, {"corpus": corpus, "num_workers": threads, **options}, runs=args.runs,
-                            threads=threads)
+                            threads=threads, row=row)
             else:
-                r = {"skipped": f"not available: this fasttok's {task} has no num_workers="}
-            rows.append({"task": task, "option": f"num_workers={threads}", "threads": threads, **r})
+                r = _harness.not_run(row, f"not available: this fasttok's {task} has no num_workers=")
+            rows.append(r)
             progress(task, threads)
     for threads in (1, 2):
-        r = measure("encode_batch_fasttok", {"corpus": corpus, "threads": threads}, runs=args.runs, threads=threads)
-        rows.append({"task": "encode_batch (GPT-2 files)", "option": f"num_threads={threads}", "threads": threads, **r})
+        row = {"task": "encode_batch (GPT-2 files)", "option": f"num_threads={threads}", "threads": threads}
+        if no_gpt2:
+            r = _harness.not_run(row, no_gpt2)
+        else:
+            r = measure("encode_batch_fasttok", {"corpus": corpus, "threads": threads, "gpt2_dir": str(args.gpt2_dir)},
+                        runs=args.runs, threads=threads, row=row)
+        rows.append(r)
         progress("encode_batch", threads)
-    print(f"\nfasttok with 1 and 2 threads, corpus {os.path.basename(corpus)} ({mb:.2f} MB), "
-          f"vocab {args.vocab_size}, median of {args.runs}; encode_batch on documents of ~4 KB")
-    print("| task | option | seconds | MB/s | CPU s | peak MB | speed-up vs 1 | same output |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        if "seconds" not in r:
-            print(f"| {r['task']} | {r['option']} | {cell(r, '')} | | | | | |")
+        if not ok(r):
             continue
         one = next(t for t in rows if t["task"] == r["task"] and t["threads"] == 1)
-        r["speedup"] = one["seconds"] / r["seconds"] if "seconds" in one else None
+        r["mb_per_s"] = mb / r["seconds"]
+        # the 1-thread run's time / this run's: the same direction as every speed-up (above 1: faster)
+        r["speedup"] = _harness.speedup(r["seconds"], one["seconds"]) if ok(one) else None
         key = next(k for k in ("merges", "ids", "distinct") if k in r)
-        same = "-" if r is one else ("yes" if one.get(key) == r[key] else "NO")
-        peak = max(r["peak_mb"], r["children_peak_mb"])
-        speedup = f"{r['speedup']:.2f}" if r["speedup"] is not None else "-"
-        print(f"| {r['task']} | {r['option']} | {r['seconds']:.2f} | {mb / r['seconds']:.2f} | "
-              f"{r['cpu_seconds']:.2f} | {peak:.0f} | "
-              f"{speedup} | {same} |")
+        r["same"] = "-" if r is one else ("yes" if one.get(key) == r[key] else "NO")
+    table([("task", "task", None), ("option", "option", None), ("seconds", "seconds", "{:.2f}"),
+           ("MB/s", "mb_per_s", "{:.2f}"), ("CPU s", "cpu_seconds", "{:.2f}"), ("peak MB", "peak_mb", "{:.0f}"),
+           ("speed-up vs 1", "speedup", "{:.2f}"), ("same output", "same", "{}")], rows,
+          f"\nfasttok with 1 and 2 threads, corpus {os.path.basename(corpus)} ({mb:.2f} MB), "
+          f"vocab {args.vocab_size}, median of {args.runs}; encode_batch on documents of ~4 KB",
+          notes=["(speed-up vs 1 = the 1-thread time / this time; peak MB includes the worker processes)"])
     return {"corpus": os.path.basename(corpus), "mb": mb, "vocab_size": args.vocab_size,
             "parameters": params, "rows": rows}
 
@@ -369,44 +349,38 @@ def cmd_threads(args):
 def cmd_peers(args):
     corpus = os.path.abspath(args.corpus)
     mb = os.path.getsize(corpus) / 1e6
-    tools = [tool for tool, task in BPE_WORKERS if task == "train"]
     rows = []
-    for tool in tools:
-        r = measure("train_peer", {"tool": tool, "corpus": corpus, "vocab_size": args.vocab_size,
-                                   "threads": args.threads}, runs=args.runs, threads=args.threads)
-        rows.append({"tool": tool, **r})
-        progress(tool)
-    ours, ours_cpu = rows[0].get("seconds"), rows[0].get("cpu_seconds")
-    print(f"\ntraining, corpus {os.path.basename(corpus)} ({mb:.2f} MB), vocab {args.vocab_size}, "
-          f"{args.threads} thread(s), median of {args.runs}")
-    print("| tool | version | seconds | MB/s | CPU s | peak MB | fasttok / tool | (by CPU s) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        if "seconds" not in r:
-            print(f"| {r['tool']} | - | {cell(r, '')} | | | | | |")
+    for (tool, task), worker in BPE_WORKERS.items():
+        if task != "train":
             continue
-        r["ratio"] = ours / r["seconds"] if ours else None
-        r["cpu_ratio"] = ours_cpu / r["cpu_seconds"] if ours_cpu else None
-        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-        cpu_ratio = f"{r['cpu_ratio']:.2f}" if r["cpu_ratio"] is not None else "-"
-        print(f"| {r['tool']} | {r.get('version')} | {r['seconds']:.2f} | {mb / r['seconds']:.2f} | "
-              f"{r['cpu_seconds']:.2f} | {r['peak_mb']:.0f} | {ratio} | {cpu_ratio} |")
+        rows.append(measure(worker, {"corpus": corpus, "vocab_size": args.vocab_size, "threads": args.threads},
+                            runs=args.runs, threads=args.threads, script=BENCH_BPE, row={"tool": tool}))
+        progress(tool)
+    _harness.add_speedups(rows, lambda r: r["tool"] == "fasttok", by=(), key="cpu_seconds")
+    for r in rows:
+        if ok(r):
+            r["cpu_speedup"] = r.pop("speedup")
+    _harness.add_speedups(rows, lambda r: r["tool"] == "fasttok", by=())
+    for r in rows:
+        if ok(r):
+            r["mb_per_s"] = mb / r["seconds"]
+    table([("tool", "tool", None), ("version", "version", None), ("seconds", "seconds", "{:.2f}"),
+           ("MB/s", "mb_per_s", "{:.2f}"), ("CPU s", "cpu_seconds", "{:.2f}"), ("peak MB", "peak_mb", "{:.0f}"),
+           ("speed-up", "speedup", "{:.2f}"), ("(by CPU s)", "cpu_speedup", "{:.2f}")], rows,
+          f"\ntraining, corpus {os.path.basename(corpus)} ({mb:.2f} MB), vocab {args.vocab_size}, "
+          f"{args.threads} thread(s), median of {args.runs}")
     return {"corpus": os.path.basename(corpus), "mb": mb, "vocab_size": args.vocab_size,
             "threads": args.threads, "rows": rows}
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        run_worker(argv[1], json.loads(argv[2]))
-        return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--runs", type=int, default=3, help="fresh subprocesses per config (median; default 3)")
     common.add_argument("--vocab-size", type=int, default=8192)
-    common.add_argument("--json", default=None, help="also write the results here")
     common.add_argument("--tmpdir", default=None, help="where temporary corpora and models go")
+    _harness.add_common_arguments(common, gpt2=True)
     s = sub.add_parser("stream", parents=[common], help="peak RSS and time: corpus vs corpus x --copies")
     s.add_argument("corpus")
     s.add_argument("--copies", type=int, default=10)
@@ -418,15 +392,11 @@ def main(argv=None):
     s.add_argument("corpus")
     s = sub.add_parser("peers", parents=[common], help="bench_bpe.py's training comparison plus youtokentome")
     s.add_argument("corpus")
-    s.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    if args.runs < 1:
-        p.error("--runs must be at least 1")
+    _harness.check_common_arguments(p, args)
     result = {"cmd_stream": cmd_stream, "cmd_linear": cmd_linear, "cmd_threads": cmd_threads,
               "cmd_peers": cmd_peers}["cmd_" + args.command](args)
-    if args.json:
-        result.update(command=args.command, argv=argv)
-        write_atomic(args.json, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
+    _harness.write_json(args.json, _harness.results(command=args.command, **result))
     return 0
 
 

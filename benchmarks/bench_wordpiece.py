@@ -3,39 +3,41 @@
     python benchmarks/bench_wordpiece.py ../shared/corpora/tinyshakespeare.txt --big-corpus
 
 1. Encoding with the BERT uncased vocabulary (../shared/refs/bert-uncased), one thread each,
-   the corpus as a batch of lines: MB/s and HF's time / fasttok's (above 1: fasttok is faster).
+   the corpus as a batch of lines: MB/s and the speed-up, HF's time / fasttok's (above 1: fasttok is
+   faster).
 2. Linear time: fasttok on "a" * n for growing n, with BERT's 100-character word limit and with
    no limit (the full failure-link walk over one n-character word).
 3. Training at each --vocab-size with fasttok (score="pmi" and "likelihood") and HF's
    WordPieceTrainer, BERT normaliser and pre-tokenizer on both sides, min_frequency 2:
-   seconds and fasttok's time / HF's (below 1: fasttok is faster).
+   seconds and the speed-up, HF's time / fasttok's (above 1: fasttok is faster).
 4. Quality: vocabularies trained on the first 90% of the corpus, measured on the last 10%:
    tokens per word, and the unigram log-likelihood of the held-out text in nats per word (the
    unigram model fitted on the training part's encoding, add-one smoothed).
 --big-corpus adds training on a ~50 MB file made of CPython's standard library sources.
-Every timed (tool, task) runs in a fresh subprocess, --runs times; the tables show medians.
+Every timed (tool, task) runs in a fresh subprocess (benchmarks/_harness.py), --runs times, one thread
+(--threads); the tables show medians and the largest peak RSS of the runs. Tools that are not installed
+are listed as skipped. The BERT files come from $FASTTOK_REFS/bert-uncased, else
+../shared/refs/bert-uncased beside the clone. `--json PATH` writes every table's rows as JSON.
 """
+
 import argparse
-import json
 import math
-import os
 import pathlib
-import statistics
-import subprocess
 import sys
 import sysconfig
 import time
 from collections import Counter
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's fasttok, not another installed one
-SHARED = ROOT.parent / "shared"
-BERT = SHARED / "refs" / "bert-uncased"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _harness  # noqa: E402
+
+ROOT = _harness.ROOT
+BERT = _harness.refs_dir("bert-uncased")
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 MIN_FREQUENCY = 2
 
 
-# -- workers: each prints {"seconds": ..., ...} as JSON --------------------------------------------
+# -- workers: each runs in a fresh process (see _harness) and returns {"seconds": ..., ...} -----------
 
 def _texts(corpus, unit):
     """The corpus as a batch of lines, or of documents of 200 lines."""
@@ -78,7 +80,7 @@ def train_fasttok(corpus, vocab_size, score):
     return {"seconds": time.perf_counter() - start, "vocab": tok.vocab_size}
 
 
-def train_hf(corpus, vocab_size, score=None):
+def train_hf(corpus, vocab_size):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -90,56 +92,21 @@ def train_hf(corpus, vocab_size, score=None):
     return {"seconds": time.perf_counter() - start, "vocab": tok.get_vocab_size()}
 
 
-WORKERS = {"encode-fasttok": encode_fasttok, "encode-hf": encode_hf,
-           "train-fasttok": train_fasttok, "train-hf": train_hf}
-
-
-def single_thread_env():
-    env = dict(os.environ)
-    for var in ("RAYON_NUM_THREADS", "RAYON_RS_NUM_CPUS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = "1"
-    env["TOKENIZERS_PARALLELISM"] = "false"
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def measure(worker, runs, *args):
-    results = []
-    for _ in range(runs):
-        proc = subprocess.run([sys.executable, __file__, "--worker", worker, *map(str, args)],
-                              capture_output=True, text=True, env=single_thread_env())
-        if proc.returncode:
-            raise RuntimeError(f"{worker} {args} failed:\n{proc.stderr}")
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    out = dict(results[0])
-    out["seconds"] = statistics.median(r["seconds"] for r in results)
-    return out
-
-
-# -- in-process parts --------------------------------------------------------------------------------
-
-def linear_time_table():
+def encode_long(n, limit):
+    """fasttok on "a" * n with BERT's 100-character word limit ("bert") or none ("none")."""
     from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab
-    bert = load_bert_vocab(BERT / "vocab.txt")
-    unlimited = WordPieceTokenizer(bert._id_to_token, special_tokens=SPECIALS,
-                                   max_input_chars_per_word=10**9)
-    rows = []
-    for n in (250_000, 500_000, 1_000_000, 2_000_000):
-        text = "a" * n
-        row = [n]
-        for tok in (bert, unlimited):
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                ids = tok.encode(text)
-                times.append(time.perf_counter() - start)
-            row += [statistics.median(times), len(ids)]
-        rows.append(row)
-    return rows
+    tok = load_bert_vocab(BERT / "vocab.txt")
+    if limit == "none":
+        tok = WordPieceTokenizer(tok._id_to_token, special_tokens=SPECIALS, max_input_chars_per_word=10**9)
+    text = "a" * n
+    tok.encode("warm up")
+    start = time.perf_counter()
+    ids = tok.encode(text)
+    return {"seconds": time.perf_counter() - start, "ids": len(ids)}
 
 
-def quality_table(corpus, vocab_size):
-    """Tokens per word and held-out unigram log-likelihood for each trainer's vocabulary."""
+def quality(corpus, vocab_size):
+    """Tokens per word and held-out unigram log-likelihood for each trainer's vocabulary (not timed)."""
     import warnings
     import tempfile
     from fasttok.normalize import bert_normalize
@@ -173,9 +140,10 @@ def quality_table(corpus, vocab_size):
         counts = Counter(train_ids)
         total = len(train_ids) + tok.vocab_size
         loglik = sum(math.log((counts[i] + 1) / total) for i in test_ids)
-        rows.append((name, tok.vocab_size, len(test_ids) / n_words, loglik / n_words,
-                     sum(i == tok.token_to_id("[UNK]") for i in test_ids)))
-    return rows
+        rows.append({"vocabulary": name, "size": tok.vocab_size, "tokens_per_word": len(test_ids) / n_words,
+                     "nats_per_word": loglik / n_words,
+                     "unk": sum(i == tok.token_to_id("[UNK]") for i in test_ids)})
+    return {"seconds": 0.0, "rows": rows}
 
 
 def make_big_corpus(path, size=50_000_000):
@@ -199,64 +167,109 @@ def make_big_corpus(path, size=50_000_000):
     return path
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker, *args = sys.argv[2:]
-        args = [int(a) if a.isdigit() else a for a in args]
-        print(json.dumps(WORKERS[worker](*args)))
-        return
+# -- the driver ------------------------------------------------------------------------------------
+
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("corpus")
     p.add_argument("--vocab-size", type=int, nargs="+", default=[8192, 30000])
-    p.add_argument("--runs", type=int, default=3)
     p.add_argument("--big-corpus", action="store_true", help="also train on ~50 MB of stdlib sources")
     p.add_argument("--skip", nargs="*", default=[], choices=["encode", "linear", "train", "quality"])
-    args = p.parse_args()
-    corpus = pathlib.Path(args.corpus)
+    _harness.add_common_arguments(p)
+    args = p.parse_args(argv)
+    _harness.check_common_arguments(p, args)
+    corpus = pathlib.Path(args.corpus).resolve()
     size_mb = corpus.stat().st_size / 1e6
+    out = {}
+
+    def measure(worker, row, **kwargs):
+        return _harness.measure(__file__, worker, kwargs, runs=args.runs, threads=args.threads, row=row)
 
     if "encode" not in args.skip:
-        print(f"\n## Encoding {corpus.name} ({size_mb:.2f} MB) with the BERT vocab, 1 thread, "
-              f"median of {args.runs}\n")
-        print("| batch of | tool | seconds | MB/s | HF time / fasttok time |\n|---|---|---|---|---|")
+        rows = []
         for unit in ("lines", "200-line documents"):
-            ours = measure("encode-fasttok", args.runs, corpus, unit.split()[0])
-            theirs = measure("encode-hf", args.runs, corpus, unit.split()[0])
-            assert ours["n_ids"] == theirs["n_ids"]
-            for name, r in (("fasttok", ours), ("HF tokenizers", theirs)):
-                print(f"| {unit} | {name} | {r['seconds']:.3f} | {size_mb / r['seconds']:.1f} | "
-                      f"{theirs['seconds'] / r['seconds']:.2f} |", flush=True)
+            pair = [measure("encode_fasttok", {"unit": unit, "tool": "fasttok"}, corpus=str(corpus),
+                            unit=unit.split()[0]),
+                    measure("encode_hf", {"unit": unit, "tool": "HF tokenizers"}, corpus=str(corpus),
+                            unit=unit.split()[0])]
+            if all(map(_harness.ok, pair)):
+                same = pair[0]["n_ids"] == pair[1]["n_ids"]
+                for r in pair:
+                    r["same_ids"] = "yes" if same else "NO"
+            rows += pair
+        _harness.add_speedups(rows, lambda r: r["tool"] == "fasttok", by=("unit",))
+        for r in rows:
+            if _harness.ok(r):
+                r["mb_per_s"] = size_mb / r["seconds"]
+        _harness.print_table([("batch of", "unit", None), ("tool", "tool", None), ("seconds", "seconds", "{:.3f}"),
+                              ("MB/s", "mb_per_s", "{:.1f}"), ("peak MB", "peak_mb", "{:.0f}"),
+                              ("speed-up", "speedup", "{:.2f}"), ("id count = HF", "same_ids", None)], rows,
+                             title=f"\n## Encoding {corpus.name} ({size_mb:.2f} MB) with the BERT vocab, "
+                                   f"{args.threads} thread(s), median of {args.runs}\n")
+        out["encode"] = rows
 
     if "linear" not in args.skip:
-        print("\n## Linear time: fasttok encoding \"a\" * n (median of 3)\n")
-        print("| n | seconds, 100-char limit | ids | seconds, no limit | ids | µs per 1000 chars (no limit) |")
-        print("|---|---|---|---|---|---|")
-        for n, t1, k1, t2, k2 in linear_time_table():
-            print(f"| {n:,} | {t1:.4f} | {k1} | {t2:.4f} | {k2} | {t2 / n * 1e9:.1f} |")
+        rows = []
+        for n in (250_000, 500_000, 1_000_000, 2_000_000):
+            r = {"n": n, "n_label": f"{n:,}"}
+            for limit in ("bert", "none"):
+                m = measure("encode_long", {"n": n, "limit": limit}, n=n, limit=limit)
+                r[limit] = m
+                r[f"{limit}_seconds"], r[f"{limit}_ids"] = m.get("seconds"), m.get("ids")
+            r["status"] = "ok" if all(_harness.ok(r[k]) for k in ("bert", "none")) else r["none"]["status"]
+            r["reason"] = r["bert"].get("reason") or r["none"].get("reason")
+            if _harness.ok(r):
+                r["us_per_1000"] = r["none_seconds"] / n * 1e9
+            rows.append(r)
+        _harness.print_table([("n", "n_label", None), ("seconds, 100-char limit", "bert_seconds", "{:.4f}"),
+                              ("ids", "bert_ids", "{}"), ("seconds, no limit", "none_seconds", "{:.4f}"),
+                              ("ids", "none_ids", "{}"), ("µs per 1000 chars (no limit)", "us_per_1000", "{:.1f}")],
+                             rows, title=f'\n## Linear time: fasttok encoding "a" * n (median of {args.runs})\n',
+                             notes=["(no peer: this table shows how fasttok's time grows with n)"])
+        out["linear"] = rows
 
     if "train" not in args.skip:
         corpora = [corpus]
         if args.big_corpus:
             corpora.append(make_big_corpus(ROOT / "benchmarks" / "out" / "stdlib50.txt"))
-        print(f"\n## Training (min_frequency {MIN_FREQUENCY}, 1 thread, median of {args.runs})\n")
-        print("| corpus | vocab_size | tool | seconds | vocab reached | fasttok / HF time |\n|---|---|---|---|---|---|")
+        rows = []
         for c in corpora:
+            label = f"{c.name} ({c.stat().st_size / 1e6:.0f} MB)"
             for vs in args.vocab_size:
-                hf = measure("train-hf", args.runs, c, vs)
-                rows = [(f"fasttok {s}", measure("train-fasttok", args.runs, c, vs, s)) for s in ("pmi", "likelihood")]
-                for name, r in rows + [("HF WordPieceTrainer", hf)]:
-                    print(f"| {c.name} ({c.stat().st_size / 1e6:.0f} MB) | {vs} | {name} | {r['seconds']:.2f} | "
-                          f"{r['vocab']} | {r['seconds'] / hf['seconds']:.2f} |", flush=True)
+                hf = measure("train_hf", {"corpus": label, "vocab_size": vs, "tool": "HF WordPieceTrainer"},
+                             corpus=str(c), vocab_size=vs)
+                group = [measure("train_fasttok", {"corpus": label, "vocab_size": vs, "tool": f"fasttok {s}"},
+                                 corpus=str(c), vocab_size=vs, score=s) for s in ("pmi", "likelihood")]
+                for r in group:  # each fasttok score against HF: their time / ours
+                    if _harness.ok(r) and _harness.ok(hf):
+                        r["speedup"] = _harness.speedup(r["seconds"], hf["seconds"])
+                rows += group + [hf]
+        _harness.print_table([("corpus", "corpus", None), ("vocab_size", "vocab_size", None), ("tool", "tool", None),
+                              ("seconds", "seconds", "{:.2f}"), ("vocab reached", "vocab", "{}"),
+                              ("peak MB", "peak_mb", "{:.0f}"), ("speed-up vs HF", "speedup", "{:.2f}")], rows,
+                             title=f"\n## Training (min_frequency {MIN_FREQUENCY}, {args.threads} thread(s), "
+                                   f"median of {args.runs})\n")
+        out["train"] = rows
 
     if "quality" not in args.skip:
+        out["quality"] = {}
         for vs in args.vocab_size:
-            print(f"\n## Quality at vocab_size {vs}: train on the first 90% of {corpus.name}, "
-                  "measure on the last 10%\n")
-            print("| vocabulary | size | tokens per word | unigram log-likelihood (nats/word) | [UNK] |")
-            print("|---|---|---|---|---|")
-            for name, size, tpw, ll, unk in quality_table(corpus, vs):
-                print(f"| {name} | {size} | {tpw:.3f} | {ll:.3f} | {unk} |")
+            # one child, not timed: it trains three vocabularies and scores them
+            r = _harness.measure(__file__, "quality", {"corpus": str(corpus), "vocab_size": vs}, runs=1,
+                                 threads=args.threads, row={"vocab_size": vs})
+            rows = r["rows"] if _harness.ok(r) else [{"vocabulary": "all", **r}]
+            for q in rows:
+                q.setdefault("status", "ok")
+            _harness.print_table([("vocabulary", "vocabulary", None), ("size", "size", "{}"),
+                                  ("tokens per word", "tokens_per_word", "{:.3f}"),
+                                  ("unigram log-likelihood (nats/word)", "nats_per_word", "{:.3f}"),
+                                  ("[UNK]", "unk", "{}")], rows, convention=False,
+                                 title=f"\n## Quality at vocab_size {vs}: train on the first 90% of {corpus.name}, "
+                                       "measure on the last 10%\n")
+            out["quality"][vs] = rows
+    _harness.write_json(args.json, _harness.results(corpus=corpus.name, mb=size_mb, runs=args.runs, **out))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,11 +14,12 @@ that version, the size, how much of it is distinct text, and the sha256 so runs 
 """
 import argparse
 import hashlib
-import os
 import pathlib
 import sys
 import sysconfig
-import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _harness import write_atomic  # noqa: E402  (one atomic writer for every benchmark output)
 
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent / "out" / "corpus50.txt"
 
@@ -73,20 +74,6 @@ def build(size):
     data = one_pass * n_passes
     cut = data.rfind(b"\n", 0, size) + 1  # whole lines only; b"\n" is never inside a multi-byte character
     return data[:cut], min(len(one_pass), cut), len(texts) - len(sources)
-
-
-def write_atomic(path, data):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the corpus is a plain shared file
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def main(argv=None):
