@@ -82,7 +82,8 @@ def test_tokenizer_override_must_be_the_embedded_file(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_damaged_embedded_tokenizer_is_reported(tmp_path, capsys):
+def _train_with_bpe(tmp_path):
+    """A tiny GPT trained through the CLI on a fresh BPE tokenizer: (tokenizer, checkpoint, corpus) paths."""
     text = _text()
     corpus = tmp_path / "train.txt"
     corpus.write_text(text, encoding="utf-8")
@@ -90,6 +91,11 @@ def test_a_damaged_embedded_tokenizer_is_reported(tmp_path, capsys):
     fasttok.train_bpe([text], vocab_size=280).save(str(tok_path))
     out = tmp_path / "gpt.npz"
     assert lm_main(["gpt", "train", "--tokenizer", str(tok_path), "-o", str(out), *TINY, str(corpus)]) == 0
+    return tok_path, out, corpus
+
+
+def test_a_damaged_embedded_tokenizer_is_reported(tmp_path, capsys):
+    tok_path, out, corpus = _train_with_bpe(tmp_path)
     with np.load(out) as npz:
         arrays = {k: npz[k] for k in npz.files}
     arrays["tokenizer"] = arrays["tokenizer"].copy()
@@ -101,13 +107,7 @@ def test_a_damaged_embedded_tokenizer_is_reported(tmp_path, capsys):
 
 
 def test_a_checkpoint_without_an_embedded_tokenizer_still_uses_its_recorded_path(tmp_path, capsys):
-    text = _text()
-    corpus = tmp_path / "train.txt"
-    corpus.write_text(text, encoding="utf-8")
-    tok_path = tmp_path / "tok.fasttok"
-    fasttok.train_bpe([text], vocab_size=280).save(str(tok_path))
-    out = tmp_path / "gpt.npz"
-    assert lm_main(["gpt", "train", "--tokenizer", str(tok_path), "-o", str(out), *TINY, str(corpus)]) == 0
+    tok_path, out, corpus = _train_with_bpe(tmp_path)
     model, meta = ckpt.load(out)
     old = tmp_path / "old.npz"
     ckpt.save(old, model, extra={"tokenizer": str(tok_path)})  # the layout before tokenizers were embedded
