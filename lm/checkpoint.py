@@ -18,15 +18,12 @@ import numpy as np
 
 from fasttok._files import atomic_write  # the one atomic writer of both packages
 
+from .errors import CheckpointError
 from .nn import BERT, GPT, MLPLM, T5, BERTConfig, GPTConfig, MLPLMConfig, T5Config
 from .tokenizer_file import TokenizerFile
 
 FORMAT, VERSION = "lm-checkpoint", 1
 FAMILIES = {"gpt": (GPT, GPTConfig), "bert": (BERT, BERTConfig), "t5": (T5, T5Config), "mlplm": (MLPLM, MLPLMConfig)}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that is not ours, is damaged, or does not fit the model it is loaded into."""
 
 
 def family_of(model) -> str:

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 
 import fasttok
 
-
-class TokenizerFileError(ValueError):
-    """A tokenizer file that cannot be read or loaded, or that is not the one a model was trained with."""
+from .errors import TokenizerFileError
 
 
 @dataclass(frozen=True)

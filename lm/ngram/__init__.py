@@ -5,8 +5,8 @@
 >>> 10 ** model.logprob("suis", ["je"])
 1.0
 """
-from .arpa import ArpaFormatError
+from ..errors import ArpaFormatError, NgramFileError
 from .estimators import SMOOTHINGS
 from .model import Evaluation, NgramModel, train_ngram
 
-__all__ = ["ArpaFormatError", "Evaluation", "NgramModel", "SMOOTHINGS", "train_ngram"]
+__all__ = ["ArpaFormatError", "NgramFileError", "Evaluation", "NgramModel", "SMOOTHINGS", "train_ngram"]

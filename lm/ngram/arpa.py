@@ -9,12 +9,16 @@
 
 As lmplz does, `<s>` is written with log10 probability 0 (it is only ever a context; we read it back
 as probability 0 whatever the file says) and log10 0 is written as -99.
+
+A leaf: it reads and writes plain tables (`ArpaTables`) and knows nothing of `NgramModel`, whose
+`from_arpa` / `to_arpa` call it.
 """
 from __future__ import annotations
 
 import gc
 import gzip
 import io
+from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
@@ -22,57 +26,66 @@ import numpy as np
 
 from fasttok._files import atomic_write  # the one atomic writer of both packages
 
+from ..errors import ArpaFormatError
 from .counts import lookup_rows
 
 LOG_ZERO = -99.0  # how ARPA files spell log10(0)
 
 
-class ArpaFormatError(ValueError):
-    """A malformed or truncated ARPA file."""
+@dataclass(frozen=True)
+class ArpaTables:
+    """What an ARPA file holds, as the plain tables `NgramModel` is built from.
+
+    vocab: the tokens, ids 0, 1, 2 being <unk>, <s>, </s>. keys[k-1]: the k-grams in ascending key order,
+    key = (row of the (k-1)-gram prefix in keys[k-2]) · V + id of the last word (for k = 1, the id).
+    logp[k-1]: their log10 probabilities; logb[k-1]: their log10 backoffs, for every order but the last.
+    """
+    vocab: list
+    keys: list
+    logp: list
+    logb: list
 
 
 def _format(values: np.ndarray) -> list[str]:
     return [f"{v:.8g}" for v in np.maximum(values, LOG_ZERO).tolist()]
 
 
-def write_arpa(model, path, *, progress=None) -> None:
-    """Write `model` to `path` as ARPA (gzip when the name ends in .gz), atomically; progress(k, order)
-    is called as each order is written."""
-    if model.smoothing == "stupid_backoff":
-        raise ValueError(
-            "stupid_backoff scores are unnormalised and back off on unseen contexts too, which the "
-            "ARPA format cannot express; save it with NgramModel.save instead"
-        )
-    words = [str(t) for t in model.vocab]
+def write_arpa(path, *, vocab, keys, logp, logb, progress=None) -> None:
+    """Write the tables (laid out as in `ArpaTables`) to `path` as ARPA (gzip when the name ends in .gz),
+    atomically; progress(k, order) is called as each order is written."""
+    words = [str(t) for t in vocab]
     for w in words:
         if not w or any(ch.isspace() for ch in w):
             raise ValueError(f"token {w!r} cannot be written to ARPA: tokens must be non-empty without whitespace")
     if len(set(words)) != len(words):
         raise ValueError("two tokens have the same text form; ARPA cannot tell them apart")
+    order = len(keys)
+    n_vocab = len(words)
 
     def write(f):
         f.write("\\data\\\n")
-        for k, n in enumerate(model.counts, start=1):
-            f.write(f"ngram {k}={n}\n")
+        for k, key in enumerate(keys, start=1):
+            f.write(f"ngram {k}={key.shape[0]}\n")
         texts: list[str] = []
-        for k in range(1, model.order + 1):
-            ids, logp, logb = model.ngrams(k)
+        for k in range(1, order + 1):
+            probs = logp[k - 1]
             if k == 1:
                 texts = list(words)
-                logp = logp.copy()
-                logp[1] = 0.0  # <s>: lmplz's convention
+                probs = probs.copy()
+                probs[1] = 0.0  # <s>: lmplz's convention
             else:
-                prefix = (model._keys[k - 1] // model.vocab_size).tolist()
-                texts = [f"{texts[r]} {words[w]}" for r, w in zip(prefix, ids[:, -1].tolist())]
+                prefix = (keys[k - 1] // n_vocab).tolist()  # row of each k-gram's (k-1)-gram prefix
+                last = (keys[k - 1] % n_vocab).tolist()
+                texts = [f"{texts[r]} {words[w]}" for r, w in zip(prefix, last)]
             f.write(f"\n\\{k}-grams:\n")
-            probs = _format(logp)
-            if k < model.order:
-                backs = _format(logb)
+            probs = _format(probs)
+            if k < order:
+                backs = _format(logb[k - 1])
                 f.write("".join(f"{p}\t{t}\t{b}\n" for p, t, b in zip(probs, texts, backs)))
             else:
                 f.write("".join(f"{p}\t{t}\n" for p, t in zip(probs, texts)))
             if progress is not None:
-                progress(k, model.order)
+                progress(k, order)
         f.write("\n\\end\\\n")
 
     with atomic_write(path, "wb") as raw:
@@ -93,8 +106,8 @@ def _open_text(path):
     return open(path, encoding="utf-8")
 
 
-def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
-    """Read an ARPA file into an `NgramModel` (tokens are strings)."""
+def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>") -> ArpaTables:
+    """Read an ARPA file into plain tables (tokens are strings); `NgramModel.from_arpa` builds the model."""
     # Parsing makes hundreds of thousands of small lists that all live to the end: the cyclic
     # garbage collector would rescan them again and again for nothing.
     enabled = gc.isenabled()
@@ -106,9 +119,7 @@ def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
             gc.enable()
 
 
-def _read_arpa(path, *, bos: str, eos: str, unk: str):
-    from .model import NgramModel
-
+def _read_arpa(path, *, bos: str, eos: str, unk: str) -> ArpaTables:
     try:
         with _open_text(path) as f:
             lines = f.read().split("\n")
@@ -214,7 +225,7 @@ def _read_arpa(path, *, bos: str, eos: str, unk: str):
         logb.append(backs[sort])
     for arr in logp + logb:
         arr[arr <= LOG_ZERO] = -np.inf
-    return NgramModel(vocab=vocab, keys=keys, logp=logp, logb=logb[: order - 1], smoothing="arpa")
+    return ArpaTables(vocab=vocab, keys=keys, logp=logp, logb=logb[: order - 1])
 
 
 def _floats(texts: list, first_line: int, path) -> np.ndarray:

@@ -18,7 +18,9 @@ import numpy as np
 
 from fasttok._files import atomic_write  # the one atomic writer of both packages
 
+from ..errors import NgramFileError
 from . import estimators
+from .arpa import read_arpa, write_arpa
 from .counts import count_ngrams, lookup_rows
 
 NPZ_FORMAT = "lm.ngram/1"
@@ -43,10 +45,6 @@ class Evaluation:
     def perplexity_excluding_oov(self) -> float:
         n = self.n_tokens - self.n_oov
         return float(10.0 ** (-(self.log10_prob - self.log10_prob_oov) / n)) if n else float("nan")
-
-
-class _NotNgram(ValueError):
-    """An .npz that is one of lm's other files, not an n-gram model."""
 
 
 def _check_sentence(sentence) -> None:
@@ -416,16 +414,18 @@ class NgramModel:
     def to_arpa(self, path, *, progress=None) -> None:
         """Write an ARPA file (gzip when the name ends in .gz), atomically; progress(k, order) is
         called as each order is written."""
-        from .arpa import write_arpa
-
-        write_arpa(self, path, progress=progress)
+        if self.smoothing == "stupid_backoff":
+            raise ValueError(
+                "stupid_backoff scores are unnormalised and back off on unseen contexts too, which the "
+                "ARPA format cannot express; save it with NgramModel.save instead"
+            )
+        write_arpa(path, vocab=self.vocab, keys=self._keys, logp=self._logp, logb=self._logb, progress=progress)
 
     @classmethod
     def from_arpa(cls, path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>") -> "NgramModel":
         """Read an ARPA file (gzip when the name ends in .gz). Tokens come back as strings."""
-        from .arpa import read_arpa
-
-        return read_arpa(path, bos=bos, eos=eos, unk=unk)
+        t = read_arpa(path, bos=bos, eos=eos, unk=unk)
+        return cls(vocab=t.vocab, keys=t.keys, logp=t.logp, logb=t.logb, smoothing="arpa")
 
     def save(self, path) -> None:
         """The native compact format: one .npz with the tables and a JSON header, written atomically."""
@@ -459,7 +459,7 @@ class NgramModel:
             with np.load(path, allow_pickle=False) as data:
                 if "__meta__" in data.files:  # a neural checkpoint, a common mix-up
                     family = json.loads(str(data["__meta__"])).get("family")
-                    raise _NotNgram(f"{path} holds a {family} checkpoint, not an n-gram model: use `lm {family}`")
+                    raise NgramFileError(f"{path} holds a {family} checkpoint, not an n-gram model: use `lm {family}`")
                 header = json.loads(str(data["header"]))
                 if header.get("format") != NPZ_FORMAT:
                     raise KeyError(f"format is {header.get('format')!r}")
@@ -467,10 +467,10 @@ class NgramModel:
                 keys = [data[f"keys{k}"] for k in range(1, order + 1)]
                 logp = [data[f"logp{k}"] for k in range(1, order + 1)]
                 logb = [data[f"logb{k}"] for k in range(1, order)]
-        except _NotNgram:
+        except NgramFileError:
             raise
         except (KeyError, ValueError, OSError, EOFError) as exc:  # JSONDecodeError is a ValueError
-            raise ValueError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
+            raise NgramFileError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
         return cls(
             vocab=header["vocab"],
             keys=keys,
