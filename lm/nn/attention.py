@@ -9,6 +9,26 @@ from .layers import Linear
 from .module import Module
 
 
+class KVCache:
+    """The keys and values (B, H, S, D) one causal self-attention layer has computed so far, so that
+    generating a token costs one new position instead of the whole prefix (see ``MultiHeadAttention.step``)."""
+
+    def __init__(self):
+        self.k = None
+        self.v = None
+
+    @property
+    def length(self) -> int:
+        """How many positions the cache holds."""
+        return 0 if self.k is None else self.k.shape[2]
+
+    def extend(self, k: np.ndarray, v: np.ndarray):
+        """Append t positions' keys and values (B, H, t, D); returns all of them (B, H, S, D)."""
+        self.k = k if self.k is None else np.concatenate([self.k, k], axis=2)
+        self.v = v if self.v is None else np.concatenate([self.v, v], axis=2)
+        return self.k, self.v
+
+
 class MultiHeadAttention(Module):
     """Self-attention (fused q/k/v projection) or, with ``cross=True``, attention from x to a context.
 
@@ -62,6 +82,22 @@ class MultiHeadAttention(Module):
         self._cache = (qs, k, v, probs, s)
         y = y.transpose(0, 2, 1, 3).reshape(b, t, c)  # (B, T, C)
         return self.proj.forward(y)
+
+    def step(self, x: np.ndarray, cache: KVCache) -> np.ndarray:
+        """Causal self-attention of t new positions x (B, t, C) that follow the ``cache.length`` positions
+        already in ``cache``: their keys and values join the cache, and each new query attends to every
+        cached key up to its own position. Forward only, for generation (nothing is kept for backward)."""
+        if self.cross or not self.causal:
+            raise ValueError("a key/value cache needs causal self-attention")
+        b, t, c = x.shape
+        h = self.n_head
+        qkv = self.qkv.forward(x).reshape(b, t, 3, h, c // h).transpose(2, 0, 3, 1, 4)  # (3, B, H, t, D)
+        k, v = cache.extend(qkv[1], qkv[2])  # (B, H, S, D)
+        s = k.shape[2]
+        # new query i sits at absolute position s − t + i and may see keys 0 .. s − t + i
+        mask = np.tri(t, s, k=s - t, dtype=bool) if t > 1 else None  # (t, S)
+        y, _, _ = F.attention(qkv[0], k, v, mask=mask)  # (B, H, t, D)
+        return self.proj.forward(y.transpose(0, 2, 1, 3).reshape(b, t, c))
 
     def backward(self, dy: np.ndarray):
         q, k, v, probs, s = self._cache  # q is the scaled query q/√D

@@ -62,6 +62,14 @@ class Block(Module):
                                                            key_mask=context_mask))
         return x + self.mlp.forward(self.ln2.forward(x))
 
+    def step(self, x, cache):
+        """Forward of t new positions x (B, t, C) of a causal self-attention block, through the attention's
+        key/value ``cache`` (see ``MultiHeadAttention.step``); for generation in eval mode."""
+        if self.cross:
+            raise ValueError("step() is for decoder-only blocks; a cross-attention block needs its context")
+        x = x + self.drop1.forward(self.attn.step(self.ln1.forward(x), cache))
+        return x + self.mlp.forward(self.ln2.forward(x))
+
     def backward(self, dy):
         dx = dy + self.ln2.backward(self.mlp.backward(dy))
         dcontext = None

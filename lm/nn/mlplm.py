@@ -6,17 +6,17 @@ softmax over the vocabulary: P(w_t | w_{t-n+1..t-1}) = softmax(U·tanh(H·[e(w_{
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from .. import functional as F
+from .base import LanguageModel, ModelConfig
 from .layers import Dropout, Embedding, Linear, Tanh
-from .module import Module, check_config
 
 
 @dataclass
-class MLPLMConfig:
+class MLPLMConfig(ModelConfig):
     vocab_size: int = 512     # number of token ids
     context: int = 3          # n − 1 previous tokens
     d_embed: int = 32         # embedding width per token
@@ -24,14 +24,10 @@ class MLPLMConfig:
     dropout: float = 0.0      # on the hidden layer, training mode only
     dtype: str = "float32"    # "float32" or "float64"
 
-    def __post_init__(self):
-        check_config(self, ("vocab_size", "context", "d_embed", "d_hidden"))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    POSITIVE: ClassVar[tuple[str, ...]] = ("vocab_size", "context", "d_embed", "d_hidden")
 
 
-class MLPLM(Module):
+class MLPLM(LanguageModel):
     def __init__(self, config: MLPLMConfig, *, rng: np.random.Generator):
         self.config = c = config
         self.emb = Embedding(c.vocab_size, c.d_embed, rng=rng, std=0.1, dtype=c.dtype)
@@ -40,7 +36,6 @@ class MLPLM(Module):
         self.act = Tanh()
         self.drop = Dropout(c.dropout, rng=rng)
         self.out = Linear(c.d_hidden, c.vocab_size, rng=rng, std=c.d_hidden ** -0.5, dtype=c.dtype)
-        self._dloss = None
 
     def forward(self, idx, targets=None):
         c = self.config
@@ -50,17 +45,9 @@ class MLPLM(Module):
         e = self.emb.forward(idx)  # (B, context, d_embed)
         h = self.drop.forward(self.act.forward(self.hidden.forward(e.reshape(idx.shape[0], -1))))  # (B, H)
         logits = self.out.forward(h)  # (B, V)
-        self._dloss = None
-        if targets is None:
-            return logits, None
-        loss, self._dloss = F.cross_entropy(logits, np.asarray(targets), grad=True)
-        return logits, loss
+        return logits, self.loss(logits, targets)
 
     def backward(self, dlogits=None) -> None:
-        if dlogits is None:
-            if self._dloss is None:
-                raise RuntimeError("backward() needs a preceding forward(idx, targets) or dlogits")
-            dlogits = self._dloss
-        dh = self.act.backward(self.drop.backward(self.out.backward(dlogits)))
+        dh = self.act.backward(self.drop.backward(self.out.backward(self.loss_grad(dlogits))))
         de = self.hidden.backward(dh)  # (B, context * d_embed)
         self.emb.backward(de.reshape(de.shape[0], self.config.context, -1))

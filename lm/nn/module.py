@@ -6,6 +6,8 @@ their two contributions) and returns the gradient w.r.t. the forward's input; ``
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -96,6 +98,16 @@ class Module:
 
     def eval(self):
         return self.train(False)
+
+    @contextmanager
+    def evaluating(self):
+        """``with model.evaluating():`` runs the block in eval mode, then restores the previous mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {name: p.data.copy() for name, p in self.named_parameters()}

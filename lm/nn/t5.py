@@ -8,42 +8,33 @@ bucketed relative position bias.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from .. import functional as F
+from .base import LanguageModel, TransformerConfig, check_ids, tied_logits, tied_logits_backward
 from .blocks import Block
-from .gpt import check_ids
+from .generation import check_sampling, sample_logits
 from .layers import Dropout, Embedding, RMSNorm, _normal
-from .module import Module, Parameter, check_config, resolve_dtype
+from .module import Parameter, resolve_dtype
 
 
 @dataclass
-class T5Config:
-    vocab_size: int = 512         # including sentinels and padding
-    block_size: int = 64          # longest encoder input
+class T5Config(TransformerConfig):
+    """block_size is the longest encoder input; n_layer counts the blocks on each side."""
+
     target_size: int = 32         # longest decoder input
-    n_layer: int = 2              # blocks on each side
-    n_head: int = 4               # attention heads
-    d_model: int = 128            # residual width
-    d_ff: int | None = None       # MLP width; None means 4 * d_model
-    dropout: float = 0.0          # embeddings and residual branches, training mode only
-    label_smoothing: float = 0.0  # ε of the decoder cross-entropy (train mode only; eval mode uses 0)
-    dtype: str = "float32"        # "float32" or "float64"
 
-    def __post_init__(self):
-        check_config(self, ("vocab_size", "block_size", "target_size", "n_layer", "n_head", "d_model"))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    POSITIVE: ClassVar[tuple[str, ...]] = TransformerConfig.POSITIVE + ("target_size",)
 
 
-class T5(Module):
+class T5(LanguageModel):
     def __init__(self, config: T5Config, *, rng: np.random.Generator):
         self.config = c = config
         dt = c.dtype
-        d_ff = c.d_ff or 4 * c.d_model
+        d_ff = c.ff_width
         self.shared = Parameter(_normal(rng, (c.vocab_size, c.d_model), 0.02, resolve_dtype(dt)), decay=False)
         self.enc_pos = Embedding(c.block_size, c.d_model, rng=rng, dtype=dt)
         self.dec_pos = Embedding(c.target_size, c.d_model, rng=rng, dtype=dt)
@@ -56,7 +47,6 @@ class T5(Module):
                               dropout=c.dropout, dtype=dt) for _ in range(c.n_layer)]
         self.dec_norm = RMSNorm(c.d_model, dtype=dt)
         self._cache = None
-        self._dloss = None
 
     def encode(self, enc_ids, *, enc_mask=None) -> np.ndarray:
         c = self.config
@@ -81,25 +71,14 @@ class T5(Module):
         for block in self.decoder:
             y = block.forward(y, context=context, context_mask=enc_mask)
         h = self.dec_norm.forward(y)  # (B, T, C)
-        logits = (h.reshape(-1, c.d_model) @ self.shared.data.T).reshape(h.shape[:-1] + (c.vocab_size,))
+        logits = tied_logits(h, self.shared.data)  # (B, T, V)
         self._cache = (np.asarray(enc_ids), dec_ids, h, context)
-        self._dloss = None
-        if targets is None:
-            return logits, None
-        eps = c.label_smoothing if self.training else 0.0  # eval mode: the plain cross-entropy
-        loss, self._dloss = F.cross_entropy(logits, np.asarray(targets), label_smoothing=eps, grad=True)
-        return logits, loss
+        return logits, self.loss(logits, targets)
 
     def backward(self, dlogits=None) -> None:
-        if dlogits is None:
-            if self._dloss is None:
-                raise RuntimeError("backward() needs a preceding forward(..., targets) or dlogits")
-            dlogits = self._dloss
+        dlogits = self.loss_grad(dlogits)
         enc_ids, dec_ids, h, context = self._cache
-        c = self.config
-        dl2 = dlogits.reshape(-1, c.vocab_size)  # (N, V)
-        self.shared.grad += dl2.T @ h.reshape(-1, c.d_model)
-        dy = self.dec_norm.backward((dl2 @ self.shared.data).reshape(h.shape))
+        dy = self.dec_norm.backward(tied_logits_backward(dlogits, h, self.shared))
         dcontext = np.zeros_like(context)  # every decoder block reads the same encoder output
         for block in reversed(self.decoder):
             dy, dctx = block.backward(dy)
@@ -117,17 +96,12 @@ class T5(Module):
     def generate(self, enc_ids, n: int, *, start_id: int, rng: np.random.Generator, temperature: float = 1.0,
                  top_k: int | None = None, enc_mask=None) -> np.ndarray:
         """Decode ``n`` tokens after ``start_id`` for each encoder input; returns (B, n)."""
-        from .gpt import sample_logits
-
+        check_sampling(temperature=temperature, top_k=top_k)
         enc_ids = np.asarray(enc_ids)
         out = np.full((enc_ids.shape[0], 1), start_id, dtype=np.int64)
-        was_training = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             for _ in range(min(n, self.config.target_size)):
                 logits, _ = self.forward(enc_ids, out, enc_mask=enc_mask)
                 nxt = sample_logits(logits[:, -1], temperature=temperature, top_k=top_k, rng=rng)
                 out = np.concatenate([out, nxt[:, None]], axis=1)
-        finally:
-            self.train(was_training)
         return out[:, 1:]

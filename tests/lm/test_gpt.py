@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as TF
 
 from lm import functional as F
+from lm.nn.generation import cached_logits, generate, sample_logits
 from lm.nn.gpt import GPT, GPTConfig
 
 from .torch_ref import gpt_hidden, gpt_logits, grads_of, rel_err, to_torch
@@ -161,6 +162,50 @@ def test_generate_crops_to_block_size():
     model = GPT(cfg, rng=np.random.default_rng(6))
     out = model.generate(np.arange(10) % cfg.vocab_size, 3, rng=np.random.default_rng(0))
     assert out.shape == (13,)
+
+
+def generate_by_full_forward(model, ids, n, *, temperature=1.0, top_k=None, rng):
+    """GPT.generate as it was before the key/value cache, kept as the slow twin: one full forward of the
+    last block_size tokens per new token."""
+    out = np.asarray(ids, dtype=np.int64)
+    with model.evaluating():
+        for _ in range(n):
+            ctx = out[:, -model.config.block_size:]
+            logits = model.logits_from_hidden(model.forward_hidden(ctx)[:, -1])  # (B, V)
+            token = sample_logits(logits, temperature=temperature, top_k=top_k, rng=rng)
+            out = np.concatenate([out, token[:, None]], axis=1)
+    return out
+
+
+def test_cached_logits_match_the_full_forward():
+    model = GPT(small("float64", n_layer=3), rng=np.random.default_rng(12))
+    ids = np.random.default_rng(13).integers(0, 23, size=(3, 9))
+    full, _ = model.forward(ids)
+    np.testing.assert_allclose(cached_logits(model, ids), full, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("temperature, top_k", [(1.0, None), (0.7, 5), (0.0, None)])
+@pytest.mark.parametrize("prompt, n", [(4, 5), (2, 15), (12, 3)])  # fits; slides past block_size; cropped prompt
+def test_cached_generate_matches_the_slow_twin(dtype, temperature, top_k, prompt, n):
+    model = GPT(small(dtype), rng=np.random.default_rng(20))
+    ids = np.random.default_rng(21).integers(0, 23, size=(4, prompt))
+    expected = generate_by_full_forward(model, ids, n, temperature=temperature, top_k=top_k,
+                                        rng=np.random.default_rng(22))
+    got = model.generate(ids, n, temperature=temperature, top_k=top_k, rng=np.random.default_rng(22))
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(generate(model, ids, n, temperature=temperature, top_k=top_k,
+                                           rng=np.random.default_rng(22)), expected)
+    assert model.training  # both restore the mode
+
+
+def test_generate_n_zero_and_bad_prompts():
+    model = GPT(small("float32"), rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(model.generate([[1, 2]], 0, rng=np.random.default_rng(0)), [[1, 2]])
+    with pytest.raises(ValueError, match="at least one prompt token"):
+        model.generate(np.zeros((2, 0), dtype=int), 3, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="temperature"):
+        generate(model, [[1]], 3, temperature=-1, rng=np.random.default_rng(0))
 
 
 def test_state_dict_round_trip():

@@ -1,11 +1,15 @@
-"""BERT, T5 and MLPLM against torch autograd (same weights, independent torch code)."""
+"""BERT, T5 and MLPLM against torch autograd (same weights, independent torch code); the configs' shared
+base and checkpoints with old-style config dicts."""
+import json
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
 from .torch_ref import bert_logits, grads_of, mlplm_logits, rel_err, t5_logits, to_torch
 
-from lm.nn import BERT, MLPLM, T5, BERTConfig, MLPLMConfig, T5Config
+from lm import checkpoint as ckpt
+from lm.nn import BERT, MLPLM, T5, BERTConfig, MLPLMConfig, T5Config, TransformerConfig
 
 TOL = {"float64": 1e-10, "float32": 1e-5}
 TDTYPE = {"float64": torch.float64, "float32": torch.float32}
@@ -140,3 +144,55 @@ def test_mlplm_learns_a_deterministic_sequence():
         model.backward()
         opt.step()
     assert loss < 0.05
+
+
+# ---------------------------------------------------------------- configs: one base, the old fields and files
+
+# asdict(config) of each family's default config as checkpoints written before TransformerConfig stored it
+OLD_CONFIG_DICTS = {
+    "gpt": {"vocab_size": 512, "block_size": 64, "n_layer": 2, "n_head": 4, "d_model": 128, "d_ff": None,
+            "dropout": 0.0, "bias": True, "label_smoothing": 0.0, "dtype": "float32"},
+    "bert": {"vocab_size": 512, "block_size": 64, "n_layer": 2, "n_head": 4, "d_model": 128, "d_ff": None,
+             "dropout": 0.0, "label_smoothing": 0.0, "dtype": "float32"},
+    "t5": {"vocab_size": 512, "block_size": 64, "target_size": 32, "n_layer": 2, "n_head": 4, "d_model": 128,
+           "d_ff": None, "dropout": 0.0, "label_smoothing": 0.0, "dtype": "float32"},
+    "mlplm": {"vocab_size": 512, "context": 3, "d_embed": 32, "d_hidden": 128, "dropout": 0.0, "dtype": "float32"},
+}
+
+
+@pytest.mark.parametrize("family", sorted(OLD_CONFIG_DICTS))
+def test_config_fields_and_defaults_are_unchanged(family):
+    _, config_cls = ckpt.FAMILIES[family]
+    assert config_cls().to_dict() == OLD_CONFIG_DICTS[family]
+    assert issubclass(config_cls, TransformerConfig) == (family != "mlplm")
+
+
+@pytest.mark.parametrize("family", sorted(OLD_CONFIG_DICTS))
+def test_checkpoint_with_an_old_style_config_dict_loads(tmp_path, family):
+    model_cls, config_cls = ckpt.FAMILIES[family]
+    small = {"vocab_size": 11, "n_layer": 1, "n_head": 2, "d_model": 8, "block_size": 6, "target_size": 5,
+             "context": 2, "d_embed": 4, "d_hidden": 6}
+    old = {k: small.get(k, v) for k, v in OLD_CONFIG_DICTS[family].items()}  # the old key order
+    model = model_cls(config_cls(**old), rng=np.random.default_rng(0))
+    path = tmp_path / "old.npz"
+    ckpt.save(path, model)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    meta["config"] = old
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    loaded, _ = ckpt.load(path)
+    assert type(loaded) is model_cls and loaded.config == config_cls(**old)
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(dict(loaded.named_parameters())[name].data, p.data)
+
+
+@pytest.mark.parametrize("family", sorted(OLD_CONFIG_DICTS))
+def test_backward_without_a_loss_raises(family):
+    model_cls, config_cls = ckpt.FAMILIES[family]
+    model = model_cls(config_cls(vocab_size=11, **({"context": 2} if family == "mlplm" else
+                                                   {"n_layer": 1, "n_head": 2, "d_model": 8})),
+                      rng=np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match="needs a preceding forward"):
+        model.backward()
