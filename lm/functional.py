@@ -116,20 +116,63 @@ def log_softmax_backward(dy: np.ndarray, logp: np.ndarray, *, axis: int = -1) ->
 
 
 def token_log_probs(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """log P(targets[..., t]) under softmax(logits[..., t, :]); shape ``targets.shape``.
+    """log P(targets[..., t]) under softmax(logits[..., t, :]); shape ``targets.shape``, dtype of ``logits``.
 
-    RLHF-style objectives need these per-token log-probabilities; pair with ``token_log_probs_backward``.
+    RLHF objectives (PPO ratios, DPO margins, the KL penalty) are functions of these per-token
+    log-probabilities; pair with ``token_log_probs_backward``.
     """
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(f"logits {logits.shape} do not match targets {targets.shape}")
+    if targets.size and (targets.min() < 0 or targets.max() >= logits.shape[-1]):
+        raise ValueError(f"target ids must lie in [0, {logits.shape[-1]}); got [{targets.min()}, {targets.max()}]")
     logp = log_softmax(logits)  # (..., V)
     return np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (...)
 
 
 def token_log_probs_backward(dlogp: np.ndarray, logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Gradient w.r.t. ``logits`` of Σ dlogp ⊙ token_log_probs(logits, targets)."""
+    """Gradient w.r.t. ``logits`` of Σ dlogp ⊙ token_log_probs(logits, targets): dlogp ⊙ (onehot − softmax)."""
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    dlogp = np.asarray(dlogp, dtype=logits.dtype)
     p = softmax(logits)  # (..., V)
     dx = -p * dlogp[..., None]  # (..., V)
     np.put_along_axis(dx, targets[..., None], np.take_along_axis(dx, targets[..., None], -1) + dlogp[..., None], -1)
     return dx
+
+
+def entropy(logits: np.ndarray) -> np.ndarray:
+    """Entropy of softmax(logits) over the last axis, in nats: (..., V) -> (...)."""
+    logp = log_softmax(np.asarray(logits))  # (..., V)
+    return -(np.exp(logp) * logp).sum(axis=-1)  # (...)
+
+
+def kl_divergence(logits: np.ndarray, ref_logits: np.ndarray) -> np.ndarray:
+    """Exact KL(p ‖ q) per position between p = softmax(logits) and q = softmax(ref_logits): (..., V) -> (...).
+
+    Never negative and free of sampling noise, unlike the single-sample estimate log p(y) − log q(y).
+    """
+    logits, ref_logits = np.asarray(logits), np.asarray(ref_logits)
+    if logits.shape != ref_logits.shape:
+        raise ValueError(f"logits {logits.shape} and reference logits {ref_logits.shape} differ in shape")
+    logp, logq = log_softmax(logits), log_softmax(ref_logits)  # (..., V)
+    return (np.exp(logp) * (logp - logq)).sum(axis=-1)  # (...)
+
+
+# ----------------------------------------------------------------------------- sigmoid family
+
+def log_sigmoid(z: np.ndarray) -> np.ndarray:
+    """log σ(z) without overflow: −softplus(−z) = −log(1 + exp(−z))."""
+    return -np.logaddexp(0.0, -z)
+
+
+def log_sigmoid_backward(dy: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Gradient through y = log σ(z): d/dz log σ(z) = 1 − σ(z) = σ(−z)."""
+    return dy * sigmoid(-z)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = exp(log σ(z)), without overflow for large |z|."""
+    return np.exp(log_sigmoid(z))
 
 
 # ----------------------------------------------------------------------------- embedding

@@ -26,12 +26,17 @@ def _check_params(params) -> list[Parameter]:
     return params
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
-    """Scale all gradients by min(1, max_norm / ‖g‖₂) where ‖g‖₂ is the global norm; returns ‖g‖₂."""
+def clip_grad_norm(params, max_norm: float, *, error_if_nonfinite: bool = False) -> float:
+    """Scale all gradients by min(1, max_norm / ‖g‖₂) where ‖g‖₂ is the global norm; returns ‖g‖₂.
+
+    ``max_norm=math.inf`` only measures. With ``error_if_nonfinite`` a NaN or infinite norm raises
+    ValueError before anything is scaled (a NaN loss or reward would otherwise poison every parameter)."""
     if max_norm <= 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
     params = list(params)
     total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
+    if error_if_nonfinite and not math.isfinite(total):
+        raise ValueError(f"non-finite gradient (global norm {total}): the loss or the rewards produced NaN/inf")
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for p in params:

@@ -11,14 +11,14 @@ import numpy as np
 import fasttok
 from fasttok._files import atomic_write  # the one atomic writer of both packages
 
+from .. import functional as F
+from ..nn.generation import generate
 from ..nn.gpt import GPT, GPTConfig
-from ._logprobs import kl_full
-from ._optim import make_optimizer
+from ..optim import AdamW, clip_grad_norm
 from .dpo import train_dpo
 from .policy import copy_gpt, response_logits
 from .ppo import PPOConfig, train_ppo
 from .preference import PreferenceRule, collect_pairs
-from .sampling import generate
 from .reward import RewardModel, reward_model_accuracy, train_reward_model
 
 
@@ -145,7 +145,7 @@ def quick_config(**overrides):
 def pretrain(gpt, data, *, steps, batch_size, lr, rng, log=None):
     """Maximum-likelihood next-token training on random windows of `data` (1-D ids); returns final loss."""
     t = gpt.config.block_size
-    optimizer = make_optimizer(gpt, lr=lr, weight_decay=0.01)
+    optimizer = AdamW(gpt.parameters(), lr=lr, weight_decay=0.01)
     gpt.train()
     losses = []
     for step in range(steps):
@@ -155,7 +155,8 @@ def pretrain(gpt, data, *, steps, batch_size, lr, rng, log=None):
         gpt.zero_grad()
         gpt.backward()
         # linear decay: a tiny model at a high learning rate needs cooling down to reach a good loss
-        optimizer.optimizer.lr = lr * (1 - step / steps)
+        optimizer.lr = lr * (1 - step / steps)
+        clip_grad_norm(optimizer.params, 1.0, error_if_nonfinite=True)
         optimizer.step()
         losses.append(loss)
         if log is not None and (step + 1) % 100 == 0:
@@ -186,7 +187,7 @@ def evaluate_policy(gpt, reference, prompts, *, rule_score, reward_score, respon
     kl = []
     for i in range(0, len(ids), 64):
         chunk = ids[i:i + 64]
-        kl.append(kl_full(response_logits(gpt, chunk, p), response_logits(reference, chunk, p)).sum(axis=1))
+        kl.append(F.kl_divergence(response_logits(gpt, chunk, p), response_logits(reference, chunk, p)).sum(axis=1))
     return {"rule_score": float(np.mean(rule_score(ids))), "reward": float(np.mean(reward_score(ids))),
             "kl": float(np.mean(np.concatenate(kl))), "samples": ids}
 

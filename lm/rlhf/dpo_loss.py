@@ -1,8 +1,8 @@
 """Direct Preference Optimisation's loss (Rafailov et al. 2023) with its explicit gradient."""
 import numpy as np
 
+from .. import functional as F
 from ._checks import check_finite, check_same_shape
-from .reward import _log_sigmoid, _sigmoid
 
 
 def dpo_loss(logp_chosen, logp_rejected, ref_logp_chosen, ref_logp_rejected, *, beta):
@@ -26,8 +26,8 @@ def dpo_loss(logp_chosen, logp_rejected, ref_logp_chosen, ref_logp_rejected, *, 
     reward_chosen = beta * (logp_chosen - ref_logp_chosen)  # (N,)
     reward_rejected = beta * (logp_rejected - ref_logp_rejected)  # (N,)
     z = reward_chosen - reward_rejected  # (N,)
-    loss = float(-_log_sigmoid(z).sum() / n_pairs)
-    dz = -_sigmoid(-z) / n_pairs  # (N,)
+    loss = float(-F.log_sigmoid(z).sum() / n_pairs)
+    dz = F.log_sigmoid_backward(-1.0 / n_pairs, z)  # (N,)
     d_chosen = (beta * dz).astype(logp_chosen.dtype)  # (N,)
     stats = {"reward_accuracy": float(np.mean(z > 0)), "reward_margin": float(np.mean(z))}
     return loss, d_chosen, -d_chosen, stats

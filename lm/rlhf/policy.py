@@ -7,9 +7,9 @@ logits[:, P−1:] and the value of the state before response token t is read at 
 """
 import numpy as np
 
+from .. import functional as F
 from ..nn.module import Module, Parameter
 from ._checks import check_vocab
-from ._logprobs import token_logprobs
 
 
 def split_response(ids, prompt_length):
@@ -29,7 +29,7 @@ def response_logits(model, ids, prompt_length):
 
 def response_logprobs(model, ids, prompt_length):
     """log π(y_t | x, y_<t) of each response token under `model`: (B, L) -> (B, N)."""
-    return token_logprobs(response_logits(model, ids, prompt_length), split_response(ids, prompt_length))
+    return F.token_log_probs(response_logits(model, ids, prompt_length), split_response(ids, prompt_length))
 
 
 def copy_gpt(gpt, *, rng):

@@ -4,19 +4,20 @@ One iteration: sample responses for a batch of prompts → score them → fold t
 the frozen reference into the rewards → GAE → several epochs of minibatch updates of the clipped
 policy surrogate and the clipped value loss → update β.
 """
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import functional as F
+from ..nn.generation import generate
+from ..optim import AdamW, clip_grad_norm
 from ._checks import check_finite
-from ._logprobs import entropy, kl_full, token_logprobs, token_logprobs_backward
-from ._optim import make_optimizer
 from .gae import gae, whiten
 from .kl import AdaptiveKLController, FixedKLController, shape_rewards
 from .policy import PolicyWithValue, check_models, response_logits, split_response
 from .ppo_loss import ppo_policy_loss, ppo_value_loss
-from .sampling import generate
 
 
 @dataclass
@@ -74,7 +75,7 @@ def train_ppo(policy, reference, prompts, *, reward_fn, config, rng, rule_fn=Non
         raise ValueError(f"prompt {prompt_length} + response {c.response_length} tokens exceed the context "
                          f"of {policy.config.block_size}")
     model = PolicyWithValue(policy, rng=rng)
-    optimizer = make_optimizer(model, lr=c.lr, max_grad_norm=c.max_grad_norm)
+    optimizer = AdamW(model.parameters(), lr=c.lr, weight_decay=0.0)
     controller = (FixedKLController(c.kl_coef) if c.target_kl is None else
                   AdaptiveKLController(beta=c.kl_coef, target=c.target_kl, horizon=c.horizon))
     reference.eval()
@@ -88,9 +89,9 @@ def train_ppo(policy, reference, prompts, *, reward_fn, config, rng, rule_fn=Non
         mask = np.ones(tokens.shape, dtype=np.dtype(policy.config.dtype))  # (B, N) fixed-length responses
         model.eval()
         logits, values = model.forward(ids, prompt_length=prompt_length)  # (B, N, V), (B, N)
-        old_logp = token_logprobs(logits, tokens)  # (B, N)
+        old_logp = F.token_log_probs(logits, tokens)  # (B, N)
         ref_logits = response_logits(reference, ids, prompt_length)  # (B, N, V)
-        ref_logp = token_logprobs(ref_logits, tokens)  # (B, N)
+        ref_logp = F.token_log_probs(ref_logits, tokens)  # (B, N)
         scores = check_finite("reward_fn scores", np.asarray(reward_fn(ids), dtype=np.float64))  # (B,)
         beta = controller.beta
         rewards, kl_sampled = shape_rewards(scores.astype(old_logp.dtype), old_logp, ref_logp,
@@ -98,13 +99,13 @@ def train_ppo(policy, reference, prompts, *, reward_fn, config, rng, rule_fn=Non
         advantages, returns = gae(rewards, values, mask=mask, gamma=c.gamma, lam=c.lam)  # (B, N)
         if c.whiten_advantages:
             advantages = whiten(advantages, mask)
-        kl_exact = float((kl_full(logits, ref_logits) * mask).sum(axis=1).mean())  # nats per response
+        kl_exact = float((F.kl_divergence(logits, ref_logits) * mask).sum(axis=1).mean())  # nats per response
         row = {
             "iteration": iteration,
             "reward": float(scores.mean()),
             "kl": kl_exact,
             "kl_sampled": float(kl_sampled.sum(axis=1).mean()),
-            "entropy": float((entropy(logits) * mask).sum() / mask.sum()),
+            "entropy": float((F.entropy(logits) * mask).sum() / mask.sum()),
             "beta": float(beta),
         }
         if rule_fn is not None:
@@ -117,13 +118,14 @@ def train_ppo(policy, reference, prompts, *, reward_fn, config, rng, rule_fn=Non
             for start in range(0, c.batch_size, c.minibatch_size):
                 mb = order[start:start + c.minibatch_size]
                 mb_logits, mb_values = model.forward(ids[mb], prompt_length=prompt_length)
-                logp = token_logprobs(mb_logits, tokens[mb])  # (b, N)
+                logp = F.token_log_probs(mb_logits, tokens[mb])  # (b, N)
                 p_loss, dlogp, p_stats = ppo_policy_loss(logp, old_logp[mb], advantages[mb], mask=mask[mb],
                                                          clip_eps=c.clip_eps)
                 v_loss, dvalues, _ = ppo_value_loss(mb_values, values[mb], returns[mb], mask=mask[mb],
                                                     clip_range=c.value_clip)
                 model.zero_grad()
-                model.backward(token_logprobs_backward(mb_logits, tokens[mb], dlogp), c.vf_coef * dvalues)
+                model.backward(F.token_log_probs_backward(dlogp, mb_logits, tokens[mb]), c.vf_coef * dvalues)
+                clip_grad_norm(optimizer.params, c.max_grad_norm or math.inf, error_if_nonfinite=True)
                 optimizer.step()
                 stats["policy_loss"].append(p_loss)
                 stats["value_loss"].append(v_loss)

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..nn.generation import generate
+from ._checks import VocabMismatchError
+
 # Words of Python's data model; they make up about 8% of the words of the default corpus, so a short
 # sampled continuation contains one only sometimes and the labeller sees real variation.
 TOPIC_WORDS = ("object", "class", "value", "function", "method", "name", "type", "list", "string",
@@ -70,7 +73,6 @@ class PreferencePairs:
 
 def check_pairs(pairs, *, vocab_size=None):
     """Raise ValueError for an empty or malformed preference set, VocabMismatchError for foreign ids."""
-    from ._checks import VocabMismatchError
     if not isinstance(pairs, PreferencePairs):
         raise TypeError(f"expected PreferencePairs, got {type(pairs).__name__}")
     if len(pairs) == 0:
@@ -94,7 +96,6 @@ def collect_pairs(policy, prompts, *, label, n_pairs, response_length, rng, n_ca
     preferred; a prompt whose best and worst responses score the same is dropped (the labeller cannot
     tell them apart). Returns PreferencePairs with exactly n_pairs rows; ValueError if max_rounds give fewer.
     """
-    from .sampling import generate
     prompts = np.asarray(prompts)
     if n_pairs <= 0 or len(prompts) == 0:
         raise ValueError(f"need n_pairs > 0 and at least one prompt; got {n_pairs} pairs, {len(prompts)} prompts")

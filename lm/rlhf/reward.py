@@ -1,18 +1,14 @@
 """The reward model: its pairwise objective (InstructGPT eq. 1), the model, its training loop."""
+import math
+
 import numpy as np
 
+from .. import functional as F
 from ..nn.module import Module, Parameter
+from ..optim import AdamW, clip_grad_norm
 from ._checks import check_finite, check_same_shape
-
-
-def _log_sigmoid(z):
-    """log σ(z) without overflow: -softplus(-z) = -log(1 + exp(-z))."""
-    return -np.logaddexp(0, -z)
-
-
-def _sigmoid(z):
-    """σ(z) without overflow for large |z|."""
-    return np.exp(_log_sigmoid(z))
+from .policy import copy_gpt
+from .preference import check_pairs
 
 
 def reward_loss(r_chosen, r_rejected, *, margin=0.0):
@@ -33,9 +29,8 @@ def reward_loss(r_chosen, r_rejected, *, margin=0.0):
     margin = check_finite("margin", margin)
     n_pairs = r_chosen.shape[0]
     z = r_chosen - r_rejected - margin  # (N,)
-    loss = float(-_log_sigmoid(z).sum() / n_pairs)
-    # d/dz -log σ(z) = -(1 - σ(z)) = -σ(-z)
-    d_chosen = (-_sigmoid(-z) / n_pairs).astype(r_chosen.dtype)  # (N,)
+    loss = float(-F.log_sigmoid(z).sum() / n_pairs)
+    d_chosen = F.log_sigmoid_backward(-1.0 / n_pairs, z).astype(r_chosen.dtype)  # (N,) d loss / dz = dz/dr+
     return loss, d_chosen, -d_chosen
 
 
@@ -67,7 +62,6 @@ class RewardModel(Module):
 
     @classmethod
     def from_policy(cls, gpt, *, rng):
-        from .policy import copy_gpt
         return cls(copy_gpt(gpt, rng=rng), rng=rng)
 
     @property
@@ -92,21 +86,15 @@ class RewardModel(Module):
 
     def score(self, ids, *, batch_size=64):
         """Rewards of many sequences without keeping gradients: (B, L) -> (B,)."""
-        was_training = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             return np.concatenate([self.forward(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)])
-        finally:
-            self.train(was_training)
 
 
 def train_reward_model(model, pairs, *, n_epochs, batch_size, lr, margin=0.0, weight_decay=0.0,
                        max_grad_norm=1.0, rng, log=None):
     """Fit `model` to `pairs` (a PreferencePairs) with the pairwise loss; returns per-epoch history."""
-    from ._optim import make_optimizer
-    from .preference import check_pairs
     check_pairs(pairs, vocab_size=model.vocab_size)
-    optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay, max_grad_norm=max_grad_norm)
+    optimizer = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = []
     model.train()
     for epoch in range(n_epochs):
@@ -119,6 +107,7 @@ def train_reward_model(model, pairs, *, n_epochs, batch_size, lr, margin=0.0, we
             loss, d_chosen, d_rejected = reward_loss(scores[:n], scores[n:], margin=margin)
             model.zero_grad()
             model.backward(np.concatenate([d_chosen, d_rejected]))
+            clip_grad_norm(optimizer.params, max_grad_norm or math.inf, error_if_nonfinite=True)
             optimizer.step()
             losses.append(loss)
             accs.append(pair_accuracy(scores[:n], scores[n:]))
@@ -132,6 +121,5 @@ def train_reward_model(model, pairs, *, n_epochs, batch_size, lr, margin=0.0, we
 
 def reward_model_accuracy(model, pairs):
     """Held-out pair accuracy: share of pairs where r(chosen) > r(rejected)."""
-    from .preference import check_pairs
     check_pairs(pairs, vocab_size=model.vocab_size)
     return pair_accuracy(model.score(pairs.chosen), model.score(pairs.rejected))

@@ -7,7 +7,8 @@ from lm import functional as F
 from lm.nn.generation import cached_logits, generate, sample_logits
 from lm.nn.gpt import GPT, GPTConfig
 
-from .torch_ref import gpt_hidden, gpt_logits, grads_of, rel_err, to_torch
+from .gradcheck import rel_err
+from .torch_ref import gpt_hidden, gpt_logits, grads_of, to_torch
 
 TOL = {"float64": 1e-10, "float32": 1e-5}
 TDTYPE = {"float64": torch.float64, "float32": torch.float32}

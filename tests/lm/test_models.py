@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from .torch_ref import bert_logits, grads_of, mlplm_logits, rel_err, t5_logits, to_torch
 
 from lm import checkpoint as ckpt
 from lm.nn import BERT, MLPLM, T5, BERTConfig, MLPLMConfig, T5Config, TransformerConfig
+
+from .gradcheck import rel_err
+from .torch_ref import bert_logits, grads_of, mlplm_logits, t5_logits, to_torch
 
 TOL = {"float64": 1e-10, "float32": 1e-5}
 TDTYPE = {"float64": torch.float64, "float32": torch.float32}

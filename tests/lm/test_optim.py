@@ -123,6 +123,18 @@ def test_clip_grad_norm_matches_torch():
         np.testing.assert_array_equal(p.grad, b)
 
 
+def test_clip_grad_norm_can_refuse_a_non_finite_gradient():
+    params = _params(np.random.default_rng(3))
+    params[0].grad[...] = 1.0
+    params[-1].grad.reshape(-1)[0] = np.nan
+    before = [p.grad.copy() for p in params]
+    assert math.isnan(clip_grad_norm([p for p in params], math.inf))  # measuring only: no error by default
+    with pytest.raises(ValueError, match="non-finite gradient"):
+        clip_grad_norm(params, 1.0, error_if_nonfinite=True)
+    for p, b in zip(params, before):  # nothing was scaled
+        np.testing.assert_array_equal(p.grad, b)
+
+
 def test_state_dict_round_trip_resumes_identically():
     rng = np.random.default_rng(3)
     a = _params(rng)

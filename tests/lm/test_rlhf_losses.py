@@ -4,51 +4,66 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lm.rlhf._logprobs import entropy, kl_full, token_logprobs, token_logprobs_backward
+from lm.functional import entropy, kl_divergence, log_sigmoid, log_sigmoid_backward, sigmoid
+from lm.functional import token_log_probs, token_log_probs_backward
 from lm.rlhf.dpo_loss import dpo_loss
 from lm.rlhf.gae import gae, whiten
 from lm.rlhf.kl import AdaptiveKLController, FixedKLController, adaptive_beta, kl_per_token, shape_rewards
 from lm.rlhf.ppo_loss import ppo_policy_loss, ppo_value_loss
 from lm.rlhf.reward import pair_accuracy, reward_loss
 
+from .gradcheck import numeric_grad, rel_err
+
 torch = pytest.importorskip("torch")  # CI installs the torch extra, so this always runs there
 F = torch.nn.functional
 
 
-def fd_grad(f, x, h=1e-6):
-    """Central finite differences of the scalar f at x (float64), one coordinate at a time."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
-
-
-def rel_err(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+def fd_grad(f, x):
+    """Finite differences of the scalar f(x) at x, on a float64 copy of x."""
+    x = np.array(x, dtype=np.float64)
+    return numeric_grad(lambda: f(x), x)
 
 
 def t64(x):
     return torch.tensor(np.asarray(x), dtype=torch.float64, requires_grad=True)
 
 
+def assert_matches_torch(loss, grads, tloss, leaves):
+    """Our (loss, gradients) against torch autograd of tloss w.r.t. the float64 leaves, to 1e-12."""
+    tloss.backward()
+    assert abs(loss - tloss.item()) < 1e-12
+    for g, leaf in zip(grads, leaves):
+        assert rel_err(g, leaf.grad.numpy()) < 1e-12
+
+
 # ---------------------------------------------------------------- log-probs, entropy, KL
 
-def test_token_logprobs_backward_matches_torch_and_fd():
+def test_token_log_probs_backward_matches_torch_and_fd():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(2, 3, 5)) * 3
     tokens = rng.integers(0, 5, size=(2, 3))
     w = rng.normal(size=(2, 3))
-    g = token_logprobs_backward(logits, tokens, w)
-    fd = fd_grad(lambda x: float((token_logprobs(x, tokens) * w).sum()), logits)
+    g = token_log_probs_backward(w, logits, tokens)
+    fd = fd_grad(lambda x: float((token_log_probs(x, tokens) * w).sum()), logits)
     assert rel_err(g, fd) < 1e-7
     tl = t64(logits)
     lp = F.log_softmax(tl, -1).gather(-1, torch.tensor(tokens)[..., None])[..., 0]
     (lp * torch.tensor(w)).sum().backward()
     assert rel_err(g, tl.grad.numpy()) < 1e-12
-    np.testing.assert_allclose(token_logprobs(logits, tokens), lp.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(token_log_probs(logits, tokens), lp.detach().numpy(), rtol=1e-12)
+
+
+def test_log_sigmoid_and_sigmoid_match_torch_and_fd():
+    z = np.array([-800.0, -30.0, -1.5, 0.0, 0.3, 4.0, 30.0, 800.0])
+    w = np.linspace(-1, 1, z.size)
+    tz = t64(z)
+    tl = F.logsigmoid(tz)
+    (tl * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(log_sigmoid(z), tl.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(sigmoid(z), torch.sigmoid(torch.tensor(z)).numpy(), rtol=1e-12, atol=1e-300)
+    assert rel_err(log_sigmoid_backward(w, z), tz.grad.numpy()) < 1e-12
+    zs = z[1:-1]
+    assert rel_err(log_sigmoid_backward(w[1:-1], zs), fd_grad(lambda x: float((log_sigmoid(x) * w[1:-1]).sum()), zs)) < 1e-7
 
 
 def test_entropy_and_kl_match_torch():
@@ -59,7 +74,7 @@ def test_entropy_and_kl_match_torch():
     want_kl = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=tp),
                                                 torch.distributions.Categorical(logits=tq)).numpy()
     np.testing.assert_allclose(entropy(p), want_h, rtol=1e-12)
-    np.testing.assert_allclose(kl_full(p, q), want_kl, rtol=1e-10)
+    np.testing.assert_allclose(kl_divergence(p, q), want_kl, rtol=1e-10)
 
 
 @given(st.integers(0, 2**32 - 1))
@@ -68,11 +83,11 @@ def test_kl_of_policy_against_itself_is_zero(seed):
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(3, 4, 6)) * 5
     tokens = rng.integers(0, 6, size=(3, 4))
-    logp = token_logprobs(logits, tokens)
+    logp = token_log_probs(logits, tokens)
     assert np.all(kl_per_token(logp, logp) == 0)
-    assert np.all(kl_full(logits, logits) == 0)
+    assert np.all(kl_divergence(logits, logits) == 0)
     # and a different policy has positive exact KL
-    assert np.all(kl_full(logits, logits + rng.normal(size=logits.shape)) > 0)
+    assert np.all(kl_divergence(logits, logits + rng.normal(size=logits.shape)) > 0)
 
 
 def test_shape_rewards_folds_kl_and_score_on_last_token():
@@ -92,10 +107,7 @@ def test_reward_loss_gradient_matches_torch_and_fd(margin):
     rp, rn = rng.normal(size=6) * 3, rng.normal(size=6) * 3
     loss, dp, dn = reward_loss(rp, rn, margin=margin)
     tp, tn = t64(rp), t64(rn)
-    tl = -F.logsigmoid(tp - tn - margin).mean()
-    tl.backward()
-    assert abs(loss - tl.item()) < 1e-12
-    assert rel_err(dp, tp.grad.numpy()) < 1e-12 and rel_err(dn, tn.grad.numpy()) < 1e-12
+    assert_matches_torch(loss, (dp, dn), -F.logsigmoid(tp - tn - margin).mean(), (tp, tn))
     assert rel_err(dp, fd_grad(lambda x: reward_loss(x, rn, margin=margin)[0], rp)) < 1e-7
 
 
@@ -122,10 +134,7 @@ def test_ppo_policy_loss_matches_torch_and_fd():
     tl = t64(logp)
     ratio = torch.exp(tl - torch.tensor(old))
     obj = torch.minimum(ratio * torch.tensor(adv), torch.clamp(ratio, 0.8, 1.2) * torch.tensor(adv))
-    tloss = -(obj * torch.tensor(mask)).sum() / mask.sum()
-    tloss.backward()
-    assert abs(loss - tloss.item()) < 1e-12
-    assert rel_err(g, tl.grad.numpy()) < 1e-12
+    assert_matches_torch(loss, (g,), -(obj * torch.tensor(mask)).sum() / mask.sum(), (tl,))
     assert 0 < stats["clip_fraction"] < 1
     fd = fd_grad(lambda x: ppo_policy_loss(x, old, adv, mask=mask, clip_eps=0.2)[0], logp)
     assert rel_err(g, fd) < 1e-6
@@ -156,9 +165,7 @@ def test_ppo_value_loss_matches_torch_and_fd():
     tvc = torch.tensor(old) + torch.clamp(tv - torch.tensor(old), -0.2, 0.2)
     tr = torch.tensor(returns)
     tloss = 0.5 * (torch.maximum((tv - tr) ** 2, (tvc - tr) ** 2) * torch.tensor(mask)).sum() / mask.sum()
-    tloss.backward()
-    assert abs(loss - tloss.item()) < 1e-12
-    assert rel_err(g, tv.grad.numpy()) < 1e-12
+    assert_matches_torch(loss, (g,), tloss, (tv,))
     assert 0 < stats["value_clip_fraction"] < 1
     fd = fd_grad(lambda x: ppo_value_loss(x, old, returns, mask=mask, clip_range=0.2)[0], values)
     assert rel_err(g, fd) < 1e-6
@@ -172,9 +179,7 @@ def test_dpo_loss_matches_torch_and_fd():
     loss, dc, dr, stats = dpo_loss(pc, pr, rc, rr, beta=0.3)
     tc, tr = t64(pc), t64(pr)
     tloss = -F.logsigmoid(0.3 * ((tc - torch.tensor(rc)) - (tr - torch.tensor(rr)))).mean()
-    tloss.backward()
-    assert abs(loss - tloss.item()) < 1e-12
-    assert rel_err(dc, tc.grad.numpy()) < 1e-12 and rel_err(dr, tr.grad.numpy()) < 1e-12
+    assert_matches_torch(loss, (dc, dr), tloss, (tc, tr))
     assert rel_err(dc, fd_grad(lambda x: dpo_loss(x, pr, rc, rr, beta=0.3)[0], pc)) < 1e-7
     # policy == reference: every implicit reward is 0, the loss is log 2
     assert dpo_loss(pc, pr, pc, pr, beta=0.3)[0] == pytest.approx(np.log(2))
@@ -232,8 +237,8 @@ def test_bad_input_raises_typed_errors():
         ppo_policy_loss(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 2)), mask=np.ones((2, 3)), clip_eps=0.2)
     with pytest.raises(ValueError, match="no positions"):
         ppo_value_loss(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 2)), mask=np.zeros((1, 2)), clip_range=0.2)
-    with pytest.raises(ValueError, match="token ids"):
-        token_logprobs(np.zeros((1, 2, 3)), np.array([[0, 3]]))
+    with pytest.raises(ValueError, match="target ids"):
+        token_log_probs(np.zeros((1, 2, 3)), np.array([[0, 3]]))
     with pytest.raises(ValueError, match="adaptive KL"):
         AdaptiveKLController(beta=0.1, target=0.0, horizon=10)
     with pytest.raises(ValueError, match="non-finite"):

@@ -3,13 +3,18 @@ finite differences, learning on trivial tasks, bit-identical seeded runs, and ba
 import numpy as np
 import pytest
 
+import lm.nn.generation
+import lm.rlhf.ppo
+import lm.rlhf.preference
+
+from lm import functional as F
 from lm.nn.gpt import GPT, GPTConfig
 from lm.rlhf import (PPOConfig, PreferencePairs, PreferenceRule, RewardModel, VocabMismatchError, collect_pairs,
                      copy_gpt, reward_loss, reward_model_accuracy, train_dpo, train_ppo, train_reward_model)
-from lm.rlhf._logprobs import token_logprobs, token_logprobs_backward
 from lm.rlhf.dpo import sequence_logprobs
 from lm.rlhf.policy import PolicyWithValue
-from lm.rlhf.sampling import cached_logits, generate
+
+from .gradcheck import check_param_grads
 
 V, P, N = 8, 3, 5  # vocabulary, prompt and response lengths of the toy tasks
 GOOD = 3           # the toy labeller likes this token
@@ -22,21 +27,6 @@ def tiny_gpt(seed=0, *, vocab_size=V, dtype="float64", block_size=P + N):
 
 def count_good(ids):
     return (ids[:, P:] == GOOD).sum(axis=1).astype(np.float64)
-
-
-def fd_check(loss_fn, params, rng, *, n_coords=6, h=1e-6):
-    """Compare each parameter's analytic grad (already accumulated) with central differences at a few coordinates."""
-    for p in params:
-        for flat in rng.choice(p.data.size, size=min(n_coords, p.data.size), replace=False):
-            i = np.unravel_index(flat, p.data.shape)
-            old = p.data[i]
-            p.data[i] = old + h
-            up = loss_fn()
-            p.data[i] = old - h
-            down = loss_fn()
-            p.data[i] = old
-            fd = (up - down) / (2 * h)
-            assert abs(p.grad[i] - fd) <= 1e-6 * max(1.0, abs(fd)), (p, i, p.grad[i], fd)
 
 
 def test_reward_model_gradient_matches_finite_differences():
@@ -52,7 +42,7 @@ def test_reward_model_gradient_matches_finite_differences():
     rm.zero_grad()
     rm.backward(np.concatenate([dc, dr]))
     params = dict(rm.named_parameters())
-    fd_check(loss, [params["head_w"], params["head_b"], params["trunk.wte.weight"],
+    check_param_grads(loss, [params["head_w"], params["head_b"], params["trunk.wte.weight"],
                     params["trunk.blocks.0.attn.qkv.weight"] if "trunk.blocks.0.attn.qkv.weight" in params
                     else params["trunk.ln_f.weight"]], rng)
 
@@ -65,26 +55,18 @@ def test_policy_with_value_gradient_matches_finite_differences():
 
     def loss():
         logits, values = model.forward(ids, prompt_length=P)
-        return float((token_logprobs(logits, ids[:, P:]) * w_logp).sum() + (values * w_val).sum())
+        return float((F.token_log_probs(logits, ids[:, P:]) * w_logp).sum() + (values * w_val).sum())
 
     logits, _ = model.forward(ids, prompt_length=P)
     model.zero_grad()
-    model.backward(token_logprobs_backward(logits, ids[:, P:], w_logp), w_val)
+    model.backward(F.token_log_probs_backward(w_logp, logits, ids[:, P:]), w_val)
     params = dict(model.named_parameters())
-    fd_check(loss, [params["value_w"], params["value_b"], params["gpt.wte.weight"], params["gpt.wpe.weight"]], rng)
+    check_param_grads(loss, [params["value_w"], params["value_b"], params["gpt.wte.weight"], params["gpt.wpe.weight"]], rng)
 
 
-def test_cached_sampler_matches_the_full_forward():
-    gpt = tiny_gpt(12, block_size=10)
-    gpt.blocks.append(type(gpt.blocks[0])(16, 2, 64, rng=np.random.default_rng(1), causal=True, dtype="float64"))
-    ids = np.random.default_rng(13).integers(0, V, size=(3, 10))
-    full, _ = gpt.forward(ids)
-    np.testing.assert_allclose(cached_logits(gpt, ids), full, rtol=0, atol=1e-12)
-    # same rng stream, same logits up to rounding: the same samples as the model's own generate
-    ours = generate(gpt, ids[:, :4], 6, rng=np.random.default_rng(14))
-    assert np.array_equal(ours, gpt.generate(ids[:, :4], 6, rng=np.random.default_rng(14)))
-    with pytest.raises(ValueError, match="exceed the context"):
-        generate(gpt, ids[:, :4], 8, rng=np.random.default_rng(0))
+def test_rollouts_sample_through_the_models_own_generator():
+    # lm.rlhf has no sampler of its own: rollouts are GPT.generate's key/value-cached sampler
+    assert lm.rlhf.ppo.generate is lm.rlhf.preference.generate is lm.nn.generation.generate
 
 
 def test_collect_pairs_orders_by_the_rule_and_drops_ties():

@@ -18,12 +18,6 @@ def grads_of(params):
     return {name: t.grad.numpy() for name, t in params.items()}
 
 
-def rel_err(a, b):
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
-
-
 def linear(P, name, x):
     y = x @ P[name + ".weight"]
     b = P.get(name + ".bias")
