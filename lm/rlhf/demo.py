@@ -37,47 +37,6 @@ def load_corpus(path=None):
     return text
 
 
-class CharTokenizer:
-    """One token per distinct character of the training text, ids in sorted character order.
-
-    The demo's default: a word-level rule on a character-level policy means the policy must learn to spell
-    the words the labeller likes, which a tiny GPT does within a few minutes on CPU.
-    """
-
-    def __init__(self, text):
-        self.chars = sorted(set(text))
-        self._index = {ch: i for i, ch in enumerate(self.chars)}
-
-    @property
-    def vocab_size(self):
-        return len(self.chars)
-
-    def encode(self, text):
-        try:
-            return np.array([self._index[ch] for ch in text], dtype=np.int64)
-        except KeyError as e:
-            raise ValueError(f"character {e.args[0]!r} is not in the tokenizer's vocabulary") from None
-
-    def decode(self, ids):
-        return "".join(self.chars[i] for i in ids)
-
-
-class BPETokenizer:
-    """fasttok's byte-level BPE trained on the corpus, seen through the same three names."""
-
-    def __init__(self, text, *, vocab_size):
-        if not bpe_available():
-            raise ValueError(BPE_MISSING)
-        self._tok = fasttok.train_bpe(text, vocab_size=vocab_size)
-        self.vocab_size = self._tok.vocab_size
-
-    def encode(self, text):
-        return np.asarray(self._tok.encode(text), dtype=np.int64)
-
-    def decode(self, ids):
-        return self._tok.decode([int(i) for i in ids])
-
-
 BPE_MISSING = ("fasttok's compiled core is not importable; build it with `pip install -e .` or "
                "`python setup.py build_ext --inplace`")
 
@@ -92,10 +51,19 @@ def bpe_available():
 
 
 def make_tokenizer(text, *, kind, vocab_size):
+    """A fasttok tokenizer trained on `text`.
+
+    "char": character-level BPE with no merges, i.e. one id per distinct character of `text`, numbered in
+    code-point order. The demo's default: a word-level rule on a character-level policy means the policy
+    must learn to spell the words the labeller likes, which a tiny GPT does within a few minutes on CPU.
+    "bpe": byte-level BPE with `vocab_size` ids.
+    """
     if kind == "char":
-        return CharTokenizer(text)
+        return fasttok.train_bpe(text, vocab_size=len(set(text)), byte_level=False)
     if kind == "bpe":
-        return BPETokenizer(text, vocab_size=vocab_size)
+        if not bpe_available():
+            raise ValueError(BPE_MISSING)
+        return fasttok.train_bpe(text, vocab_size=vocab_size)
     raise ValueError(f"tokenizer must be 'char' or 'bpe'; got {kind!r}")
 
 
@@ -200,7 +168,7 @@ def run_demo(config=None, *, corpus=None, seed=0, log=None):
     rng = np.random.default_rng(seed)
     text = load_corpus(corpus)
     tok = make_tokenizer(text, kind=cfg.tokenizer, vocab_size=cfg.bpe_vocab_size)
-    data = tok.encode(text)
+    data = np.asarray(tok.encode(text), dtype=np.int64)  # (N,)
     block = cfg.prompt_length + cfg.response_length
     gpt_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=cfg.n_layer, n_head=cfg.n_head,
                         d_model=cfg.d_model, dtype="float32")

@@ -3,14 +3,15 @@ finite differences, learning on trivial tasks, bit-identical seeded runs, and ba
 import numpy as np
 import pytest
 
+import fasttok
 import lm.nn.generation
 import lm.rlhf.ppo
 import lm.rlhf.preference
-
 from lm import functional as F
 from lm.nn.gpt import GPT, GPTConfig
 from lm.rlhf import (PPOConfig, PreferencePairs, PreferenceRule, RewardModel, VocabMismatchError, collect_pairs,
                      copy_gpt, reward_loss, reward_model_accuracy, train_dpo, train_ppo, train_reward_model)
+from lm.rlhf.demo import load_corpus, make_tokenizer
 from lm.rlhf.dpo import sequence_logprobs
 from lm.rlhf.policy import PolicyWithValue
 
@@ -199,3 +200,19 @@ def test_nan_rewards_raise():
     with pytest.raises(ValueError, match="same object|separate"):
         train_ppo(policy, policy, rng.integers(0, V, size=(4, P)), reward_fn=count_good,
                   config=PPOConfig(n_iterations=1, batch_size=4, minibatch_size=4, response_length=N), rng=rng)
+
+
+def test_demo_tokenizers_are_fasttok_tokenizers():
+    text = load_corpus()[:20_000]
+    char = make_tokenizer(text, kind="char", vocab_size=0)
+    assert isinstance(char, fasttok.Tokenizer)
+    # one id per distinct character, in code-point order: what the demo's own character tokenizer gave
+    chars = sorted(set(text))
+    assert char.vocab_size == len(chars) and [char.decode([i]) for i in range(len(chars))] == chars
+    index = {c: i for i, c in enumerate(chars)}
+    assert char.encode(text[:500]) == [index[c] for c in text[:500]]
+    bpe = make_tokenizer(text, kind="bpe", vocab_size=300)
+    assert isinstance(bpe, fasttok.Tokenizer) and bpe.vocab_size == 300
+    assert bpe.decode(bpe.encode(text[:500])) == text[:500]
+    with pytest.raises(ValueError, match="'char' or 'bpe'"):
+        make_tokenizer(text, kind="words", vocab_size=300)
