@@ -55,8 +55,9 @@ class TransformerConfig(ModelConfig):
         return self.d_ff or 4 * self.d_model
 
 
-def check_ids(idx, *, vocab_size: int, block_size: int | None = None) -> np.ndarray:
-    """Validate a (B, T) batch of token ids: integer dtype, in range, no longer than the context."""
+def check_ids(idx, *, vocab_size: int, block_size: int | None = None, key_mask=None) -> np.ndarray:
+    """Validate a (B, T) batch of token ids: integer dtype, in range, no longer than the context, and of the
+    shape of its padding mask ``key_mask`` (B, T) when there is one."""
     idx = np.asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"token ids must be integers, got dtype {idx.dtype}")
@@ -66,6 +67,8 @@ def check_ids(idx, *, vocab_size: int, block_size: int | None = None) -> np.ndar
         raise ValueError(f"sequence length {idx.shape[1]} exceeds the context length block_size={block_size}")
     if idx.size and (idx.min() < 0 or idx.max() >= vocab_size):
         raise ValueError(f"token id out of range [0, {vocab_size}): min {idx.min()}, max {idx.max()}")
+    if key_mask is not None and np.shape(key_mask) != idx.shape:
+        raise ValueError(f"padding mask shape {np.shape(key_mask)} does not match ids shape {idx.shape}")
     return idx
 
 

@@ -40,9 +40,7 @@ class BERT(LanguageModel):
 
     def forward_hidden(self, idx, *, key_mask=None) -> np.ndarray:
         c = self.config
-        idx = check_ids(idx, vocab_size=c.vocab_size, block_size=c.block_size)
-        if key_mask is not None and np.shape(key_mask) != idx.shape:
-            raise ValueError(f"key_mask shape {np.shape(key_mask)} does not match ids shape {idx.shape}")
+        idx = check_ids(idx, vocab_size=c.vocab_size, block_size=c.block_size, key_mask=key_mask)
         x = self.drop.forward(self.wte.forward(idx) + self.wpe.forward(np.arange(idx.shape[1])))  # (B, T, C)
         for block in self.blocks:
             x = block.forward(x, key_mask=key_mask)

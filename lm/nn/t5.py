@@ -50,9 +50,7 @@ class T5(LanguageModel):
 
     def encode(self, enc_ids, *, enc_mask=None) -> np.ndarray:
         c = self.config
-        enc_ids = check_ids(enc_ids, vocab_size=c.vocab_size, block_size=c.block_size)
-        if enc_mask is not None and np.shape(enc_mask) != enc_ids.shape:
-            raise ValueError(f"enc_mask shape {np.shape(enc_mask)} does not match ids shape {enc_ids.shape}")
+        enc_ids = check_ids(enc_ids, vocab_size=c.vocab_size, block_size=c.block_size, key_mask=enc_mask)
         x = self.shared.data[enc_ids] + self.enc_pos.forward(np.arange(enc_ids.shape[1]))  # (B, S, C)
         x = self.enc_drop.forward(x)
         for block in self.encoder:

@@ -17,12 +17,26 @@ TOL = {"float64": 1e-10, "float32": 1e-5}
 TDTYPE = {"float64": torch.float64, "float32": torch.float32}
 
 
-def _jitter(model, rng, scale=0.3):
+def _jittered(model_cls, cfg, *, seed, scale=0.3):
+    """A model whose weights are jittered away from the init (so LayerNorm gains, biases, ... all matter),
+    and the rng that goes on to draw its inputs."""
+    rng = np.random.default_rng(seed)
+    model = model_cls(cfg, rng=rng)
     for _, p in model.named_parameters():
         p.data[...] += (rng.standard_normal(p.shape) * scale).astype(p.data.dtype)
+    return model, rng
 
 
-def _compare(model, P, logits, tlogits, loss, tloss, dtype):
+def _check_against_torch(model, dtype, forward, torch_logits, tgt, *, eps=0.0):
+    """Run ``forward()`` -> (logits, loss) and ``model.backward()``; compare logits, loss and every gradient
+    with torch autograd of the cross-entropy of ``torch_logits(P)`` on the same weights P."""
+    logits, loss = forward()
+    model.zero_grad()
+    model.backward()
+    P = to_torch(model, TDTYPE[dtype])
+    tlogits = torch_logits(P)
+    tloss = _ce(tlogits, tgt, eps)
+    tloss.backward()
     tol = TOL[dtype]
     assert logits.dtype == np.dtype(dtype)
     assert rel_err(logits, tlogits.detach().numpy()) <= tol
@@ -40,22 +54,14 @@ def _ce(tl, tgt, eps=0.0):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_bert_matches_torch(dtype):
-    rng = np.random.default_rng(0)
     cfg = BERTConfig(vocab_size=19, block_size=7, n_layer=2, n_head=2, d_model=8, label_smoothing=0.1, dtype=dtype)
-    model = BERT(cfg, rng=rng)
-    _jitter(model, rng)
+    model, rng = _jittered(BERT, cfg, seed=0)
     idx = rng.integers(0, cfg.vocab_size, (3, 7))
     tgt = np.where(rng.random((3, 7)) < 0.5, idx, -100)
     tgt[0, 0] = idx[0, 0]
     key_mask = np.arange(7)[None, :] < np.array([7, 4, 2])[:, None]
-    logits, loss = model.forward(idx, tgt, key_mask=key_mask)
-    model.zero_grad()
-    model.backward()
-    P = to_torch(model, TDTYPE[dtype])
-    tl = bert_logits(P, cfg, idx, key_mask)
-    tloss = _ce(tl, tgt, 0.1)
-    tloss.backward()
-    _compare(model, P, logits, tl, loss, tloss, dtype)
+    _check_against_torch(model, dtype, lambda: model.forward(idx, tgt, key_mask=key_mask),
+                         lambda P: bert_logits(P, cfg, idx, key_mask), tgt, eps=0.1)
 
 
 def test_bert_padding_does_not_leak():
@@ -73,23 +79,15 @@ def test_bert_padding_does_not_leak():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_t5_matches_torch(dtype):
-    rng = np.random.default_rng(2)
     cfg = T5Config(vocab_size=21, block_size=6, target_size=5, n_layer=2, n_head=2, d_model=8, dtype=dtype)
-    model = T5(cfg, rng=rng)
-    _jitter(model, rng)
+    model, rng = _jittered(T5, cfg, seed=2)
     enc = rng.integers(0, 21, (2, 6))
     dec = rng.integers(0, 21, (2, 5))
     tgt = rng.integers(0, 21, (2, 5))
     tgt[1, 3:] = -100
     enc_mask = np.arange(6)[None, :] < np.array([6, 3])[:, None]
-    logits, loss = model.forward(enc, dec, tgt, enc_mask=enc_mask)
-    model.zero_grad()
-    model.backward()
-    P = to_torch(model, TDTYPE[dtype])
-    tl = t5_logits(P, cfg, enc, dec, enc_mask)
-    tloss = _ce(tl, tgt)
-    tloss.backward()
-    _compare(model, P, logits, tl, loss, tloss, dtype)
+    _check_against_torch(model, dtype, lambda: model.forward(enc, dec, tgt, enc_mask=enc_mask),
+                         lambda P: t5_logits(P, cfg, enc, dec, enc_mask), tgt)
 
 
 def test_t5_decoder_is_causal_and_generate_shapes():
@@ -118,14 +116,7 @@ def test_mlplm_matches_torch(dtype):
     model = MLPLM(cfg, rng=rng)
     idx = rng.integers(0, 17, (5, 3))
     tgt = rng.integers(0, 17, 5)
-    logits, loss = model.forward(idx, tgt)
-    model.zero_grad()
-    model.backward()
-    P = to_torch(model, TDTYPE[dtype])
-    tl = mlplm_logits(P, cfg, idx)
-    tloss = TF.cross_entropy(tl, torch.as_tensor(tgt))
-    tloss.backward()
-    _compare(model, P, logits, tl, loss, tloss, dtype)
+    _check_against_torch(model, dtype, lambda: model.forward(idx, tgt), lambda P: mlplm_logits(P, cfg, idx), tgt)
     with pytest.raises(ValueError, match="context"):
         model.forward(np.zeros((2, 4), dtype=int))
 
