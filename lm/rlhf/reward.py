@@ -30,7 +30,8 @@ def reward_loss(r_chosen, r_rejected, *, margin=0.0):
     n_pairs = r_chosen.shape[0]
     z = r_chosen - r_rejected - margin  # (N,)
     loss = float(-F.log_sigmoid(z).sum() / n_pairs)
-    d_chosen = F.log_sigmoid_backward(-1.0 / n_pairs, z).astype(r_chosen.dtype)  # (N,) d loss / dz = dz/dr+
+    # loss = mean(−log σ(z)) and dz/dr+ = 1, dz/dr− = −1: push −1/N back through log σ
+    d_chosen = F.log_sigmoid_backward(-1.0 / n_pairs, z).astype(r_chosen.dtype)  # (N,)
     return loss, d_chosen, -d_chosen
 
 
