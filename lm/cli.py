@@ -137,7 +137,7 @@ CLI_DEFAULTS = {
     "t5": {"eval_iters": (4, "span corruption draws random spans: there is no whole-validation-set figure"),
            "target_size": (0, "0: from --block-size and --noise-density")},
 }
-DERIVED = {"vocab_size"}  # model fields the command computes (from the tokenizer), never an option
+DERIVED = {"vocab_size"}  # model config fields a train command computes (from the tokenizer), never options
 
 _COMMENTED_FIELD = re.compile(r"^\s+(\w+)\s*:[^#]*#\s*(.+?)\s*$")
 
@@ -184,42 +184,43 @@ def _at_least(convert, minimum):
 
 
 def add_config_options(group, cls, *, defaults=None, skip=(), prefix="", shown=None):
-    """One option per scalar field of the dataclass `cls`, in field order: `--field-name` (`-k` for a
-    one-letter field), typed by the annotation (a bool is `--name/--no-name`), its default the field's
-    unless `defaults` names another; help from `metadata["help"]` or the field's comment, choices from
-    `metadata["choices"]`, a lower bound from `metadata["min"]`. Nested configs, `skip` and DERIVED are left
-    out.
+    """One option per scalar field of the dataclass `cls`: `--field-name` (`-k` for a one-letter field), typed
+    by the annotation (a bool is `--name/--no-name`), its default the field's unless `defaults` names another
+    ({field: (default, why)}, as in CLI_DEFAULTS); a field without a default is a required option. Help from
+    `metadata["help"]` or the field's comment, choices from `metadata["choices"]`, a lower bound from
+    `metadata["min"]`. Nested configs and the fields in `skip` are left out.
 
     With `prefix` the flags and destinations are prefixed (`--ppo-lr` -> args.ppo_lr). With `shown` (an
     instance of `cls`) an option is an override: absent from `args` unless given, its help showing the
     value it overrides (see `config_overrides`)."""
-    defaults = defaults or {}  # {field: (default, why)}, as in CLI_DEFAULTS
+    defaults = defaults or {}
     hints = typing.get_type_hints(cls)
     comments = field_comments(cls)
     for f in dataclasses.fields(cls):
         kind = _scalar_type(hints[f.name])
-        if f.name in skip or f.name in DERIVED or kind is None:
+        if f.name in skip or kind is None:
             continue
-        text = f.metadata.get("help") or comments.get(f.name, "")
+        text = (f.metadata.get("help") or comments.get(f.name, "")).replace("%", "%%")  # argparse formats help
+        options = {"dest": prefix + f.name}
         if shown is not None:
-            default = argparse.SUPPRESS
+            options["default"] = argparse.SUPPRESS
             text += f" (default {getattr(shown, f.name)})"
         elif f.name in defaults:
-            default, why = defaults[f.name]
+            options["default"], why = defaults[f.name]
             text += f" (default %(default)s; {why})"
-        else:
-            default = f.default
-            if default is not None and "default" not in text:
+        elif f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+            options["default"] = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if options["default"] is not None:  # None: the comment says what happens then
                 text += " (default %(default)s)"
-        options = {"default": default, "dest": prefix + f.name,
-                   "help": text.strip().replace("%", "%%").replace("%%(default)s", "%(default)s")}
+        else:
+            options["required"] = True
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         else:
             options["type"] = _at_least(kind, f.metadata["min"]) if "min" in f.metadata else kind
             options["choices"] = f.metadata.get("choices")
             options["metavar"] = None if options["choices"] else f.name.upper()
-        group.add_argument(_flag(prefix + f.name), **options)
+        group.add_argument(_flag(prefix + f.name), help=text.strip(), **options)
 
 
 def config_from(cls, args, **derived):
@@ -585,7 +586,7 @@ def _add_train_command(sub, family: str, config_cls, run, help_text):
     g.add_argument("--plot", help="write the loss curves to this PNG (needs matplotlib)")
     g.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and dropout")
     g = p.add_argument_group("model", f"{config_cls.__name__}'s fields (lm.nn); vocab_size is the tokenizer's")
-    add_config_options(g, config_cls, defaults=CLI_DEFAULTS.get(family))
+    add_config_options(g, config_cls, defaults=CLI_DEFAULTS.get(family), skip=DERIVED)
     p.set_defaults(run=run)
     return p
 

@@ -2,6 +2,7 @@
 directory, with --version and --help, and `python -m lm` too; one exit-status convention (0 ok, 1 a runtime or
 data error, 2 a usage error, 130 Ctrl-C, each a single line on stderr); BLAS threads capped for rlhf only; output
 paths checked before the long work; each family's command refusing another family's model."""
+import dataclasses
 import importlib
 import os
 import subprocess
@@ -13,6 +14,10 @@ import lm.__main__
 from lm import cli
 from lm.cli import main as lm_main
 from lm.ngram import train_ngram
+from lm.nn import BERTConfig, GPTConfig, T5Config
+from lm.rlhf.demo import DemoConfig, bpe_config
+from lm.rlhf.ppo import PPOConfig
+from lm.train import TrainingConfig
 
 from .cli_support import ROOT, TINY, TINY_RUN, fails_naming, word_text, write_corpus
 
@@ -78,6 +83,102 @@ def test_python_dash_m_lm_version_from_another_directory(tmp_path):
                          text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout == f"lm {_project()['version']} (the {_project()['name']} distribution)\n"
+
+
+# ----------------------------------------------------------------------------- options from dataclasses
+
+@dataclasses.dataclass
+class _Base:
+    width: int = 8                 # residual width
+    name: str = "x"
+
+
+@dataclasses.dataclass
+class _Toy(_Base):
+    size: int | None = None        # None means twice the width
+    rate: float = dataclasses.field(default=0.5, metadata={"help": "a 50% chance", "min": 0})
+    kind: str = dataclasses.field(default="a", metadata={"choices": ("a", "b")})
+    flag: bool = True              # on by default
+    name: str = "y"                # overridden: the subclass's comment and default
+    extra: tuple = ()              # not a scalar: no option
+
+
+def _toy_parser(**kwargs):
+    parser = cli._Parser(prog="toy")
+    cli.add_config_options(parser, _Toy, **kwargs)
+    return parser
+
+
+def test_every_scalar_field_is_an_option_with_the_fields_type_default_and_comment():
+    parser = _toy_parser(skip={"kind"})
+    args = parser.parse_args([])
+    assert vars(args) == {"width": 8, "name": "y", "size": None, "rate": 0.5, "flag": True}
+    assert cli.config_from(_Toy, args) == _Toy()
+    args = parser.parse_args(["--width", "3", "--size", "7", "--rate", "0.25", "--no-flag", "--name", "z"])
+    assert cli.config_from(_Toy, args) == _Toy(width=3, size=7, rate=0.25, flag=False, name="z")
+    text = parser.format_help()
+    assert "residual width (default 8)" in text and "None means twice the width\n" in text
+    assert "a 50% chance (default 0.5)" in text and "on by default (default True)" in text
+    assert "--extra" not in text and "--kind" not in text
+    with pytest.raises(cli.UsageError, match="must be >= 0"):
+        parser.parse_args(["--rate", "-1"])
+    with pytest.raises(cli.UsageError, match="invalid choice"):
+        _toy_parser().parse_args(["--kind", "c"])
+
+
+def test_cli_defaults_prefixes_and_overrides():
+    args = _toy_parser(defaults={"width": (4, "smaller here")}).parse_args([])
+    assert args.width == 4
+    assert "(default 4; smaller here)" in _toy_parser(defaults={"width": (4, "smaller here")}).format_help()
+    parser = _toy_parser(prefix="toy_", shown=_Toy(width=5))
+    args = parser.parse_args(["--toy-size", "2"])
+    assert vars(args) == {"toy_size": 2}  # an override is absent unless given
+    assert cli.config_overrides(args, _Toy, prefix="toy_") == {"size": 2}
+    assert "(default 5)" in parser.format_help()
+
+
+def test_a_field_without_a_default_is_a_required_option():
+    @dataclasses.dataclass
+    class Needs:
+        count: int   # how many
+
+    parser = cli._Parser(prog="needs")
+    cli.add_config_options(parser, Needs)
+    assert parser.parse_args(["--count", "3"]).count == 3
+    with pytest.raises(cli.UsageError, match="required"):
+        parser.parse_args([])
+
+
+COMMON = {"gpt": ["gpt", "train"], "bert": ["bert", "train"], "t5": ["t5", "train"]}
+CONFIGS = {"gpt": GPTConfig, "bert": BERTConfig, "t5": T5Config}
+
+
+@pytest.mark.parametrize("family", sorted(CONFIGS))
+def test_train_commands_have_every_config_field_and_its_default(family):
+    args = cli.build_parser().parse_args([*COMMON[family], "--tokenizer", "t", "-o", "o.npz", "corpus.txt"])
+    special = {name: value for name, (value, why) in cli.CLI_DEFAULTS.get(family, {}).items()}
+    for cls in (CONFIGS[family], TrainingConfig):
+        for f in dataclasses.fields(cls):
+            if f.name in cli.DERIVED:
+                assert not hasattr(args, f.name)
+            else:
+                assert getattr(args, f.name) == special.get(f.name, f.default), (family, f.name)
+    names = {f.name for cls in (CONFIGS[family], TrainingConfig) for f in dataclasses.fields(cls)}
+    assert set(special) <= names  # the table names real fields
+
+
+def test_the_rlhf_demo_has_an_override_for_every_config_field(capsys):
+    args = cli.build_parser().parse_args(["rlhf", "demo"])
+    assert not any(hasattr(args, f.name) for f in dataclasses.fields(DemoConfig) if f.name != "tokenizer")
+    assert lm_main(["rlhf", "demo", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())  # unwrapped
+    for f in dataclasses.fields(DemoConfig):
+        if f.name not in ("tokenizer", "ppo"):
+            assert f"--{f.name.replace('_', '-')} {f.name.upper()}" in help_text
+    for f in dataclasses.fields(PPOConfig):
+        assert f"--ppo-{f.name.replace('_', '-')}" in help_text
+    shown = bpe_config()  # the preset whose values the help shows
+    assert f"tokens of corpus context before each response (default {shown.prompt_length})" in help_text
 
 
 # ----------------------------------------------------------------------------- exit statuses
