@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.metadata
+import importlib.util
 import inspect
 import json
 import math
@@ -388,7 +389,9 @@ def read_text(path) -> str:
 
 def check_outputs(args):
     """Fail now, not after training, when -o or --plot cannot be written (-o's directory is created, as
-    the checkpoint writer would)."""
+    the checkpoint writer would), or when --plot is given without matplotlib."""
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise CommandError("--plot needs matplotlib: pip install 'fasttok[plot]'")
     try:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         check_output_path(args.output)
@@ -703,7 +706,3 @@ def build_parser() -> argparse.ArgumentParser:
     _add_neural(families)
     _add_rlhf(families)
     return parser
-
-
-if __name__ == "__main__":
-    sys.exit(main())

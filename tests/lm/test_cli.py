@@ -4,6 +4,7 @@ data error, 2 a usage error, 130 Ctrl-C, each a single line on stderr); BLAS thr
 paths checked before the long work; each family's command refusing another family's model."""
 import dataclasses
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -274,7 +275,7 @@ def test_blas_threads_are_capped_before_numpy_for_rlhf_only(family, capped):
 TINY_STEPS = [*TINY, "--steps", "2"]
 
 
-def test_train_commands_refuse_unwritable_outputs_before_training(tmp_path, capsys):
+def test_train_commands_refuse_unwritable_outputs_before_training(tmp_path, capsys, monkeypatch):
     corpus, tok = write_corpus(tmp_path, word_text(COLOURS, n_lines=60, per_line=6), vocab_size=270)
     a_directory = tmp_path / "out"
     a_directory.mkdir()
@@ -290,6 +291,14 @@ def test_train_commands_refuse_unwritable_outputs_before_training(tmp_path, caps
         assert str(a_directory) in err and "directory" in err, err
         assert "train step" not in err and "training:" not in err and "parameters" not in err, err
         assert len(err.strip().splitlines()) == 1, err
+    # --plot without matplotlib fails before training too, not after it
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else
+                        find_spec(name, *a))
+    err = fails_naming(capsys, ["gpt", "train", "--tokenizer", str(tok), "-o", str(tmp_path / "p.npz"), "--plot",
+                                str(tmp_path / "p.png"), *TINY_STEPS, str(corpus)], "--plot", "matplotlib")
+    assert "parameters" not in err and not (tmp_path / "p.npz").exists()
+    monkeypatch.undo()
     # a missing directory for a checkpoint is created, as the checkpoint writer always did
     assert lm_main(["gpt", "train", "--tokenizer", str(tok), "-o", str(tmp_path / "new" / "g.npz"), *TINY_STEPS,
                     str(corpus)]) == 0
