@@ -240,12 +240,14 @@ def config_overrides(args, cls, *, prefix="") -> dict:
     return {f.name: getattr(args, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(args, prefix + f.name)}
 
 
-def add_keyword_options(group, fn, helps: dict, *, choices=None):
-    """One option per name in `helps`, a keyword parameter of `fn` whose default (and its type) it takes."""
+def add_keyword_options(group, fn, helps: dict, *, choices=None, minimums=None):
+    """One option per name in `helps`, a keyword parameter of `fn` whose default (and its type) it takes;
+    `choices` and `minimums` ({name: value}) make argparse refuse other values (a usage error)."""
     params = inspect.signature(fn).parameters
     for name, text in helps.items():
         default = params[name].default
-        group.add_argument(_flag(name), type=type(default), default=default, choices=(choices or {}).get(name),
+        kind = _at_least(type(default), minimums[name]) if name in (minimums or {}) else type(default)
+        group.add_argument(_flag(name), type=kind, default=default, choices=(choices or {}).get(name),
                            help=f"{text} (default %(default)s)" if text else "default %(default)s")
 
 
@@ -356,9 +358,10 @@ def _add_ngram(families):
     p = sub.add_parser("train", help="train a model on a text file (one sentence per line)")
     p.add_argument("train", help="training text, one sentence per line")
     p.add_argument("-o", "--output", required=True, help="model path: .arpa, .arpa.gz or .npz")
-    add_keyword_options(p, train_ngram, {"order": "", "smoothing": "", "min_count": "rarer tokens become <unk>",
+    add_keyword_options(p, train_ngram, {"order": "longest n-gram", "smoothing": "estimator",
+                                         "min_count": "rarer tokens become <unk>",
                                          "k": "add_k: the added count", "alpha": "stupid_backoff: the backoff factor"},
-                        choices={"smoothing": SMOOTHINGS})
+                        choices={"smoothing": SMOOTHINGS}, minimums={"order": 1, "min_count": 1})
     p.add_argument("--tokenizer", help="a fasttok tokenizer file: model its token ids")
     p.add_argument("--lowercase", action="store_true", help="lowercase every line first")
     p.set_defaults(run=ngram_train)

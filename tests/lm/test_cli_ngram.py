@@ -77,6 +77,8 @@ def test_errors_are_reported(files, capsys):
     assert "error" in capsys.readouterr().err
     assert main(["train", "--smoothing", "nope", "-o", "x.arpa", str(files / "train.txt")]) == 2  # a usage error
     assert "--smoothing" in capsys.readouterr().err
+    assert main(["train", "--order", "0", "-o", "x.arpa", str(files / "train.txt")]) == 2
+    assert "argument --order: must be >= 1, got 0" in capsys.readouterr().err
 
 
 class _CharTokenizer:
