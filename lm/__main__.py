@@ -1,48 +1,39 @@
-"""`lm <family> <command> ...` (the console script) or `python -m lm ...`: each model family owns its
-sub-CLI in `lm/cli_<family>.py`, imported only when that family is asked for (the rlhf CLI caps BLAS
-threads before numpy is first imported)."""
+"""`python -m lm ...` and the `lm` console script: cap BLAS threads for `lm rlhf`, then run `lm.cli.main`.
+
+The cap only works if it is set before numpy is first imported, and `lm.cli` imports numpy (through
+`lm.nn`, `lm.data`, ...). So this module imports nothing of the project at its top: `main` sets the cap
+first, then imports `lm.cli` through the one `importlib.import_module` call below. That is also why
+pyproject.toml's console script is `lm.__main__:main`, not `lm.cli:main` (which works too, uncapped).
+"""
 import importlib
-import importlib.metadata
+import os
 import sys
 
-FAMILIES = ("ngram", "gpt", "bert", "t5", "rlhf")
-DISTRIBUTION = "fasttok"  # lm ships inside the fasttok distribution (one pyproject.toml)
-USAGE = f"usage: lm [--version] {{{','.join(FAMILIES)}}} ...   (or: python -m lm ...)"
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+EXIT_ERROR = 1  # lm.cli.EXIT_ERROR, which cannot be imported here when lm.cli itself fails to import
 
 
-def version() -> str:
-    """The version of the installed distribution; from a source tree that is not installed, the
-    package's own `fasttok.__version__`."""
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        return importlib.import_module(DISTRIBUTION).__version__
+def cap_blas_threads():
+    """One BLAS thread unless the user chose otherwise, for the RLHF demo: its matrices are tiny (width 64),
+    and on a busy 2-core machine OpenBLAS's worker threads made a 128x64 @ 64x192 product 100x slower, not
+    faster. Without effect once numpy is imported (e.g. when `lm.__main__.main` is called from a test)."""
+    if "numpy" not in sys.modules:
+        for var in BLAS_THREAD_VARIABLES:
+            os.environ.setdefault(var, "1")
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["--version"]:
-        print(f"lm {version()} (the {DISTRIBUTION} distribution)")
-        return 0
-    if argv[:1] in (["-h"], ["--help"]):
-        print(USAGE)
-        print(f"each family has its own --help, e.g. lm {FAMILIES[0]} --help")
-        return 0
-    if not argv or argv[0] not in FAMILIES:
-        print(USAGE, file=sys.stderr)
-        return 2
+    if argv[:1] == ["rlhf"]:
+        cap_blas_threads()
     try:
-        module = importlib.import_module(f"lm.cli_{argv[0]}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"lm.cli_{argv[0]}":  # a dependency of it is missing, not the command itself
-            print(f"lm: cannot start `lm {argv[0]}`: {exc}", file=sys.stderr)
-        else:
-            print(f"lm: the {argv[0]!r} command is not available in this build", file=sys.stderr)
-        return 2
-    except ImportError as exc:  # e.g. fasttok's compiled core is not built: one line, not a traceback
-        print(f"lm: cannot start `lm {argv[0]}`: {exc}", file=sys.stderr)
-        return 2
-    return module.main(argv[1:])
+        # imported here, after the cap above, not at the top: see the module docstring
+        cli = importlib.import_module("lm.cli")
+    except ImportError as exc:  # e.g. a dependency is missing: one line, not a traceback
+        command = f"lm {argv[0]}" if argv and not argv[0].startswith("-") else "lm"
+        print(f"lm: cannot start `{command}`: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return cli.main(argv)
 
 
 if __name__ == "__main__":

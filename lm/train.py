@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
@@ -14,6 +15,9 @@ from fasttok._progress import Progress  # the progress printer of both packages'
 from . import checkpoint as ckpt
 from .functional import IGNORE_INDEX
 from .optim import clip_grad_norm
+from .schedules import SCHEDULES, make_schedule
+
+DEFAULT_WARMUP = 100  # warm-up steps of TrainingConfig, unless the run is short: then a tenth of it
 
 
 class TrainingDivergedError(ValueError):
@@ -122,3 +126,45 @@ def train(model, batches: Iterable, *, optimizer, steps: int, schedule: Callable
             ckpt.save(checkpoint_path, model, optimizer=optimizer, step=step, rng=rng, history=history,
                       **(checkpoint_options or {}))
     return history
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The options of one training run, as `lm gpt|bert|t5 train` takes them (one flag per field)."""
+    steps: int = 1000             # optimizer steps
+    batch_size: int = 32          # sequences per step
+    lr: float = 1e-3              # peak learning rate
+    schedule: str = field(default="cosine", metadata={"choices": tuple(SCHEDULES)})  # learning-rate schedule
+    warmup: int | None = None     # linear warm-up steps (default min(100, steps // 10): a short run is not all warm-up)
+    gamma: float = 0.999          # decay factor of the exponential schedule
+    weight_decay: float = 0.1     # AdamW decoupled decay
+    clip: float = 1.0             # global gradient-norm clip
+    val_fraction: float = 0.1     # tail of the corpus held out
+    eval_every: int = 200         # evaluate every N steps
+    eval_iters: int = field(default=0, metadata={"min": 0, "help": (
+        "estimate the validation loss on N random batches, the same N at every evaluation (seeded by the run's "
+        "seed); 0: every validation window")})
+    checkpoint_every: int = 500   # checkpoint every N steps
+
+    def n_warmup(self) -> int:
+        """The warm-up steps: `warmup`, or by default at most a tenth of the run; never the whole run."""
+        warm = min(DEFAULT_WARMUP, self.steps // 10) if self.warmup is None else self.warmup
+        return min(warm, max(self.steps - 1, 0))
+
+    def lr_schedule(self) -> Callable[[int], float]:
+        """step -> learning rate: `schedule` after the warm-up, peaking at `lr` (cosine decays to lr / 10)."""
+        steps, warm, lr = self.steps, self.n_warmup(), self.lr
+        if self.schedule == "cosine":
+            return make_schedule("cosine", lr_max=lr, n_warmup=warm, n_total=max(steps, warm + 1), lr_min=lr / 10)
+        if self.schedule == "inverse_sqrt":
+            return make_schedule("inverse_sqrt", lr_max=lr, n_warmup=max(warm, 1))
+        if self.schedule == "exponential":
+            return make_schedule("exponential", lr_max=lr, n_warmup=warm, gamma=self.gamma)
+        return make_schedule(self.schedule, lr_max=lr, n_warmup=warm)
+
+
+def eval_rng(seed: int) -> np.random.Generator:
+    """The generator of a run's validation batches: the first child of the run's seed sequence, so evaluating
+    never draws from (and never shifts) the training batches' generator, and a resumed run sees the same
+    batches."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
