@@ -50,7 +50,7 @@ from .ngram import SMOOTHINGS, NgramModel, train_ngram
 from .nn import BERT, GPT, T5, BERTConfig, GPTConfig, T5Config
 from .optim import AdamW
 from .plot import plot_history
-from .rlhf import demo  # demo.bpe_available is looked up at each call, so a test can replace it
+from .rlhf import demo
 from .rlhf.demo import DemoConfig, bpe_config, format_table, quick_config, run_demo
 from .rlhf.ppo import PPOConfig
 from .tokenizer_file import TokenizerFile, TokenizerFileError, check_same
@@ -635,17 +635,7 @@ def _add_neural(families):
 # ----------------------------------------------------------------------------- rlhf
 
 def rlhf_demo(args, progress) -> int:
-    fallback = ""
-    if args.tokenizer != "char" and not demo.bpe_available():
-        if args.tokenizer == "bpe":  # asked for: never replaced by something else
-            raise CommandError(f"--tokenizer bpe: {demo.BPE_MISSING}")
-        # the documented results are on BPE tokens: a silent switch would pass off other numbers as them
-        fallback = " (fallback: fasttok's compiled core is not importable)"
-        progress.message(f"lm rlhf: WARNING: {demo.BPE_MISSING}. Falling back to one token per character: "
-                         "the results will not be the documented BPE run's. Pass --tokenizer char to choose "
-                         "characters knowingly.")
-        args.tokenizer = "char"
-    elif args.tokenizer == "auto":
+    if args.tokenizer == "auto":  # both kinds are fasttok tokenizers; "auto" is the documented BPE run
         args.tokenizer = "bpe"
     if args.quick:
         config = quick_config(tokenizer=args.tokenizer)
@@ -657,7 +647,7 @@ def rlhf_demo(args, progress) -> int:
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     results = run_demo(config, corpus=args.corpus, seed=args.seed, log=None if args.quiet else progress.message)
-    print(f"tokenizer: {args.tokenizer}{fallback}")
+    print(f"tokenizer: {args.tokenizer}")
     print(format_table(results))
     if args.plot:
         try:
@@ -684,8 +674,8 @@ def _add_rlhf(families):
     p.add_argument("--plot", default="rlhf_demo.png",
                    help="PNG of reward and KL per PPO iteration, if matplotlib is installed ('' to skip)")
     p.add_argument("--tokenizer", choices=("auto", "char", "bpe"), default="auto",
-                   help="a 512-token fasttok BPE trained on the corpus, or one token per character; auto "
-                        "(default) is bpe, or char with a warning when fasttok's compiled core is not importable")
+                   help="a 512-token fasttok BPE trained on the corpus, or a character-level fasttok BPE (one "
+                        "token per character); auto (default) is bpe")
     p.add_argument("--quick", action="store_true",
                    help="a scaled-down run (seconds) to check the installation; its numbers mean little")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -37,19 +37,6 @@ def load_corpus(path=None):
     return text
 
 
-BPE_MISSING = ("fasttok's compiled core is not importable; build it with `pip install -e .` or "
-               "`python setup.py build_ext --inplace`")
-
-
-def bpe_available():
-    """True when fasttok's compiled BPE core imports (an editable or built install)."""
-    try:
-        import fasttok._bpe  # noqa: F401  the check itself: an import that may fail
-    except ImportError:
-        return False
-    return True
-
-
 def make_tokenizer(text, *, kind, vocab_size):
     """A fasttok tokenizer trained on `text`.
 
@@ -61,8 +48,6 @@ def make_tokenizer(text, *, kind, vocab_size):
     if kind == "char":
         return fasttok.train_bpe(text, vocab_size=len(set(text)), byte_level=False)
     if kind == "bpe":
-        if not bpe_available():
-            raise ValueError(BPE_MISSING)
         return fasttok.train_bpe(text, vocab_size=vocab_size)
     raise ValueError(f"tokenizer must be 'char' or 'bpe'; got {kind!r}")
 

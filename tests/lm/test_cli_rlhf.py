@@ -1,7 +1,6 @@
 """`lm rlhf demo --quick`: the whole pipeline wired end to end, its JSON line, its plot, its seeded
-reproducibility, its errors, its DemoConfig/PPOConfig override options, and its tokenizer: the demo never falls
-back to characters silently (without fasttok's compiled core, `auto` says so loudly on stderr, even with --quiet,
-and in its output; an explicit `--tokenizer bpe` fails)."""
+reproducibility, its errors, its DemoConfig/PPOConfig override options, and its tokenizer choice (both kinds are
+fasttok tokenizers: `auto` is BPE, `char` a character-level BPE)."""
 import json
 import os
 
@@ -59,42 +58,20 @@ def test_demo_reports_bad_corpus(capsys, tmp_path):
     assert "too short" in capsys.readouterr().err
 
 
-# ----------------------------------------------------------------------------- options and tokenizer fallback
+# ----------------------------------------------------------------------------- options and tokenizer choice
 
 QUICK = ["demo", "--quick", "--quiet", "--json", "--plot", ""]
 
 
-@pytest.fixture()
-def no_core(monkeypatch):
-    monkeypatch.setattr(demo, "bpe_available", lambda: False)
-
-
-def test_auto_falls_back_to_characters_loudly(no_core, capsys):
-    assert main(QUICK) == 0
-    out, err = capsys.readouterr()
-    warning = [line for line in err.splitlines() if "WARNING" in line]
-    assert len(warning) == 1 and "not importable" in warning[0] and "--tokenizer char" in warning[0]
-    lines = out.strip().splitlines()
-    assert lines[0] == "tokenizer: char (fallback: fasttok's compiled core is not importable)"
-    assert json.loads(lines[-1])["tokenizer"] == "char"
-
-
-def test_an_explicit_bpe_request_fails_instead(no_core, capsys):
-    assert main([*QUICK, "--tokenizer", "bpe"]) == 1
-    out, err = capsys.readouterr()
-    assert out == "" and "--tokenizer bpe" in err and "not importable" in err and "Traceback" not in err
-    with pytest.raises(ValueError, match="not importable"):  # the library refuses too
-        demo.make_tokenizer("some text", kind="bpe", vocab_size=300)
-
-
-def test_choosing_characters_is_quiet(no_core, capsys, tmp_path):
-    short = tmp_path / "short.txt"  # the tokenizer is settled before the corpus is read: fail fast after it
+def test_auto_is_bpe_and_the_tokenizer_is_settled_before_the_corpus(capsys, tmp_path):
+    short = tmp_path / "short.txt"  # the choice is made before the corpus is read: fail fast after it
     short.write_text("too short", encoding="utf-8")
-    assert main([*QUICK, "--tokenizer", "char", "--corpus", str(short)]) == 1
-    err = capsys.readouterr().err
-    assert "too short" in err and "WARNING" not in err
-    assert main([*QUICK, "--corpus", str(short)]) == 1  # while auto does warn
-    assert "WARNING" in capsys.readouterr().err
+    for choice in (["--tokenizer", "char"], ["--tokenizer", "bpe"], []):
+        assert main([*QUICK, *choice, "--corpus", str(short)]) == 1
+        err = capsys.readouterr().err
+        assert "too short" in err and "Traceback" not in err
+    with pytest.raises(ValueError, match="'char' or 'bpe'"):  # the library refuses other kinds
+        demo.make_tokenizer("some text", kind="auto", vocab_size=300)
 
 
 def test_config_fields_are_override_options(monkeypatch, capsys):
