@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from fasttok import _bpe, _kernels, _wordpiece
-from fasttok._reference_wordpiece import gain, reference_encode_word
+from fasttok._reference import wordpiece as reference
 from fasttok.wordpiece import WordPieceTokenizer
 
 MASK64 = (1 << 64) - 1
@@ -246,7 +246,7 @@ def test_word_pairs_match_reference(units):
 @given(st.integers(1, 10**12), st.data())
 def test_gain_matches_reference(c, data):
     d = data.draw(st.integers(0, c))
-    assert _wordpiece._py_gain(float(c), float(d)) == gain(float(c), float(d))
+    assert _wordpiece._py_gain(float(c), float(d)) == reference.gain(float(c), float(d))
     if c <= 10**6:  # F(c) - F(c - d) directly: its cancellation stays below the tolerance here
         exact = c * math.log(c) - (c - d) * math.log(c - d) if d < c else c * math.log(c)
         assert math.isclose(_wordpiece._py_gain(float(c), float(d)), exact, rel_tol=1e-9, abs_tol=1e-6)
@@ -260,7 +260,7 @@ def test_encode_word_matches_reference(vocab, words):
     tok = WordPieceTokenizer(vocab, special_tokens=["[UNK]"])
     ids = {t: i for i, t in enumerate(vocab)}
     for word in words:
-        assert _wordpiece._py_encode_word(tok._core, word) == reference_encode_word(word, ids, unk_id=0)
+        assert _wordpiece._py_encode_word(tok._core, word) == reference.encode_word(word, ids, unk_id=0)
 
 
 @given(st.lists(st.tuples(st.text(min_size=1, max_size=12), st.integers(1, 5)), max_size=200))

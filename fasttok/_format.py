@@ -1,0 +1,95 @@
+"""The framing every tokenizer file shares: fasttok's native files, and Hugging Face's tokenizer.json.
+
+A native file is a header line, a settings line, then one record per line:
+
+    fasttok <model> <version>
+    {"byte_level": true, "pattern": "gpt2", "special_tokens": {...}, ...}     (JSON, one line)
+    <record>
+    ...
+
+What a record says belongs to the model (fasttok/bpe.py, fasttok/wordpiece.py); a model whose records
+end with `end N` (the number of records before it) makes a truncated file an error. Files diff cleanly
+line by line and serve directly as golden files in the tests.
+"""
+import json
+
+from fasttok._files import atomic_write
+from fasttok.errors import ModelFileError
+
+__all__ = ["HEADER", "FORMAT_VERSION", "write_native", "read_native", "is_native", "with_end", "without_end",
+           "write_json", "hf_added_tokens"]
+
+HEADER = "fasttok"
+FORMAT_VERSION = 1
+
+
+def write_native(path, model, settings, records):
+    """Write a native file atomically: the header of `model`, `settings` as one JSON line, the records."""
+    with atomic_write(path) as f:
+        f.write(f"{HEADER} {model} {FORMAT_VERSION}\n")
+        f.write(json.dumps(settings, ensure_ascii=False, sort_keys=True) + "\n")
+        for r in records:
+            f.write(r + "\n")
+
+
+def is_native(text):
+    """Whether `text` starts as a native file does."""
+    return text.startswith(HEADER + " ")
+
+
+def read_native(text, path):
+    """(model, settings, records) of a native file's text; ModelFileError naming `path` if the framing is bad.
+
+    >>> read_native('fasttok bpe 1\\n{"a": 1}\\nend 0\\n', "t")
+    ('bpe', {'a': 1}, ['end 0'])
+    """
+    if not text.endswith("\n"):
+        raise ModelFileError(f"{path}: truncated file (the last line is incomplete)")
+    lines = text.split("\n")[:-1]
+    head = lines[0].split()
+    if len(head) != 3 or head[0] != HEADER or not head[2].isdigit():
+        raise ModelFileError(f"{path}: malformed header line {lines[0]!r}")
+    _, model, version = head
+    if int(version) != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: format version {version} is not supported (this fasttok reads {FORMAT_VERSION})")
+    if len(lines) < 2:
+        raise ModelFileError(f"{path}: truncated file (no settings line)")
+    try:
+        settings = json.loads(lines[1])
+    except json.JSONDecodeError:
+        raise ModelFileError(f"{path}: corrupt settings line") from None
+    if not isinstance(settings, dict):
+        raise ModelFileError(f"{path}: corrupt settings line")
+    return model, settings, lines[2:]
+
+
+def with_end(records):
+    """`records` and the `end N` record that counts them (so a truncated file is detected)."""
+    return [*records, f"end {len(records)}"]
+
+
+def without_end(records):
+    """The records before the final `end N`; ModelFileError when it is missing or counts otherwise.
+
+    >>> without_end(["b 0 00", "end 1"])
+    ['b 0 00']
+    """
+    last = records[-1].split(" ") if records else []
+    if len(last) != 2 or last[0] != "end" or not last[1].isdigit():
+        raise ModelFileError("truncated file (no 'end' record)")
+    body = records[:-1]
+    if int(last[1]) != len(body):
+        raise ModelFileError(f"truncated or corrupt file: 'end' says {last[1]} records, found {len(body)}")
+    return body
+
+
+def write_json(path, data):
+    """Write a JSON document (a tokenizer.json) atomically, indented."""
+    with atomic_write(path) as f:
+        json.dump(data, f, ensure_ascii=False, indent=2)
+
+
+def hf_added_tokens(special_tokens):
+    """tokenizer.json's `added_tokens` for {special token: id}, in id order."""
+    return [{"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": False, "special": True} for s, i in sorted(special_tokens.items(), key=lambda x: x[1])]
