@@ -12,15 +12,29 @@ end with `end N` (the number of records before it) makes a truncated file an err
 line by line and serve directly as golden files in the tests.
 """
 import json
+import os
 
 from fasttok._files import atomic_write
 from fasttok.errors import ModelFileError
 
-__all__ = ["HEADER", "FORMAT_VERSION", "write_native", "read_native", "is_native", "with_end", "without_end",
+__all__ = ["HEADER", "FORMAT_VERSION", "read_text", "write_native", "read_native", "is_native", "with_end", "without_end",
            "write_json", "hf_added_tokens"]
 
 HEADER = "fasttok"
 FORMAT_VERSION = 1
+
+
+def read_text(path, what="tokenizer file"):
+    """The text of a UTF-8 model file; ModelFileError naming `path` when it cannot be read or decoded."""
+    try:
+        with open(os.fspath(path), "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ModelFileError(f"cannot read {what} {os.fspath(path)!r}: {e.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"{path}: not a {what} (invalid UTF-8 at byte offset {e.start})") from None
 
 
 def write_native(path, model, settings, records):

@@ -39,15 +39,7 @@ def load(path, *, lowercase=None, strip_accents=None):
 
 
 def _load_any(path, lowercase, strip_accents):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ModelFileError(f"cannot read tokenizer file {path!r}: {e.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ModelFileError(f"{path}: not a tokenizer file (invalid UTF-8 at byte {e.start})") from None
+    text = _format.read_text(path)
     if _format.is_native(text):
         model, settings, records = _format.read_native(text, path)
         if model not in MODELS:

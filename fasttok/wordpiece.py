@@ -369,14 +369,7 @@ def load_bert_vocab(vocab_txt, *, lowercase=None, strip_accents=None, unk_token=
 
 
 def _read_vocab_lines(path: Path) -> list[str]:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelFileError(f"cannot read vocabulary file {str(path)!r}: {e.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ModelFileError(f"{path}: invalid UTF-8 at byte offset {e.start}") from None
+    text = _format.read_text(path, "vocabulary file")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()

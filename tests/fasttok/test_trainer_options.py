@@ -89,7 +89,7 @@ def test_num_workers_is_the_old_name_of_num_threads(tmp_path):
 
 
 def test_prefix_and_suffix_are_the_old_names_of_the_markers():
-    tok = fasttok.train_bpe(CORPUS, vocab_size=60, byte_level=False, pattern="whitespace",
+    tok = fasttok.train_bpe(CORPUS, vocab_size=25, byte_level=False, pattern="whitespace",
                             continuing_subword_prefix="##", end_of_word_suffix="</w>")
     assert (tok.continuing_subword_prefix, tok.end_of_word_suffix) == ("##", "</w>")
     with pytest.warns(DeprecationWarning, match="renamed continuing_subword_prefix"):
