@@ -49,6 +49,14 @@ class WordCounts:
         else:
             self._add_pieces(compile_pattern(self._source).findall(text))
 
+    def _add_unit(self, unit):
+        """Count one work unit of count_words: ("text", [str...]) or ("file", path, start, stop)."""
+        if unit[0] == "text":
+            for text in unit[1]:
+                self._add_text(text)
+        else:
+            self._add_file(*unit[1:])
+
     def _add_pieces(self, pieces):
         counts = {}
         for p in pieces:
@@ -279,14 +287,10 @@ def count_words(corpus=None, *, files=None, pattern="gpt2", num_threads=1, num_w
     num_threads = check_num_threads(num_threads, num_workers)
     corpus = corpus_and_files(corpus, files)
     if num_threads == 1:
-        total = WordCounts(source)
-        for unit in _units(corpus, source, 1):
-            _count_into(total, unit)
-        return total
+        return _count_units(source, _units(corpus, source, 1))
     units = list(_units(corpus, source, num_threads))
-    total = WordCounts(source)
     if not units:
-        return total
+        return WordCounts(source)
     n = min(num_threads, len(units))
     if _scannable(source):
         # One table per thread (a table refuses concurrent updates); units are dealt round-robin.
@@ -295,21 +299,12 @@ def count_words(corpus=None, *, files=None, pattern="gpt2", num_threads=1, num_w
     else:
         with ProcessPoolExecutor(max_workers=n) as pool:
             parts = list(pool.map(_count_units, [source] * len(units), [[u] for u in units]))
-    for part in parts:
-        total._table.merge(part._table)
-    return total
-
-
-def _count_into(counts, unit):
-    if unit[0] == "text":
-        for text in unit[1]:
-            counts._add_text(text)
-    else:
-        counts._add_file(*unit[1:])
+    return WordCounts.merge(parts)
 
 
 def _count_units(source, units):
+    """One table of the given work units (a worker's share)."""
     counts = WordCounts(source)
     for unit in units:
-        _count_into(counts, unit)
+        counts._add_unit(unit)
     return counts
