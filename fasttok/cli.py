@@ -50,7 +50,6 @@ def _has_unk(args):
 _OPTION_SCOPES = [
     ("pattern", "--pattern", _is_bpe, "--model bpe"),
     ("char_level", "--char-level", _is_bpe, "--model bpe"),
-    ("threads", "--threads", _is_bpe, "--model bpe"),
     ("score", "--score", _is_wordpiece, "--model wordpiece"),
     ("no_lowercase", "--no-lowercase", _is_wordpiece, "--model wordpiece"),
     ("strip_accents", "--strip-accents", _is_wordpiece, "--model wordpiece"),
@@ -85,14 +84,14 @@ _STRIP_ACCENTS = {None: None, "auto": None, "yes": True, "no": False}  # None, a
 
 def _train(args, progress):
     common = dict(files=args.files, vocab_size=args.vocab_size, special_tokens=args.special_token,
-                  max_token_length=args.max_token_length, progress=progress)
+                  max_token_length=args.max_token_length, progress=progress,
+                  num_threads=1 if args.threads is None else args.threads)
     if args.min_frequency is not None:
         common["min_frequency"] = args.min_frequency
     if args.model == "bpe":
         return fasttok.train_bpe(**common, pattern="gpt2" if args.pattern is None else args.pattern,
                                  byte_level=not args.char_level, unk_token=args.unk_token,
-                                 continuing_subword_prefix=args.continuing_subword_prefix,
-                                 num_threads=1 if args.threads is None else args.threads)
+                                 continuing_subword_prefix=args.continuing_subword_prefix)
     if not args.special_token:
         del common["special_tokens"]  # the BERT five
     options = {k: v for k, v in (("score", args.score), ("unk_token", args.unk_token),
@@ -274,13 +273,14 @@ def build_parser():
     t.add_argument("--special-token", action="append", default=[], metavar="T")
     t.add_argument("--min-frequency", type=int, default=None, help="default: 1 for BPE, 2 for WordPiece")
     t.add_argument("--max-token-length", type=int, default=None)
+    t.add_argument("--threads", type=int, default=None,
+                   help="threads that count words (processes for a custom BPE regex); default 1")
+    t.add_argument("--workers", dest="threads", type=int, default=None, help=argparse.SUPPRESS)  # the old name
     b = t.add_argument_group("BPE")
     b.add_argument("--pattern", default=None, help="gpt2 (default), gpt4, whitespace, or a regex")
     b.add_argument("--char-level", action="store_true", default=None,
                    help="character-level instead of byte-level BPE")
-    b.add_argument("--threads", type=int, default=None,
-                   help="threads that count pre-tokens (processes for a custom regex)")
-    b.add_argument("--workers", dest="threads", type=int, default=None, help=argparse.SUPPRESS)  # the old name
+
     w = t.add_argument_group("WordPiece (--unk-token and --continuing-subword-prefix: also --char-level BPE)")
     w.add_argument("--score", choices=["likelihood", "pmi"], default=None, help="merge score (default: likelihood)")
     w.add_argument("--unk-token", default=None, help="default: [UNK] for WordPiece, none for BPE")

@@ -12,14 +12,17 @@ mechanism (pre-tokenizing, counting, merging, longest-match encoding) is fasttok
 [7592, 1010, 14477, 20961, 3468, 2088, 999]
 """
 import dataclasses
+import itertools
 import json
 import os
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from fasttok import _format, _wordpiece
+from fasttok._checks import check_num_threads
 from fasttok._files import atomic_write, check_output_path, corpus_and_files, corpus_items, read_blocks
 from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from fasttok.normalize import bert_char_classes
@@ -477,19 +480,48 @@ def _iter_texts(corpus):
             yield from read_blocks(item, cut=_cut_after_newline, block_size=_CHUNK_BYTES)
 
 
-def count_bert_words(corpus, *, lowercase=True, strip_accents=None):
+def _text_batches(texts):
+    """The texts joined with newlines into batches of about _CHUNK_BYTES characters. A BERT word never
+    spans a newline, so a batch has exactly the words of its texts, in one core call."""
+    batch, size = [], 0
+    for text in texts:
+        batch.append(text)
+        size += len(text)
+        if size >= _CHUNK_BYTES:
+            yield "\n".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield "\n".join(batch)
+
+
+def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=1):
     """Unique BERT pre-tokenized words of `corpus` with their counts (a core WordCounter).
 
     The words are those of BERT's normaliser and pre-tokenizer (fasttok.pretokenize.bert_pre_tokenize),
-    not the pre-tokens of a split pattern that fasttok.count_words counts.
+    not the pre-tokens of a split pattern that fasttok.count_words counts. num_threads > 1 counts
+    batches of text in parallel threads (the core releases the GIL), each into its own table, and adds
+    the tables up; the counts never depend on it.
     """
-    counter = _wordpiece.WordCounter()
-    for text in _iter_texts(corpus):
-        if not text:
-            continue
+    num_threads = check_num_threads(num_threads)
+    counters = [_wordpiece.WordCounter() for _ in range(num_threads)]
+
+    def count(counter, text):
         cps, offsets, lower_ascii, classes, strip = _prepare([text], lowercase, strip_accents)
         counter.add_text(cps, classes, lowercase, strip)
-    return counter
+
+    batches = _text_batches(_iter_texts(corpus))
+    if num_threads == 1:
+        for text in batches:
+            count(counters[0], text)
+        return counters[0]
+    with ThreadPoolExecutor(num_threads) as pool:
+        while group := list(itertools.islice(batches, num_threads)):
+            list(pool.map(count, counters, group))  # one batch per thread and table
+    total = counters[0]
+    for counter in counters[1:]:
+        for word, n in counter.items():
+            total.add_word(word, n)
+    return total
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -515,7 +547,7 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "l
                     min_frequency: int = 2, special_tokens=BERT_SPECIAL_TOKENS, unk_token: str = "[UNK]",
                     continuing_subword_prefix: str = "##", max_token_length: int | None = None,
                     lowercase: bool = True, strip_accents: bool | None = None,
-                    progress=None) -> WordPieceTokenizer:
+                    progress=None, num_threads: int = 1) -> WordPieceTokenizer:
     """Learn a WordPiece vocabulary of `vocab_size` tokens (special tokens + characters + merges).
 
     corpus and files as in `train_bpe` (texts and/or paths; a bare str naming a file is refused).
@@ -525,7 +557,8 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "l
     min_frequency: a pair occurring fewer times is never merged. max_token_length: no merged
     unit longer than this many characters (the prefix not counted). progress(n_done, n_total) is
     called as merges are made. Ties: higher score, then higher pair count, then the pair of
-    smaller ids. `unk_token` is added to the special tokens when missing. Options are checked by the
+    smaller ids. `unk_token` is added to the special tokens when missing. num_threads: parallel word
+    counting (see count_bert_words); the result does not depend on it. Options are checked by the
     same rules as train_bpe's (fasttok.tokenizer.TrainerOptions). If the corpus runs out of pairs
     first, a TrainingWarning says so and `tok.info` records it.
     """
@@ -534,8 +567,9 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "l
                                continuing_subword_prefix=continuing_subword_prefix,
                                max_token_length=max_token_length, lowercase=lowercase,
                                strip_accents=strip_accents, progress=progress)
+    num_threads = check_num_threads(num_threads)
     counter = count_bert_words(corpus_and_files(corpus, files), lowercase=options.lowercase,
-                               strip_accents=options.strip_accents)
+                               strip_accents=options.strip_accents, num_threads=num_threads)
     if len(counter) == 0:
         raise CorpusError("the corpus has no words to learn from")
     return _learn(counter, options)

@@ -90,8 +90,6 @@ def test_output_that_is_an_input(tmp_path, corpus, trained, capsys):
     (["--continuing-subword-prefix", "##"], "--continuing-subword-prefix is only for"),
     (["--model", "wordpiece", "--pattern", "gpt4"], "--pattern is only for --model bpe"),
     (["--model", "wordpiece", "--char-level"], "--char-level is only for --model bpe"),
-    (["--model", "wordpiece", "--threads", "2"], "--threads is only for --model bpe"),
-    (["--model", "wordpiece", "--workers", "2"], "--threads is only for --model bpe"),  # the old spelling
 ])
 def test_options_that_do_not_fit_the_model(tmp_path, corpus, trained, capsys, options, message):
     out = tmp_path / "tok"
