@@ -133,3 +133,14 @@ def test_a_pipe_is_a_readable_input(tmp_path, capsys):
     assert main(["train", "--vocab-size", "300", "-q", "-o", str(out), str(fifo)]) == 0
     writer.join(timeout=10)
     assert fasttok.load(out) == fasttok.train_bpe([TEXT], vocab_size=300)
+
+
+@pytest.mark.parametrize("model", ["bpe", "wordpiece"])
+def test_cli_threads_and_its_old_spelling(model, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("low lower lowest newer wider new news\n" * 100, encoding="utf-8")
+    size = "270" if model == "bpe" else "40"
+    common = ["train", "--model", model, "--vocab-size", size, "--min-frequency", "1", "-q", str(corpus)]
+    assert main([*common, "--threads", "2", "-o", str(tmp_path / "a")]) == 0
+    assert main([*common, "--workers", "2", "-o", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()

@@ -7,12 +7,12 @@ from hypothesis import given, settings, strategies as st
 import fasttok
 from fasttok._reference import bpe as reference
 from fasttok._reference.bpe import split
+from fasttok.cli import default_corpus
 from tests.fasttok.unicode_agreement import agreeing_text
 
 
 @pytest.fixture(scope="module")
 def tok():
-    from fasttok.cli import default_corpus
     return fasttok.train_bpe(default_corpus()[:400], vocab_size=1200, special_tokens=["<|endoftext|>", "<|pad|>"])
 
 

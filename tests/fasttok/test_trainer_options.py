@@ -125,15 +125,3 @@ def test_wordpiece_counts_and_vocabulary_do_not_depend_on_num_threads(monkeypatc
     one = count_bert_words(texts)
     assert dict(count_bert_words(texts, num_threads=3).items()) == dict(one.items())
     assert fasttok.train_wordpiece(texts, vocab_size=800, num_threads=3) == fasttok.train_wordpiece(texts, vocab_size=800)
-
-
-@pytest.mark.parametrize("model", ["bpe", "wordpiece"])
-def test_cli_threads_and_its_old_spelling(model, tmp_path):
-    from fasttok.cli import main
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(CORPUS * 20), encoding="utf-8")
-    size = "270" if model == "bpe" else "40"
-    common = ["train", "--model", model, "--vocab-size", size, "--min-frequency", "1", "-q", str(corpus)]
-    assert main([*common, "--threads", "2", "-o", str(tmp_path / "a")]) == 0
-    assert main([*common, "--workers", "2", "-o", str(tmp_path / "b")]) == 0
-    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
