@@ -23,7 +23,8 @@ import numpy as np
 
 from fasttok import _format, _wordpiece
 from fasttok._checks import check_num_threads
-from fasttok._files import atomic_write, check_output_path, corpus_and_files, corpus_items, read_blocks
+from fasttok._files import (BLOCK_SIZE, atomic_write, check_output_path, corpus_and_files, corpus_items,
+                            read_blocks)
 from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from fasttok.normalize import bert_char_classes
 from fasttok.normalize import lowercase as lowercase_text
@@ -40,7 +41,6 @@ _BERT_ROLES = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
                "mask_token": "[MASK]"}
 # transformers' "no length limit" (int(1e30)), what save_pretrained writes when no model set one.
 _NO_MAX_LENGTH = int(1e30)
-_CHUNK_BYTES = 1 << 20  # corpus files are read this much at a time, cut at the last newline
 
 
 def _utf32(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -477,17 +477,17 @@ def _iter_texts(corpus):
         if isinstance(item, str):
             yield item
         else:
-            yield from read_blocks(item, cut=_cut_after_newline, block_size=_CHUNK_BYTES)
+            yield from read_blocks(item, cut=_cut_after_newline, block_size=BLOCK_SIZE)
 
 
 def _text_batches(texts):
-    """The texts joined with newlines into batches of about _CHUNK_BYTES characters. A BERT word never
+    """The texts joined with newlines into batches of about BLOCK_SIZE characters. A BERT word never
     spans a newline, so a batch has exactly the words of its texts, in one core call."""
     batch, size = [], 0
     for text in texts:
         batch.append(text)
         size += len(text)
-        if size >= _CHUNK_BYTES:
+        if size >= BLOCK_SIZE:
             yield "\n".join(batch)
             batch, size = [], 0
     if batch:

@@ -120,7 +120,7 @@ def test_format_names(model, tmp_path):
 def test_wordpiece_counts_and_vocabulary_do_not_depend_on_num_threads(monkeypatch):
     from fasttok.wordpiece import count_bert_words
     from tests.texts import docs_text
-    monkeypatch.setattr("fasttok.wordpiece._CHUNK_BYTES", 20_000)  # many batches, so the threads share them
+    monkeypatch.setattr("fasttok.wordpiece.BLOCK_SIZE", 20_000)  # many batches, so the threads share them
     texts = docs_text()[:300_000].split("\n")
     one = count_bert_words(texts)
     assert dict(count_bert_words(texts, num_threads=3).items()) == dict(one.items())

@@ -217,7 +217,7 @@ def test_corpus_files_are_streamed_in_chunks_exactly(tmp_path, monkeypatch):
     text = "".join(f"Line {i} of the corpus, with words; and more: Ünï {i % 7}\n" for i in range(300))
     path = tmp_path / "corpus.txt"
     path.write_text(text, encoding="utf-8")
-    monkeypatch.setattr("fasttok.wordpiece._CHUNK_BYTES", 37)
+    monkeypatch.setattr("fasttok.wordpiece.BLOCK_SIZE", 37)
     assert sorted(count_bert_words([path]).items()) == sorted(count_bert_words([text]).items())
 
 
