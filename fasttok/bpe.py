@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 
 from fasttok import _bpe, _format, _pretok
+from fasttok._checks import check_num_threads
 from fasttok.counts import WordCounts, count_words
 from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
 from fasttok.pretokenize import (GPT2_PATTERN, PATTERNS, WHITESPACE_PATTERN, hf_pattern, pattern_from_hf,
                                  pattern_name, pattern_source, safe_cut, splitter)
-from fasttok._checks import check_num_threads
 from fasttok.tokenizer import Tokenizer, TrainerOptions
 
 __all__ = ["BPETokenizer", "BPEOptions", "train_bpe", "train_bpe_from_counts", "load_gpt2",

@@ -332,9 +332,10 @@ class TrainerOptions:
     def _set(self, name, value):
         object.__setattr__(self, name, value)  # a checked value replaces the given one, once, in __post_init__
 
-    def check_vocab_size(self, n_fixed, what):
-        """The number of merges to learn when `n_fixed` ids (the special tokens and `what`) are taken."""
-        n_fixed += len(self.special_tokens)
+    def check_vocab_size(self, n_base, what):
+        """The number of merges that fit beside the special tokens and `n_base` base symbols (`what`
+        says which, for the message); ValueError when vocab_size leaves no room for those."""
+        n_fixed = n_base + len(self.special_tokens)
         if self.vocab_size < n_fixed:
             raise ValueError(f"vocab_size {self.vocab_size} is below the {len(self.special_tokens)} special tokens "
                              f"plus the {what} (at least {n_fixed} needed)")
@@ -346,6 +347,7 @@ class TrainerOptions:
         if n_made < n_planned:
             info["reason"] = (f"the corpus ran out of pairs (min_frequency={self.min_frequency}) after {n_made} "
                               f"of {n_planned} merges; vocab_size is {self.vocab_size - (n_planned - n_made)}")
+            # stacklevel: early_stop <- the model's _learn <- train_bpe / train_wordpiece <- their caller
             warnings.warn(info["reason"], TrainingWarning, stacklevel=4)
         return info
 
