@@ -115,8 +115,8 @@ def learn_merges(word_counts: dict, *, n_new: int, score: str = "pmi", min_frequ
     return vocab, merges
 
 
-def encode_word(word: str, vocab: dict, *, unk_id: int, prefix: str = "##",
-                          max_chars: int | None = 100) -> list[int]:
+def encode_word(word: str, vocab: dict, *, unk_id: int, continuing_subword_prefix: str = "##",
+                max_chars: int | None = 100) -> list[int]:
     """Greedy longest-match-first: HF's WordPiece loop, quadratic and obviously right."""
     if max_chars is not None and len(word) > max_chars:
         return [unk_id]
@@ -124,7 +124,7 @@ def encode_word(word: str, vocab: dict, *, unk_id: int, prefix: str = "##",
     while start < len(word):
         end = len(word)
         while end > start:
-            piece = word[start:end] if start == 0 else prefix + word[start:end]
+            piece = word[start:end] if start == 0 else continuing_subword_prefix + word[start:end]
             if piece in vocab:
                 out.append(vocab[piece])
                 break

@@ -155,7 +155,8 @@ def test_encoder_without_prefix_and_with_a_long_prefix():
         tok = WordPieceTokenizer(vocab, special_tokens=["[UNK]"], continuing_subword_prefix=prefix)
         ids = {t: i for i, t in enumerate(vocab)}
         for word in ["ab", "abab", "bab", "babab", "aab", "ba"]:
-            assert tok._core.encode_word_py(word) == reference.encode_word(word, ids, unk_id=0, prefix=prefix)
+            assert tok._core.encode_word_py(word) == reference.encode_word(
+                word, ids, unk_id=0, continuing_subword_prefix=prefix)
 
 
 def test_long_word_correct_at_scale():
