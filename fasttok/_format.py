@@ -2,13 +2,13 @@
 
 A native file is a header line, a settings line, then one record per line:
 
-    fasttok <model> <version>
+    fasttok <model> <version>             (each model numbers its own versions)
     {"byte_level": true, "pattern": "gpt2", "special_tokens": {...}, ...}     (JSON, one line)
     <record>
     ...
 
-What a record says belongs to the model (fasttok/bpe.py, fasttok/wordpiece.py); a model whose records
-end with `end N` (the number of records before it) makes a truncated file an error. Files diff cleanly
+What a record says belongs to the model (fasttok/bpe.py, fasttok/wordpiece.py); the last record is
+`end N`, the number of records before it, so that a truncated file is an error. Files diff cleanly
 line by line and serve directly as golden files in the tests.
 """
 import json
@@ -17,11 +17,10 @@ import os
 from fasttok._files import atomic_write
 from fasttok.errors import ModelFileError
 
-__all__ = ["HEADER", "FORMAT_VERSION", "read_text", "write_native", "read_native", "is_native", "with_end", "without_end",
+__all__ = ["HEADER", "read_text", "write_native", "read_native", "is_native", "with_end", "without_end",
            "write_json", "hf_added_tokens"]
 
 HEADER = "fasttok"
-FORMAT_VERSION = 1
 
 
 def read_text(path, what="tokenizer file"):
@@ -37,10 +36,11 @@ def read_text(path, what="tokenizer file"):
         raise ModelFileError(f"{path}: not a {what} (invalid UTF-8 at byte offset {e.start})") from None
 
 
-def write_native(path, model, settings, records):
-    """Write a native file atomically: the header of `model`, `settings` as one JSON line, the records."""
+def write_native(path, model, version, settings, records):
+    """Write a native file atomically: the header of `model` `version`, `settings` as one JSON line,
+    the records."""
     with atomic_write(path) as f:
-        f.write(f"{HEADER} {model} {FORMAT_VERSION}\n")
+        f.write(f"{HEADER} {model} {version}\n")
         f.write(json.dumps(settings, ensure_ascii=False, sort_keys=True) + "\n")
         for r in records:
             f.write(r + "\n")
@@ -52,10 +52,11 @@ def is_native(text):
 
 
 def read_native(text, path):
-    """(model, settings, records) of a native file's text; ModelFileError naming `path` if the framing is bad.
+    """(model, version, settings, records) of a native file's text; ModelFileError naming `path` if the
+    framing is bad (which versions a model reads is the model's business).
 
     >>> read_native('fasttok bpe 1\\n{"a": 1}\\nend 0\\n', "t")
-    ('bpe', {'a': 1}, ['end 0'])
+    ('bpe', 1, {'a': 1}, ['end 0'])
     """
     if not text.endswith("\n"):
         raise ModelFileError(f"{path}: truncated file (the last line is incomplete)")
@@ -64,8 +65,6 @@ def read_native(text, path):
     if len(head) != 3 or head[0] != HEADER or not head[2].isdigit():
         raise ModelFileError(f"{path}: malformed header line {lines[0]!r}")
     _, model, version = head
-    if int(version) != FORMAT_VERSION:
-        raise ModelFileError(f"{path}: format version {version} is not supported (this fasttok reads {FORMAT_VERSION})")
     if len(lines) < 2:
         raise ModelFileError(f"{path}: truncated file (no settings line)")
     try:
@@ -74,7 +73,7 @@ def read_native(text, path):
         raise ModelFileError(f"{path}: corrupt settings line") from None
     if not isinstance(settings, dict):
         raise ModelFileError(f"{path}: corrupt settings line")
-    return model, settings, lines[2:]
+    return model, int(version), settings, lines[2:]
 
 
 def with_end(records):
@@ -82,14 +81,17 @@ def with_end(records):
     return [*records, f"end {len(records)}"]
 
 
-def without_end(records):
-    """The records before the final `end N`; ModelFileError when it is missing or counts otherwise.
+def without_end(records, *, required=True):
+    """The records before the final `end N`; ModelFileError when it counts otherwise, or is missing
+    and `required` (required=False: for a model's files from before it had the record).
 
     >>> without_end(["b 0 00", "end 1"])
     ['b 0 00']
     """
     last = records[-1].split(" ") if records else []
     if len(last) != 2 or last[0] != "end" or not last[1].isdigit():
+        if not required:
+            return records
         raise ModelFileError("truncated file (no 'end' record)")
     body = records[:-1]
     if int(last[1]) != len(body):

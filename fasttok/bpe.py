@@ -278,7 +278,7 @@ class BPETokenizer(Tokenizer):
         return settings, _format.with_end(records)
 
     @classmethod
-    def from_native(cls, settings, records):
+    def from_native(cls, settings, records, version=1):
         byte_level = settings.get("byte_level", True)
         base, merges = _parse_records(_format.without_end(records), byte_level=byte_level)
         return cls(base=base, merges=merges, special_tokens=settings.get("special_tokens") or {},

@@ -41,10 +41,14 @@ def load(path, *, lowercase=None, strip_accents=None):
 def _load_any(path, lowercase, strip_accents):
     text = _format.read_text(path)
     if _format.is_native(text):
-        model, settings, records = _format.read_native(text, path)
+        model, version, settings, records = _format.read_native(text, path)
         if model not in MODELS:
             raise ModelFileError(f"{path}: unknown model {model!r} in header")
-        return _read(path, "record", MODELS[model].from_native, settings, records)
+        cls = MODELS[model]
+        if version not in cls.native_versions:
+            raise ModelFileError(f"{path}: {model} format version {version} is not supported (this fasttok "
+                                 f"reads {', '.join(map(str, cls.native_versions))})")
+        return _read(path, "record", cls.from_native, settings, records, version)
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)

@@ -7,10 +7,10 @@ subclass (`BPETokenizer` in fasttok/bpe.py, `WordPieceTokenizer` in fasttok/word
 - `_encode_ordinary_many(texts) -> list[list[int]]`, no special tokens inside the texts;
 - `_decode(ids, errors) -> str` for ids that are not special tokens;
 - `_id_to_token` (list of str) and `_token_to_id` (dict);
-- `to_native() -> (settings, records)` and classmethod `from_native(settings, records)`;
+- `to_native() -> (settings, records)` and classmethod `from_native(settings, records, version)`;
 - `to_hf_json() -> dict` and classmethod `from_hf_json(data)`;
-- class attributes `model` (its name in files), `formats` (what `save` writes) and
-  `default_allowed_special`.
+- class attributes `model` (its name in files), `native_versions` (the versions of its native
+  files it reads, the last one written), `formats` (what `save` writes) and `default_allowed_special`.
 """
 import dataclasses
 import operator
@@ -39,6 +39,7 @@ FORMAT_ALIASES = {"hf": "tokenizer.json"}
 class Tokenizer:
     model = None
     formats = ("native", "tokenizer.json")
+    native_versions = (1,)  # the native format versions from_native reads; the last is the one written
     default_allowed_special = frozenset()
 
     def __init__(self, *, special_tokens):
@@ -240,7 +241,7 @@ class Tokenizer:
         """Write one of `self.formats`; a model with a format of its own extends this."""
         if format == "native":
             settings, records = self.to_native()
-            _format.write_native(path, self.model, settings, records)
+            _format.write_native(path, self.model, self.native_versions[-1], settings, records)
         else:
             _format.write_json(path, self.to_hf_json())
 
@@ -252,7 +253,7 @@ class Tokenizer:
 
     def __reduce__(self):
         settings, records = self.to_native()
-        return (type(self).from_native, (settings, records))
+        return (type(self).from_native, (settings, records, self.native_versions[-1]))
 
     def __repr__(self):
         return f"<{type(self).__name__} vocab_size={self.vocab_size} special_tokens={len(self._special)}>"

@@ -87,6 +87,7 @@ class WordPieceTokenizer(Tokenizer):
 
     model = "wordpiece"
     formats = ("native", "tokenizer.json", "vocab.txt")
+    native_versions = (1, 2)  # 2 ends with `end N`
     default_allowed_special = "all"  # BERT matches typed special tokens like [SEP]
 
     def __init__(self, vocab, *, special_tokens=BERT_SPECIAL_TOKENS, unk_token="[UNK]",
@@ -221,11 +222,16 @@ class WordPieceTokenizer(Tokenizer):
             f.write(json.dumps(config, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
     def to_native(self) -> tuple[dict, list[str]]:
-        """Settings, then one token per line in id order (JSON-quoted when not plain)."""
-        return self._settings(), [_quote(t) for t in self._id_to_token]
+        """Settings, then one token per line in id order (JSON-quoted when not plain), then `end N`.
+
+        A token is never written as `end N`: one holding a space is always quoted.
+        """
+        return self._settings(), _format.with_end([_quote(t) for t in self._id_to_token])
 
     @classmethod
-    def from_native(cls, settings: dict, records: list[str]):
+    def from_native(cls, settings: dict, records: list[str], version: int = 2):
+        # Version 1 files, from before the `end N` record, are still read.
+        records = _format.without_end(records) if version >= 2 else records
         try:
             vocab = [_unquote(r) for r in records]
             return cls(vocab, **settings)
