@@ -26,7 +26,7 @@ from fasttok.errors import CorpusError
 from fasttok.normalize import repair_surrogates
 
 __all__ = ["atomic_write", "check_output_path", "corpus_and_files", "corpus_items", "check_corpus_file",
-           "open_corpus_file", "read_blocks", "stream_blocks", "decode_utf8", "BLOCK_SIZE"]
+           "open_corpus_file", "read_blocks", "stream_blocks", "decode_utf8", "utf8_error", "BLOCK_SIZE"]
 
 # Files are read in blocks of about this many bytes, cut where no pre-token can straddle the cut.
 BLOCK_SIZE = 1 << 20
@@ -261,5 +261,10 @@ def decode_utf8(data, path, offset):
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CorpusError(f"{path}: invalid UTF-8 at byte offset {offset + e.start} "
-                          f"(byte 0x{data[e.start]:02x})") from None
+        raise utf8_error(e, data, path, offset) from None
+
+
+def utf8_error(error, data, path, offset):
+    """The CorpusError for a UnicodeDecodeError in `data`, which starts at byte `offset` of `path`."""
+    return CorpusError(f"{path}: invalid UTF-8 at byte offset {offset + error.start} "
+                       f"(byte 0x{data[error.start]:02x})")

@@ -13,8 +13,8 @@ import numpy as np
 from fasttok import _pretok
 from fasttok._checks import check_num_threads
 from fasttok._files import (BLOCK_SIZE, atomic_write, corpus_and_files, corpus_items, open_corpus_file,
-                            read_blocks)
-from fasttok.errors import CorpusError, ModelFileError
+                            read_blocks, utf8_error)
+from fasttok.errors import ModelFileError
 from fasttok.pretokenize import compile_pattern, pattern_name, pattern_source, safe_cut
 
 _FORMAT = "fasttok-counts"
@@ -91,8 +91,7 @@ class WordCounts:
                 try:
                     used = self._table.add_bytes(data, final=final) if data else 0
                 except UnicodeDecodeError as e:
-                    raise CorpusError(f"{path_s}: invalid UTF-8 at byte offset {offset + e.start} "
-                                      f"(byte 0x{data[e.start]:02x})") from None
+                    raise utf8_error(e, data, path_s, offset) from None
                 if final:
                     return
                 pending = data[used:]
@@ -243,12 +242,9 @@ def _units(corpus, source, num_threads):
 
 def _file_ranges(path):
     """Byte ranges of a file cut at lone newlines between printable ASCII (see pretokenize.safe_cut)."""
-    try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise CorpusError(f"cannot read corpus file {os.fspath(path)!r}: {e.strerror}") from None
     start = 0
-    with open(path, "rb") as f:
+    with open_corpus_file(path) as f:
+        size = os.fstat(f.fileno()).st_size
         while size - start > _SPLIT_BYTES:
             f.seek(start + _SPLIT_BYTES)
             window = f.read(1 << 16)
