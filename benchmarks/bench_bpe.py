@@ -110,7 +110,7 @@ def encode_fasttok(corpus, gpt2_dir):
 def gpt2_tiktoken(gpt2_dir):
     """tiktoken built from the same GPT-2 files as fasttok.load_gpt2, with the GPT-2 pattern."""
     import tiktoken
-    from fasttok.tokenizer import CHAR_TO_BYTE
+    from fasttok.bpe import CHAR_TO_BYTE
     encoder = json.loads((pathlib.Path(gpt2_dir) / "encoder.json").read_text(encoding="utf-8"))
     ranks = {bytes(CHAR_TO_BYTE[c] for c in t): i for t, i in encoder.items() if t != "<|endoftext|>"}
     return tiktoken.Encoding("gpt2-files", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})

@@ -15,7 +15,7 @@ linear   encodes one long piece -- "a" * n, and n random letters without spaces 
          to 10 MB with the GPT-2 files and with a fasttok-trained tokenizer; tiktoken (GPT-2 ranks)
          runs on the same inputs for reference. Time per byte should be flat. A config that takes
          longer than --timeout seconds is stopped and the larger sizes of that row are not tried.
-threads  fasttok training and counting (`num_workers=`, when this fasttok's train_bpe / count_words
+threads  fasttok training and counting (`num_threads=`, or `num_workers=` in older fasttoks, when train_bpe / count_words
          have it) and encode_batch (`num_threads=`) with 1 and 2 threads.
 peers    the training comparison of bench_bpe.py (youtokentome included, when it is installed), with
          the speed-up by wall and by CPU seconds: the tool's time / fasttok's (above 1: fasttok is faster).
@@ -69,9 +69,9 @@ def _warm_up_fasttok():
     return fasttok, time.perf_counter() - start
 
 
-def train_fasttok(corpus, vocab_size, num_workers=None, save=None):
+def train_fasttok(corpus, vocab_size, threads=None, keyword="num_threads", save=None):
     fasttok, setup = _warm_up_fasttok()
-    options = {} if num_workers is None else {"num_workers": num_workers}
+    options = {} if threads is None else {keyword: threads}
     start, cpu = time.perf_counter(), _cpu_seconds()
     tok = fasttok.train_bpe(pathlib.Path(corpus), vocab_size=vocab_size, pattern="gpt2", **options)
     seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
@@ -81,10 +81,10 @@ def train_fasttok(corpus, vocab_size, num_workers=None, save=None):
             "vocab": tok.vocab_size, "merges": _digest(tok.merges)}
 
 
-def count_fasttok(corpus, num_workers=None):
+def count_fasttok(corpus, threads=None, keyword="num_threads"):
     """fasttok.count_words alone: the part of training that reads the whole corpus."""
     fasttok, setup = _warm_up_fasttok()
-    options = {} if num_workers is None else {"num_workers": num_workers}
+    options = {} if threads is None else {keyword: threads}
     start, cpu = time.perf_counter(), _cpu_seconds()
     counts = fasttok.count_words(pathlib.Path(corpus), pattern="gpt2", **options)
     seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
@@ -310,12 +310,14 @@ def cmd_threads(args):
     for task, worker, options in (("train_bpe", "train_fasttok", {"vocab_size": args.vocab_size}),
                                   ("count_words", "count_fasttok", {})):
         for threads in (1, 2):
-            row = {"task": task, "option": f"num_workers={threads}", "threads": threads}
-            if "num_workers" in params.get(task, ()):
-                r = measure(worker, {"corpus": corpus, "num_workers": threads, **options}, runs=args.runs,
-                            threads=threads, row=row)
+            # num_threads, or num_workers in a fasttok from before the rename
+            keyword = next((k for k in ("num_threads", "num_workers") if k in params.get(task, ())), None)
+            row = {"task": task, "option": f"{keyword or 'num_threads'}={threads}", "threads": threads}
+            if keyword:
+                r = measure(worker, {"corpus": corpus, "threads": threads, "keyword": keyword, **options},
+                            runs=args.runs, threads=threads, row=row)
             else:
-                r = _harness.not_run(row, f"not available: this fasttok's {task} has no num_workers=")
+                r = _harness.not_run(row, f"not available: this fasttok's {task} has no num_threads=")
             rows.append(r)
             progress(task, threads)
     for threads in (1, 2):

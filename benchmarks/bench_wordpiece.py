@@ -110,7 +110,8 @@ def quality(corpus, vocab_size):
     import warnings
     import tempfile
     from fasttok.normalize import bert_normalize
-    from fasttok.wordpiece import WordPieceTokenizer, bert_pre_tokenize, train_wordpiece
+    from fasttok.pretokenize import bert_pre_tokenize
+    from fasttok.wordpiece import WordPieceTokenizer, train_wordpiece
     text = pathlib.Path(corpus).read_text(encoding="utf-8")
     cut = text.rfind("\n", 0, int(len(text) * 0.9)) + 1
     train_text, held_out = text[:cut], text[cut:]

@@ -14,11 +14,11 @@ except ImportError as e:  # pragma: no cover - depends on how the package was in
         "Python imported the source tree instead of the installed package: run from another directory, "
         "or build in place with `pip install -e .`") from None
 
+from fasttok.bpe import BPETokenizer, load_gpt2, train_bpe, train_bpe_from_counts
 from fasttok.counts import WordCounts, count_words
 from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
-from fasttok.io import load, load_gpt2
-from fasttok.tokenizer import BPETokenizer, Tokenizer
-from fasttok.train import TrainingWarning, train_bpe, train_bpe_from_counts
+from fasttok.io import load
+from fasttok.tokenizer import Tokenizer, TrainingWarning
 from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab, train_wordpiece
 
 __all__ = [

@@ -446,7 +446,7 @@ cdef class MergeTable:
                 self._encode_piece(<const unsigned char*>(base + offsets[w]), n * sizeof(token_t),
                                    base + offsets[w], n, cache, out)
                 ends.push_back(out.size())
-        return _to_array(out), _to_array64(ends)
+        return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
 
     def encode_utf8(self, const unsigned char[::1] data, const pos_t[::1] text_offsets, int pattern,
                     const token_t[::1] byte_ids):
@@ -473,7 +473,7 @@ cdef class MergeTable:
                                     out, ends)
         if bad >= 0:
             raise ValueError(f"invalid UTF-8 at byte offset {bad}")
-        return _to_array(out), _to_array64(ends)
+        return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
 
     cdef Py_ssize_t _encode_utf8(self, const unsigned char* data, const pos_t* text_offsets, Py_ssize_t n_texts,
                                  int pattern, const token_t* byte_ids, const CharClasses* cc, _PieceCache cache,
@@ -503,19 +503,17 @@ cdef class MergeTable:
         return -1
 
 
-cdef object _to_array(vector[token_t]& v):
-    result = np.empty(v.size(), dtype=np.int32)
-    cdef token_t[::1] view = result
-    if v.size():
-        memcpy(&view[0], v.data(), v.size() * sizeof(token_t))
-    return result
+ctypedef fused _array_item:
+    token_t
+    pos_t
 
 
-cdef object _to_array64(vector[pos_t]& v):
-    result = np.empty(v.size(), dtype=np.int64)
-    cdef pos_t[::1] view = result
-    if v.size():
-        memcpy(&view[0], v.data(), v.size() * sizeof(pos_t))
+cdef object _to_array(const _array_item* data, size_t n):
+    """A numpy copy of n items of a core vector: int32 for token ids, int64 for positions."""
+    result = np.empty(n, dtype=np.int32 if _array_item is token_t else np.int64)
+    cdef _array_item[::1] view = result
+    if n:
+        memcpy(&view[0], data, n * sizeof(_array_item))
     return result
 
 

@@ -8,7 +8,7 @@ from libcpp.vector cimport vector
 from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, WordSlot, bytes_grow,
                             bytes_probe, hash_bytes, hash_bytes_head, home, int_claim, int_init, int_probe,
                             load_head, mix64, n_slots, over_half, table_shift)
-from fasttok._heap cimport HeapEntry, ScoreEntry, count_entry, heap_make, heap_pop, heap_push
+from fasttok._heap cimport HeapEntry, ScoreEntry, count_entry, heap_entry_t, heap_make, heap_pop, heap_push
 from fasttok._types cimport int32_t, int64_t, uint32_t, uint64_t
 
 
@@ -54,50 +54,46 @@ def _py_heap_order(entries, str kind, *, bint make=False, pops_between=()):
 
 
 cdef list _count_heap(entries, bint make, set pops_between):
-    cdef vector[HeapEntry] heap
-    cdef HeapEntry e
-    out = []
-    for k, (count, pair) in enumerate(entries):
-        e = count_entry(count, pair)
-        if make:
-            heap.push_back(e)
-        else:
-            heap_push(heap, e)
-            if k in pops_between:
-                e = heap_pop(heap)
-                out.append((e.count, e.pair))
-    if make:
-        heap_make(heap)
-    while not heap.empty():
-        e = heap_pop(heap)
-        out.append((e.count, e.pair))
-    return out
+    cdef vector[HeapEntry] built
+    for count, pair in entries:
+        built.push_back(count_entry(count, pair))
+    return _drive_heap(built.data(), built.size(), make, pops_between)
 
 
 cdef list _score_heap(entries, bint make, set pops_between):
-    cdef vector[ScoreEntry] heap
+    cdef vector[ScoreEntry] built
     cdef ScoreEntry e
+    for score, count, left, right, pair, stamp in entries:
+        e.score, e.count, e.left, e.right, e.pair, e.stamp = score, count, left, right, pair, stamp
+        built.push_back(e)
+    return _drive_heap(built.data(), built.size(), make, pops_between)
+
+
+cdef list _drive_heap(const heap_entry_t* built, size_t n, bint make, set pops_between):
+    """Push (or, with make, place and heap_make) n entries, popping after those in pops_between,
+    then pop the rest; the popped entries as tuples, in order."""
+    cdef vector[heap_entry_t] heap
+    cdef size_t k
     out = []
-    for k, (score, count, left, right, pair, stamp) in enumerate(entries):
-        e.score = score
-        e.count = count
-        e.left = left
-        e.right = right
-        e.pair = pair
-        e.stamp = stamp
+    for k in range(n):
         if make:
-            heap.push_back(e)
+            heap.push_back(built[k])
         else:
-            heap_push(heap, e)
+            heap_push(heap, built[k])
             if k in pops_between:
-                e = heap_pop(heap)
-                out.append((e.score, e.count, e.left, e.right, e.pair, e.stamp))
+                out.append(_entry_tuple(heap_pop(heap)))
     if make:
         heap_make(heap)
     while not heap.empty():
-        e = heap_pop(heap)
-        out.append((e.score, e.count, e.left, e.right, e.pair, e.stamp))
+        out.append(_entry_tuple(heap_pop(heap)))
     return out
+
+
+cdef tuple _entry_tuple(heap_entry_t e):
+    if heap_entry_t is HeapEntry:
+        return (e.count, e.pair)
+    else:
+        return (e.score, e.count, e.left, e.right, e.pair, e.stamp)
 
 
 def _py_hash_table_int(keys, values, *, size_t min_slots=16, bint collide=False):

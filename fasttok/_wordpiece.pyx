@@ -834,12 +834,23 @@ cdef class WordPieceEncoder:
             self.pops_len[v] = node_pops[v].size()
             self.pops.insert(self.pops.end(), node_pops[v].begin(), node_pops[v].end())
 
+    cdef inline int32_t _fail(self, int32_t u, size_t mark, vector[int32_t]& out) noexcept nogil:
+        """Follow node u's failure link: append the tokens it pops and return the node it leads to,
+        or, when u has no link (the word cannot be spelt), replace the word's ids by [UNK] and return -1."""
+        cdef int32_t k
+        if self.fail[u] < 0:
+            out.resize(mark)
+            out.push_back(self.unk_id)
+            return -1
+        for k in range(self.pops_len[u]):
+            out.push_back(self.pops[self.pops_start[u] + k])
+        return self.fail[u]
+
     cdef void encode_word(self, const uint32_t* w, Py_ssize_t n, vector[int32_t]& out) noexcept nogil:
         """Append the ids of one word (n >= 1 characters) to `out`."""
         cdef size_t mark = out.size()
         cdef int32_t u = 0, v
         cdef Py_ssize_t i
-        cdef int32_t k
         if self.max_chars >= 0 and n > self.max_chars:
             out.push_back(self.unk_id)
             return
@@ -850,21 +861,13 @@ cdef class WordPieceEncoder:
                 u = v
                 i += 1
                 continue
-            if self.fail[u] < 0:
-                out.resize(mark)
-                out.push_back(self.unk_id)
+            u = self._fail(u, mark, out)
+            if u < 0:
                 return
-            for k in range(self.pops_len[u]):
-                out.push_back(self.pops[self.pops_start[u] + k])
-            u = self.fail[u]
-        while u != 1:
-            if self.fail[u] < 0:
-                out.resize(mark)
-                out.push_back(self.unk_id)
+        while u != 1:  # the end of the word: pop what the last node still holds
+            u = self._fail(u, mark, out)
+            if u < 0:
                 return
-            for k in range(self.pops_len[u]):
-                out.push_back(self.pops[self.pops_start[u] + k])
-            u = self.fail[u]
 
     def encode_word_py(self, str word):
         """Test hook: the ids of one word (no normalisation, no splitting)."""

@@ -12,15 +12,11 @@ import time
 import warnings
 
 import fasttok
-from fasttok._files import check_output_path
+from fasttok._files import check_corpus_file, check_output_path, decode_utf8, stream_blocks
 from fasttok._progress import Progress
-from fasttok.counts import check_corpus_file
 from fasttok.errors import FasttokError
-from fasttok.pretokenize import decode_utf8, stream_blocks
-from fasttok.tokenizer import BPETokenizer
-from fasttok.wordpiece import WordPieceTokenizer
-
-_MODELS = {"bpe": BPETokenizer, "wordpiece": WordPieceTokenizer}
+from fasttok.io import MODELS
+from fasttok.tokenizer import FORMAT_ALIASES
 
 # Input is read in blocks of this many bytes (more when no safe cut is found in a block), and this
 # many blocks go to one encode_batch call, enough texts for its threads to share.
@@ -54,7 +50,6 @@ def _has_unk(args):
 _OPTION_SCOPES = [
     ("pattern", "--pattern", _is_bpe, "--model bpe"),
     ("char_level", "--char-level", _is_bpe, "--model bpe"),
-    ("workers", "--workers", _is_bpe, "--model bpe"),
     ("score", "--score", _is_wordpiece, "--model wordpiece"),
     ("no_lowercase", "--no-lowercase", _is_wordpiece, "--model wordpiece"),
     ("strip_accents", "--strip-accents", _is_wordpiece, "--model wordpiece"),
@@ -74,9 +69,9 @@ def _check_train_args(args):
     for dest, flag, applies, where in _OPTION_SCOPES:
         if getattr(args, dest) is not None and not applies(args):
             parser.error(f"{flag} is only for {where}")
-    if args.format == "vocab.txt" and not hasattr(_MODELS[args.model], "_vocab_txt"):
-        parser.error(f"--format vocab.txt holds a WordPiece vocabulary, not a {args.model} tokenizer "
-                     "(use --format native or hf)")
+    if FORMAT_ALIASES.get(args.format, args.format) not in MODELS[args.model].formats:
+        parser.error(f"--format {args.format} holds a WordPiece vocabulary, not a {args.model} tokenizer "
+                     f"(use --format {' or '.join(MODELS[args.model].formats)})")
     check_output_path(args.output)
     for path in args.files:
         check_corpus_file(path)
@@ -89,14 +84,14 @@ _STRIP_ACCENTS = {None: None, "auto": None, "yes": True, "no": False}  # None, a
 
 def _train(args, progress):
     common = dict(files=args.files, vocab_size=args.vocab_size, special_tokens=args.special_token,
-                  max_token_length=args.max_token_length, progress=progress)
+                  max_token_length=args.max_token_length, progress=progress,
+                  num_threads=1 if args.threads is None else args.threads)
     if args.min_frequency is not None:
         common["min_frequency"] = args.min_frequency
     if args.model == "bpe":
         return fasttok.train_bpe(**common, pattern="gpt2" if args.pattern is None else args.pattern,
                                  byte_level=not args.char_level, unk_token=args.unk_token,
-                                 continuing_subword_prefix=args.continuing_subword_prefix,
-                                 num_workers=1 if args.workers is None else args.workers)
+                                 continuing_subword_prefix=args.continuing_subword_prefix)
     if not args.special_token:
         del common["special_tokens"]  # the BERT five
     options = {k: v for k, v in (("score", args.score), ("unk_token", args.unk_token),
@@ -155,29 +150,38 @@ def _ids_line(ids):
     return " ".join(map(str, ids)).encode("ascii")
 
 
-def cmd_encode(args):
+def _run_filter(args, per_line, whole):
+    """encode and decode: load the tokenizer, read the input (a file or stdin), write to stdout."""
     tok = _load(args)
-    out = sys.stdout.buffer
     source = _Input(args.file)
     with source as f:
-        if args.lines:
-            lines = (decode_utf8(line[:-1] if line.endswith(b"\n") else line, f"{source.name}: line {k}", 0)
-                     for k, line in enumerate(f, 1))
-            for batch in _batches(lines, _LINES_PER_BATCH):
-                for ids in tok.encode_batch(batch, allowed_special="all"):
-                    out.write(_ids_line(ids) + b"\n")
-            return 0
-        # The whole input is one text: blocks are cut only where the tokenizer says the ids of the
-        # parts are the ids of the whole (tok._stream_cut), so the output is tok.encode(contents).
-        blocks = stream_blocks(f, source.name, cut=tok._stream_cut(), block_size=_BLOCK_BYTES)
-        separator = b""
-        for batch in _batches(blocks, _BLOCKS_PER_BATCH):
-            for ids in tok.encode_batch(batch, allowed_special="all"):
-                if ids:
-                    out.write(separator + _ids_line(ids))
-                    separator = b" "
-        out.write(b"\n")
+        (per_line if args.lines else whole)(tok, f, source.name, sys.stdout.buffer)
     return 0
+
+
+def cmd_encode(args):
+    return _run_filter(args, _encode_lines, _encode_whole)
+
+
+def _encode_lines(tok, f, name, out):
+    lines = (decode_utf8(line[:-1] if line.endswith(b"\n") else line, f"{name}: line {k}", 0)
+             for k, line in enumerate(f, 1))
+    for batch in _batches(lines, _LINES_PER_BATCH):
+        for ids in tok.encode_batch(batch, allowed_special="all"):
+            out.write(_ids_line(ids) + b"\n")
+
+
+def _encode_whole(tok, f, name, out):
+    # The whole input is one text: blocks are cut only where the tokenizer says the ids of the
+    # parts are the ids of the whole (tok.stream_cut), so the output is tok.encode(contents).
+    blocks = stream_blocks(f, name, cut=tok.stream_cut(), block_size=_BLOCK_BYTES)
+    separator = b""
+    for batch in _batches(blocks, _BLOCKS_PER_BATCH):
+        for ids in tok.encode_batch(batch, allowed_special="all"):
+            if ids:
+                out.write(separator + _ids_line(ids))
+                separator = b" "
+    out.write(b"\n")
 
 
 def _parse_ids(data, name, line):
@@ -208,20 +212,20 @@ def _id_chunks(f, name):
 
 
 def cmd_decode(args):
-    tok = _load(args)
-    out = sys.stdout.buffer
-    source = _Input(args.file)
-    with source as f:
-        if args.lines:
-            for k, line in enumerate(f, 1):
-                out.write(tok.decode_bytes(_parse_ids(line, source.name, k)) + b"\n")
-            return 0
-        if tok._decodes_in_pieces:  # byte-level BPE: the bytes of each chunk, exactly, as they come
-            for ids in _id_chunks(f, source.name):
-                out.write(tok.decode_bytes(ids))
-        else:  # decoding places spaces between tokens: decode all ids at once
-            out.write(tok.decode_bytes([i for ids in _id_chunks(f, source.name) for i in ids]))
-    return 0
+    return _run_filter(args, _decode_lines, _decode_whole)
+
+
+def _decode_lines(tok, f, name, out):
+    for k, line in enumerate(f, 1):
+        out.write(tok.decode_bytes(_parse_ids(line, name, k)) + b"\n")
+
+
+def _decode_whole(tok, f, name, out):
+    if tok.decodes_in_pieces:  # byte-level BPE: the bytes of each chunk, exactly, as they come
+        for ids in _id_chunks(f, name):
+            out.write(tok.decode_bytes(ids))
+    else:  # decoding places spaces between tokens: decode all ids at once
+        out.write(tok.decode_bytes([i for ids in _id_chunks(f, name) for i in ids]))
 
 
 # -- demo -----------------------------------------------------------------------------------------
@@ -264,16 +268,19 @@ def build_parser():
     # model is caught; the trainers' own defaults apply otherwise.
     t = sub.add_parser("train", help="train a tokenizer on UTF-8 text files")
     t.add_argument("files", nargs="*", help="UTF-8 text files to train on")
-    t.add_argument("--model", choices=sorted(_MODELS), default="bpe")
+    t.add_argument("--model", choices=sorted(MODELS), default="bpe")
     t.add_argument("--vocab-size", type=int, required=True)
     t.add_argument("--special-token", action="append", default=[], metavar="T")
     t.add_argument("--min-frequency", type=int, default=None, help="default: 1 for BPE, 2 for WordPiece")
     t.add_argument("--max-token-length", type=int, default=None)
+    t.add_argument("--threads", type=int, default=None,
+                   help="threads that count words (processes for a custom BPE regex); default 1")
+    t.add_argument("--workers", dest="threads", type=int, default=None, help=argparse.SUPPRESS)  # the old name
     b = t.add_argument_group("BPE")
     b.add_argument("--pattern", default=None, help="gpt2 (default), gpt4, whitespace, or a regex")
     b.add_argument("--char-level", action="store_true", default=None,
                    help="character-level instead of byte-level BPE")
-    b.add_argument("--workers", type=int, default=None, help="threads or processes that count pre-tokens")
+
     w = t.add_argument_group("WordPiece (--unk-token and --continuing-subword-prefix: also --char-level BPE)")
     w.add_argument("--score", choices=["likelihood", "pmi"], default=None, help="merge score (default: likelihood)")
     w.add_argument("--unk-token", default=None, help="default: [UNK] for WordPiece, none for BPE")
@@ -281,8 +288,9 @@ def build_parser():
     w.add_argument("--no-lowercase", action="store_true", default=None)
     w.add_argument("--strip-accents", choices=["auto", "yes", "no"], default=None,
                    help="auto (default): strip when lowercasing (BERT)")
-    t.add_argument("--format", choices=["native", "hf", "vocab.txt"], default="native",
-                   help="vocab.txt: WordPiece only")
+    t.add_argument("--format", choices=["native", "tokenizer.json", "vocab.txt", *FORMAT_ALIASES], default="native",
+                   metavar="{native,tokenizer.json,vocab.txt}",
+                   help="tokenizer.json: Hugging Face's (also spelt hf); vocab.txt: WordPiece only")
     t.add_argument("-o", "--output", required=True)
     t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     t.set_defaults(func=cmd_train, parser=t)

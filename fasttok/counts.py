@@ -4,21 +4,18 @@
 to other tables, pickled, saved and loaded, so counting can run as map-reduce over processes or
 machines (see fasttok/dask.py); `train_bpe_from_counts` learns from such a table.
 """
-import itertools
 import json
 import os
-import pathlib
-import stat
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 
 from fasttok import _pretok
-from fasttok._files import atomic_write
-from fasttok.errors import CorpusError, ModelFileError
-from fasttok.normalize import repair_surrogates
-from fasttok.pretokenize import (BLOCK_SIZE, compile_pattern, corpus_items, pattern_name, pattern_source,
-                                 read_blocks, safe_cut)
+from fasttok._checks import check_num_threads
+from fasttok._files import (BLOCK_SIZE, atomic_write, corpus_and_files, corpus_items, open_corpus_file,
+                            read_blocks, utf8_error)
+from fasttok.errors import ModelFileError
+from fasttok.pretokenize import compile_pattern, pattern_name, pattern_source, safe_cut
 
 _FORMAT = "fasttok-counts"
 _VERSION = 1
@@ -52,6 +49,14 @@ class WordCounts:
         else:
             self._add_pieces(compile_pattern(self._source).findall(text))
 
+    def _add_unit(self, unit):
+        """Count one work unit of count_words: ("text", [str...]) or ("file", path, start, stop)."""
+        if unit[0] == "text":
+            for text in unit[1]:
+                self._add_text(text)
+        else:
+            self._add_file(*unit[1:])
+
     def _add_pieces(self, pieces):
         counts = {}
         for p in pieces:
@@ -69,11 +74,7 @@ class WordCounts:
                 self._add_text(block)
             return
         path_s = os.fspath(path)
-        try:
-            f = open(path_s, "rb")
-        except OSError as e:
-            raise CorpusError(f"cannot read corpus file {path_s!r}: {e.strerror}") from None
-        with f:
+        with open_corpus_file(path) as f:
             if start:
                 f.seek(start)  # only then: a pipe (`fasttok train <(zcat corpus.gz)`) cannot seek at all
             offset = start  # file offset of pending[0]
@@ -90,8 +91,7 @@ class WordCounts:
                 try:
                     used = self._table.add_bytes(data, final=final) if data else 0
                 except UnicodeDecodeError as e:
-                    raise CorpusError(f"{path_s}: invalid UTF-8 at byte offset {offset + e.start} "
-                                      f"(byte 0x{data[e.start]:02x})") from None
+                    raise utf8_error(e, data, path_s, offset) from None
                 if final:
                     return
                 pending = data[used:]
@@ -220,70 +220,9 @@ def _blocks_for(path, source):
 
 
 # ------------------------------------------------------------------------------------------------
-# The corpus argument: texts and files, checked before any long work
-
-def corpus_and_files(corpus, files):
-    """The items a trainer reads: those of `corpus` (str texts, path files), then the `files`.
-
-    Checked before any counting, so a bad path costs nothing: every path in `files` and every path
-    listed in a list or tuple corpus must be a readable file. A bare str corpus is text; one that
-    names an existing file is refused (`train_bpe("fr.txt")` would otherwise learn six characters).
-    Texts are made encodable as tiktoken does (`repair_surrogates`).
-    """
-    if corpus is None and files is None:
-        raise TypeError("no corpus: pass texts (a str or a list of str) or files=[paths]")
-    if isinstance(corpus, str) and _names_a_file(corpus):
-        raise CorpusError(f"the corpus is the str {corpus!r}, which names an existing file; a str corpus is "
-                          f"text. To read the file pass files=[{corpus!r}] or pathlib.Path({corpus!r}); to "
-                          f"learn from the text itself pass it in a list: [{corpus!r}]")
-    paths = _file_list(files)
-    listed = [corpus] if isinstance(corpus, os.PathLike) else corpus if isinstance(corpus, (list, tuple)) else ()
-    for path in [p for p in listed if isinstance(p, os.PathLike)] + paths:
-        check_corpus_file(path)
-    items = corpus_items(() if corpus is None else corpus)
-    return itertools.chain((repair_surrogates(x) if isinstance(x, str) else x for x in items), paths)
-
-
-def _names_a_file(text):
-    # Only a short one-line str can be a path; asking the file system about long texts costs time.
-    return len(text) < 4096 and "\n" not in text and "\0" not in text and os.path.exists(text)
-
-
-def _file_list(files):
-    if files is None:
-        return []
-    if isinstance(files, (str, os.PathLike)):
-        files = [files]
-    elif isinstance(files, (bytes, bytearray)) or not hasattr(files, "__iter__"):
-        raise TypeError(f"files must be a path or a list of paths, not {type(files).__name__}")
-    out = []
-    for f in files:
-        if not isinstance(f, (str, os.PathLike)):
-            raise TypeError(f"files must be str or os.PathLike paths, not {type(f).__name__}")
-        out.append(pathlib.Path(f))  # a Path is a file to corpus_items; a str would be text
-    return out
-
-
-def check_corpus_file(path):
-    """Raise CorpusError now unless `path` can be read as a corpus file (exists, readable, not a directory).
-
-    Pipes are accepted (`fasttok train <(zcat corpus.gz)`), as is any device that can be read.
-    """
-    shown = os.fspath(path)
-    try:
-        st = os.stat(shown)
-    except OSError as e:
-        raise CorpusError(f"cannot read corpus file {shown!r}: {e.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise CorpusError(f"cannot read corpus file {shown!r}: it is a directory")
-    if not os.access(shown, os.R_OK):
-        raise CorpusError(f"cannot read corpus file {shown!r}: permission denied")
-
-
-# ------------------------------------------------------------------------------------------------
 # count_words: one process or many
 
-def _units(corpus, source, num_workers):
+def _units(corpus, source, num_threads):
     """Split a corpus into work units: ("text", [str...]) and ("file", path, start, stop)."""
     texts, size = [], 0
     for item in corpus_items(corpus):
@@ -293,7 +232,7 @@ def _units(corpus, source, num_workers):
             if size >= _SPLIT_BYTES:
                 yield ("text", texts)
                 texts, size = [], 0
-        elif num_workers > 1 and _scannable(source):
+        elif num_threads > 1 and _scannable(source):
             yield from _file_ranges(item)
         else:
             yield ("file", item, 0, None)
@@ -302,13 +241,10 @@ def _units(corpus, source, num_workers):
 
 
 def _file_ranges(path):
-    """Byte ranges of a file cut at lone newlines between printable ASCII (see pretokenize._safe_cut)."""
-    try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise CorpusError(f"cannot read corpus file {os.fspath(path)!r}: {e.strerror}") from None
+    """Byte ranges of a file cut at lone newlines between printable ASCII (see pretokenize.safe_cut)."""
     start = 0
-    with open(path, "rb") as f:
+    with open_corpus_file(path) as f:
+        size = os.fstat(f.fileno()).st_size
         while size - start > _SPLIT_BYTES:
             f.seek(start + _SPLIT_BYTES)
             window = f.read(1 << 16)
@@ -331,31 +267,27 @@ def _first_safe_cut(data):
             return i + 1
 
 
-def count_words(corpus=None, *, files=None, pattern="gpt2", num_workers=1):
+def count_words(corpus=None, *, files=None, pattern="gpt2", num_threads=1, num_workers=None):
     """Count the pre-tokens of a corpus into a WordCounts.
 
     corpus: a str text, a pathlib.Path, or an iterable of str texts and Path files; files: a path
     (str or Path) or a list of them, read as UTF-8 files. Either or both may be given.
 
-    num_workers > 1 splits the corpus into units (large files into byte ranges) and counts them in
-    parallel, then sums the tables; the result is identical for any number of workers. With the named
+    num_threads > 1 splits the corpus into units (large files into byte ranges) and counts them in
+    parallel, then sums the tables; the result is identical for any number of threads. With the named
     patterns the core scans and counts without the GIL, so the workers are threads (no start-up or
     pickling cost); a custom regex holds the GIL in Python, so its workers are processes.
+    (num_workers: the old name of num_threads, deprecated.)
     """
     source = pattern_source(pattern)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-        raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+    num_threads = check_num_threads(num_threads, num_workers)
     corpus = corpus_and_files(corpus, files)
-    if num_workers == 1:
-        total = WordCounts(source)
-        for unit in _units(corpus, source, 1):
-            _count_into(total, unit)
-        return total
-    units = list(_units(corpus, source, num_workers))
-    total = WordCounts(source)
+    if num_threads == 1:
+        return _count_units(source, _units(corpus, source, 1))
+    units = list(_units(corpus, source, num_threads))
     if not units:
-        return total
-    n = min(num_workers, len(units))
+        return WordCounts(source)
+    n = min(num_threads, len(units))
     if _scannable(source):
         # One table per thread (a table refuses concurrent updates); units are dealt round-robin.
         with ThreadPoolExecutor(max_workers=n) as pool:
@@ -363,21 +295,12 @@ def count_words(corpus=None, *, files=None, pattern="gpt2", num_workers=1):
     else:
         with ProcessPoolExecutor(max_workers=n) as pool:
             parts = list(pool.map(_count_units, [source] * len(units), [[u] for u in units]))
-    for part in parts:
-        total._table.merge(part._table)
-    return total
-
-
-def _count_into(counts, unit):
-    if unit[0] == "text":
-        for text in unit[1]:
-            counts._add_text(text)
-    else:
-        counts._add_file(*unit[1:])
+    return WordCounts.merge(parts)
 
 
 def _count_units(source, units):
+    """One table of the given work units (a worker's share)."""
     counts = WordCounts(source)
     for unit in units:
-        _count_into(counts, unit)
+        counts._add_unit(unit)
     return counts

@@ -6,7 +6,7 @@ class FasttokError(ValueError):
 
 
 class CorpusError(FasttokError):
-    """The training corpus cannot be used (empty, unreadable, invalid UTF-8, too few symbols)."""
+    """The training corpus cannot be used (empty, unreadable, invalid UTF-8, a str that names a file)."""
 
 
 class ModelFileError(FasttokError):

@@ -19,9 +19,11 @@ import functools
 import re
 import unicodedata
 
+import numpy as np
+
 __all__ = [
     "clean_text", "pad_cjk", "strip_accents", "lowercase", "nfc", "nfkc", "bert_normalize", "repair_surrogates",
-    "WHITESPACE", "is_cjk", "is_control", "is_punctuation", "is_whitespace",
+    "WHITESPACE", "is_cjk", "is_control", "is_punctuation", "is_whitespace", "bert_char_classes",
 ]
 
 # Unicode's White_Space property (what Rust's char::is_whitespace, hence HF, uses).
@@ -60,6 +62,40 @@ def is_cjk(ch: str) -> bool:
     """True for a CJK ideograph (not kana, not Hangul): `is_cjk("中") -> True`."""
     cp = ord(ch)
     return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+
+
+# Class bits of bert_char_classes, as fasttok/_wordpiece.pyx reads them.
+BERT_WHITESPACE, BERT_ALONE, BERT_DROPPED, BERT_NONSPACING = 1, 2, 4, 8
+
+
+@functools.cache
+def bert_char_classes(size: int = 0x110000) -> np.ndarray:
+    """The predicates above as a table for the core: class bits per code point below `size`.
+
+    1 whitespace, 2 a word alone (punctuation, CJK), 4 dropped by the clean-up, 8 nonspacing mark.
+    The full table (about 0.3 s to build, once per process) is only needed once non-ASCII text
+    arrives; pure-ASCII batches use the first 128.
+
+    >>> [int(c) for c in bert_char_classes(0x80)[[ord(" "), ord("a"), ord("!"), 0]]]
+    [1, 0, 2, 4]
+    """
+    categories = [unicodedata.category(chr(cp)) for cp in range(size)]
+    codes = {cat: k for k, cat in enumerate(sorted(set(categories)))}
+    cat = np.fromiter((codes[c] for c in categories), dtype=np.uint8, count=size)  # (size,)
+    table = np.zeros(size, dtype=np.uint8)  # (size,)
+    punct = [codes[c] for c in codes if c.startswith("P")]
+    table[np.isin(cat, punct)] |= BERT_ALONE
+    table[[ord(ch) for ch in _ASCII_PUNCTUATION]] |= BERT_ALONE
+    for lo, hi in _CJK_RANGES:
+        table[lo:hi + 1] |= BERT_ALONE
+    table[np.isin(cat, [codes[c] for c in _CONTROL_CATEGORIES if c in codes])] |= BERT_DROPPED
+    table[[cp for cp in (0, 0xFFFD) if cp < size]] |= BERT_DROPPED
+    table[np.isin(cat, [codes[c] for c in ("Mn",) if c in codes])] |= BERT_NONSPACING
+    for ch in WHITESPACE:
+        if ord(ch) < size and (ch in "\t\n\r" or not table[ord(ch)] & BERT_DROPPED):
+            table[ord(ch)] = BERT_WHITESPACE
+    table.flags.writeable = False
+    return table
 
 
 def _char_class(ranges) -> str:

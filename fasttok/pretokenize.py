@@ -1,14 +1,15 @@
-"""Split patterns, splitting, and reading a corpus as a stream of text blocks.
+"""Split patterns and splitting: the named patterns, where a stream may be cut, BERT's pre-tokenizer,
+and patterns in Hugging Face's regex dialect.
 
 A pattern is one of the names in PATTERNS, any regex string, or a compiled `regex` pattern.
 """
 import functools
-import os
 import re as _re_std
 import unicodedata
 
 from fasttok import _pretok
-from fasttok.errors import CorpusError, FasttokError, ModelFileError
+from fasttok.errors import FasttokError, ModelFileError
+from fasttok.normalize import WHITESPACE, is_punctuation
 
 # The published patterns, character for character: GPT-2's from OpenAI's encoder.py, GPT-4's
 # (cl100k_base) from tiktoken. "whitespace" is HF tokenizers' Whitespace pre-tokenizer.
@@ -21,9 +22,6 @@ PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN, "whitespace": WHITESPACE
 _SCANNED = {GPT2_PATTERN, GPT4_PATTERN}  # the core scanner splits these; others need the regex module
 
 _NAME_LIKE = _re_std.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
-
-# Files are read in blocks of about this many bytes, cut where no pre-token can straddle the cut.
-BLOCK_SIZE = 1 << 20
 
 
 def pattern_source(pattern):
@@ -131,76 +129,30 @@ def _safe_cut(data, named):
 _LETTER_SPACE_LETTER = _re_std.compile(rb"[A-Za-z] (?=[A-Za-z])")
 
 
-def read_blocks(path, *, cut, block_size=BLOCK_SIZE):
-    """Yield the text of a UTF-8 file in blocks of about `block_size` bytes.
-
-    cut(data) gives the last offset where a block may end (see safe_cut), or -1 for none yet; then
-    as much again as is pending is read, which keeps the rescans of a long stretch linear in total.
-    Invalid UTF-8 raises CorpusError naming the file and the byte offset.
-    """
-    path = os.fspath(path)
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise CorpusError(f"cannot read corpus file {path!r}: {e.strerror}") from None
-    with f:
-        yield from stream_blocks(f, path, cut=cut, block_size=block_size)
-
-
-def stream_blocks(f, name, *, cut, block_size=BLOCK_SIZE):
-    """`read_blocks` for an open binary stream `f` (a file, stdin, a pipe); `name` is used in errors.
-
-    `cut=None` gives the whole stream as one block (for splitters whose safe cuts are unknown).
-    """
-    if cut is None:
-        yield decode_utf8(f.read(), name, 0)
-        return
-    pending = b""
-    offset = 0  # stream offset of pending[0]
-    while True:
-        chunk = f.read(max(block_size, len(pending)))
-        data = pending + chunk
-        if not chunk:
-            if data:
-                yield decode_utf8(data, name, offset)
-            return
-        k = cut(data)
-        if k <= 0:
-            pending = data
-            continue
-        yield decode_utf8(data[:k], name, offset)
-        pending = data[k:]
-        offset += k
-
-
 def safe_cut(source):
     """The block-cut rule for a pattern source: where no pre-token can straddle the cut."""
     return functools.partial(_safe_cut, named=source in PATTERNS.values())
 
 
-def corpus_items(corpus):
-    """The items of a corpus, checked: a str or a path is one item; str items are text, paths files."""
-    if isinstance(corpus, (str, os.PathLike)):
-        corpus = [corpus]
-    elif isinstance(corpus, (bytes, bytearray)):
-        raise TypeError("corpus must be str text or file paths, not bytes: decode it first")
-    try:
-        items = iter(corpus)
-    except TypeError:
-        raise TypeError(f"corpus must be a str, a path or an iterable of them, not {type(corpus).__name__}") from None
-    for item in items:
-        if not isinstance(item, (str, os.PathLike)):
-            raise TypeError(f"corpus items must be str or os.PathLike, not {type(item).__name__}")
-        yield item
+def bert_pre_tokenize(text: str) -> list[str]:
+    """BERT's basic pre-tokenizer: split on whitespace, each punctuation character its own word.
 
-
-def decode_utf8(data, path, offset):
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise CorpusError(f"{path}: invalid UTF-8 at byte offset {offset + e.start} "
-                          f"(byte 0x{data[e.start]:02x})") from None
-
+    >>> bert_pre_tokenize("don't stop--now")
+    ['don', "'", 't', 'stop', '-', '-', 'now']
+    """
+    words, current = [], []
+    for ch in text:
+        if ch in WHITESPACE or is_punctuation(ch):
+            if current:
+                words.append("".join(current))
+                current = []
+            if ch not in WHITESPACE:
+                words.append(ch)
+        else:
+            current.append(ch)
+    if current:
+        words.append("".join(current))
+    return words
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,34 +1,45 @@
-"""Tokenizer objects: immutable once built, picklable; encode / encode_batch / decode / save.
+"""Tokenizer objects (immutable once built, picklable; encode / encode_batch / decode / save) and what
+both trainers share: one set of option rules and TrainingWarning.
 
 `Tokenizer` holds what every model shares (special tokens, batching, the public methods); a model
-subclass (`BPETokenizer` here, `WordPieceTokenizer` in fasttok/wordpiece.py) supplies:
+subclass (`BPETokenizer` in fasttok/bpe.py, `WordPieceTokenizer` in fasttok/wordpiece.py) supplies:
 
 - `_encode_ordinary_many(texts) -> list[list[int]]`, no special tokens inside the texts;
 - `_decode(ids, errors) -> str` for ids that are not special tokens;
 - `_id_to_token` (list of str) and `_token_to_id` (dict);
-- `_native() -> (settings, records)` and classmethod `_from_native(settings, records)`;
-- `_hf_json() -> dict` and classmethod `_from_hf_json(data)`;
-- class attributes `model` (its name in files) and `default_allowed_special`.
+- `to_native() -> (settings, records)` and classmethod `from_native(settings, records, version)`;
+- `to_hf_json() -> dict` and classmethod `from_hf_json(data)`;
+- class attributes `model` (its name in files), `native_versions` (the versions of its native
+  files it reads, the last one written), `formats` (what `save` writes) and `default_allowed_special`.
 """
+import dataclasses
 import operator
 import os
-from concurrent.futures import ThreadPoolExecutor
-
 import re
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from fasttok import _bpe, _pretok
+from fasttok import _format
+from fasttok._checks import check_int, check_special_tokens
 from fasttok.errors import UnknownTokenError
 from fasttok.normalize import repair_surrogates
-from fasttok.pretokenize import PATTERNS, pattern_name, pattern_source, safe_cut, splitter
 
 # Below this many texts per thread, starting threads costs more than it saves.
 _MIN_TEXTS_PER_THREAD = 16
 
 
+# The formats `save` writes, by the name of the file each one is: fasttok's own, Hugging Face's
+# tokenizer.json, BERT's vocab.txt (WordPiece only). "hf" is the older, still accepted, name of
+# "tokenizer.json".
+FORMAT_ALIASES = {"hf": "tokenizer.json"}
+
+
 class Tokenizer:
     model = None
+    formats = ("native", "tokenizer.json")
+    native_versions = (1,)  # the native format versions from_native reads; the last is the one written
     default_allowed_special = frozenset()
 
     def __init__(self, *, special_tokens):
@@ -122,7 +133,7 @@ class Tokenizer:
         Output does not depend on num_threads (default: os.cpu_count()). Surrogates are repaired as
         tiktoken does (`fasttok.normalize.repair_surrogates`), so every str can be encoded.
         """
-        texts = _checked_texts(texts)
+        texts = checked_texts(texts)
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
         if self._special_regex is not None and (allowed or disallowed):
             split = [self._split_special(t, allowed, disallowed) for t in texts]
@@ -152,10 +163,10 @@ class Tokenizer:
             results = list(pool.map(self._encode_ordinary_many, chunks))
         return [ids for chunk in results for ids in chunk]
 
-    def _stream_cut(self):
+    def stream_cut(self):
         """Where a long text may be cut into blocks whose ids, concatenated, are the ids of the whole.
 
-        Returns a `cut(data: bytes) -> offset` rule as `fasttok.pretokenize.read_blocks` takes (the
+        Returns a `cut(data: bytes) -> offset` rule as `fasttok._files.stream_blocks` takes (the
         last offset a block may end at, or -1), or None when no cut is known to be safe. Every rule
         cuts next to a whitespace character, so a special token can straddle a cut only if it holds
         whitespace: then there is no safe cut.
@@ -169,8 +180,9 @@ class Tokenizer:
 
     # -- decoding ---------------------------------------------------------------------------------
 
-    # Whether decode_bytes of consecutive chunks of ids, joined, equals decode_bytes of all of them.
-    _decodes_in_pieces = False
+    # Whether decode_bytes of consecutive chunks of ids, joined, equals decode_bytes of all of them
+    # (then a stream of ids can be decoded chunk by chunk, as `fasttok decode` does).
+    decodes_in_pieces = False
 
     def _check_ids(self, ids):
         """`ids` as a list of ints in the vocabulary: TypeError for anything that is not an integer
@@ -217,19 +229,31 @@ class Tokenizer:
     # -- files ------------------------------------------------------------------------------------
 
     def save(self, path, *, format="native"):
-        """Write the tokenizer atomically. Formats: "native" (fasttok's own), "hf" (tokenizer.json)."""
-        from fasttok import io
-        io.save(self, path, format=format)
+        """Write the tokenizer atomically, in one of `self.formats`: "native" (fasttok's own),
+        "tokenizer.json" (Hugging Face's; "hf" is accepted too), "vocab.txt" (WordPiece: BERT's)."""
+        canonical = FORMAT_ALIASES.get(format, format) if isinstance(format, str) else format
+        if canonical not in self.formats:
+            names = ", ".join(repr(f) for f in self.formats)
+            raise ValueError(f"unknown format {format!r} for a {self.model} tokenizer; use one of {names}")
+        self._write(path, canonical)
+
+    def _write(self, path, format):
+        """Write one of `self.formats`; a model with a format of its own extends this."""
+        if format == "native":
+            settings, records = self.to_native()
+            _format.write_native(path, self.model, self.native_versions[-1], settings, records)
+        else:
+            _format.write_json(path, self.to_hf_json())
 
     def __eq__(self, other):
-        return type(self) is type(other) and self._native() == other._native()
+        return type(self) is type(other) and self.to_native() == other.to_native()
 
     def __hash__(self):
         return hash((self.model, self.vocab_size))
 
     def __reduce__(self):
-        settings, records = self._native()
-        return (type(self)._from_native, (settings, records))
+        settings, records = self.to_native()
+        return (type(self).from_native, (settings, records, self.native_versions[-1]))
 
     def __repr__(self):
         return f"<{type(self).__name__} vocab_size={self.vocab_size} special_tokens={len(self._special)}>"
@@ -241,7 +265,7 @@ def _checked_text(text):
     return repair_surrogates(text)
 
 
-def _checked_texts(texts):
+def checked_texts(texts):
     if isinstance(texts, str):
         raise TypeError("encode_batch takes a list of texts, not one str (use encode)")
     return [_checked_text(t) for t in texts]
@@ -258,261 +282,73 @@ def _token_id(value):
 
 
 # ------------------------------------------------------------------------------------------------
+# Training: what both trainers share
 
-def bytes_to_unicode():
-    """GPT-2's reversible map from the 256 byte values to printable characters (for vocab files).
+class TrainingWarning(UserWarning):
+    """Training finished but could not do everything asked (e.g. the corpus ran out of pairs)."""
 
-    Printable Latin-1 bytes map to themselves; the rest go to code points 256, 257, ... in order.
+
+# The largest vocabulary the int32 core ids can address (one id is kept free as a sentinel).
+MAX_VOCAB_SIZE = 2**31 - 2
+
+
+def _check_optional_str(name, value):
+    if value is not None and (not isinstance(value, str) or not value):
+        raise TypeError(f"{name} must be a non-empty str or None, not {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainerOptions:
+    """The options both trainers take, checked by one set of rules when the object is made.
+
+    A trainer's keyword arguments become one of these (fasttok.bpe.BPEOptions,
+    fasttok.wordpiece.WordPieceOptions); everything after that reads the checked values.
     """
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    mapping, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            mapping[b] = chr(b)
-        else:
-            mapping[b] = chr(256 + extra)
-            extra += 1
-    return mapping
+    vocab_size: int                   # every id: special tokens + base symbols + merges
+    special_tokens: tuple = ()        # distinct non-empty strings; unk_token is added when missing
+    min_frequency: int = 1            # a pair seen fewer times is never merged
+    max_token_length: int | None = None   # no merged token longer than this (markers excluded)
+    unk_token: str | None = None      # the token for what the vocabulary cannot spell
+    continuing_subword_prefix: str | None = None   # marks a symbol that continues a word ("##")
+    progress: object = None           # progress(n_done, n_total), called as merges are made
 
+    def __post_init__(self):
+        fix = self._set
+        fix("vocab_size", check_int("vocab_size", self.vocab_size, 1))
+        if self.vocab_size > MAX_VOCAB_SIZE:
+            raise ValueError(f"vocab_size {self.vocab_size} is larger than the {MAX_VOCAB_SIZE} ids fasttok can address")
+        fix("min_frequency", check_int("min_frequency", self.min_frequency, 1))
+        if self.max_token_length is not None:
+            fix("max_token_length", check_int("max_token_length", self.max_token_length, 1))
+        special = check_special_tokens(self.special_tokens)
+        if _check_optional_str("unk_token", self.unk_token) is not None and self.unk_token not in special:
+            special.append(self.unk_token)
+        fix("special_tokens", tuple(special))
+        fix("continuing_subword_prefix", _check_optional_str("continuing_subword_prefix",
+                                                             self.continuing_subword_prefix or None))
+        if self.progress is not None and not callable(self.progress):
+            raise TypeError("progress must be callable")
 
-BYTE_TO_CHAR = bytes_to_unicode()
-CHAR_TO_BYTE = {c: b for b, c in BYTE_TO_CHAR.items()}
+    def _set(self, name, value):
+        object.__setattr__(self, name, value)  # a checked value replaces the given one, once, in __post_init__
 
+    def check_vocab_size(self, n_base, what):
+        """The number of merges that fit beside the special tokens and `n_base` base symbols (`what`
+        says which, for the message); ValueError when vocab_size leaves no room for those."""
+        n_fixed = n_base + len(self.special_tokens)
+        if self.vocab_size < n_fixed:
+            raise ValueError(f"vocab_size {self.vocab_size} is below the {len(self.special_tokens)} special tokens "
+                             f"plus the {what} (at least {n_fixed} needed)")
+        return self.vocab_size - n_fixed
 
-def bytes_to_token(data):
-    """Bytes as a GPT-2 style printable token string."""
-    return "".join(BYTE_TO_CHAR[b] for b in data)
+    def early_stop(self, n_made, n_planned):
+        """`tok.info` for a training that made `n_made` of `n_planned` merges, warning when it stopped early."""
+        info = {"requested_vocab_size": self.vocab_size, "n_merges": n_made, "stopped_early": n_made < n_planned}
+        if n_made < n_planned:
+            info["reason"] = (f"the corpus ran out of pairs (min_frequency={self.min_frequency}) after {n_made} "
+                              f"of {n_planned} merges; vocab_size is {self.vocab_size - (n_planned - n_made)}")
+            # stacklevel: early_stop <- the model's _learn <- train_bpe / train_wordpiece <- their caller
+            warnings.warn(info["reason"], TrainingWarning, stacklevel=4)
+        return info
 
-
-class BPETokenizer(Tokenizer):
-    """A byte-pair-encoding tokenizer: base symbols plus merges applied in rank order.
-
-    Byte-level (default): the base symbols are the 256 bytes, any text round-trips exactly.
-    Character-level: the base symbols are characters seen in training (optionally with a
-    continuing-subword prefix on non-initial characters and an end-of-word suffix on final ones).
-    """
-    model = "bpe"
-
-    def __init__(self, *, base, merges, special_tokens=None, pattern="gpt2", byte_level=True,
-                 continuing_subword_prefix=None, end_of_word_suffix=None, unk_token=None, info=None):
-        """base: {base id: bytes (byte-level) or str (character-level)}; merges: (left, right, new_id) rows."""
-        super().__init__(special_tokens=special_tokens or {})
-        self.byte_level = bool(byte_level)
-        self._pattern = pattern_source(pattern)
-        self.prefix = continuing_subword_prefix or ""
-        self.suffix = end_of_word_suffix or ""
-        self.unk_token = unk_token
-        self.info = dict(info or {})
-        merges = np.ascontiguousarray(np.asarray(merges, dtype=np.int32).reshape(-1, 3))  # (n_merges, 3)
-        self._merges = merges
-        merges.setflags(write=False)
-
-        n = len(base) + len(merges) + len(self._special)
-        data = [None] * n   # id -> bytes (byte-level) or str (character-level)
-        for i, tok in base.items():
-            data[i] = tok
-        for left, right, new in merges.tolist():
-            if data[left] is None or data[right] is None or data[new] is not None:
-                from fasttok.errors import ModelFileError
-                raise ModelFileError(f"merge ({left}, {right}) -> {new} refers to an unknown id or reuses id {new}")
-            data[new] = self._join(data[left], data[right])
-        for s, i in self._special.items():
-            if not 0 <= i < n or data[i] is not None:
-                from fasttok.errors import ModelFileError
-                raise ModelFileError(f"special token {s!r} has id {i}, which is taken or out of range 0..{n - 1}")
-        self._data = data
-        if self.byte_level:
-            self._byte_ids = np.full(256, -1, dtype=np.int32)
-            for i, tok in base.items():
-                if len(tok) == 1:
-                    self._byte_ids[tok[0]] = i
-            if (self._byte_ids < 0).any():
-                from fasttok.errors import ModelFileError
-                raise ModelFileError("a byte-level BPE needs one base token for each of the 256 bytes")
-            self._id_to_token = [None if t is None else bytes_to_token(t) for t in data]
-        else:
-            self._char_ids = {tok: i for i, tok in base.items()}
-            self._id_to_token = list(data)
-        for s, i in self._special.items():
-            self._id_to_token[i] = s
-        self._token_to_id = {}
-        for i, tok in enumerate(self._id_to_token):
-            self._token_to_id.setdefault(tok, i)
-        self._unk_id = None
-        if unk_token is not None:
-            self._unk_id = self._token_to_id.get(unk_token)
-            if self._unk_id is None:
-                raise ValueError(f"unk_token {unk_token!r} is not in the vocabulary")
-        self._table = _bpe.MergeTable(merges)
-        self._split = splitter(self._pattern)
-        self._base = dict(base)
-        self._scanner_id = None
-        if self.byte_level and self._pattern is not None and self.pattern in _pretok.PATTERNS:
-            self._scanner_id = _pretok.pattern_id(self.pattern)
-
-    @property
-    def _decodes_in_pieces(self):
-        return self.byte_level  # every id is a fixed byte string; character-level decoding adds spaces
-
-    def _model_stream_cut(self):
-        # The named patterns (and WordCounts' file blocks) rest on pretokenize's proof that no piece
-        # can straddle its cuts; a custom regex or pattern=None (one piece per text) has no such cut.
-        return safe_cut(self._pattern) if self._pattern in PATTERNS.values() else None
-
-    def _join(self, left, right):
-        if self.byte_level:
-            return left + right
-        if self.prefix and right.startswith(self.prefix):
-            right = right[len(self.prefix):]
-        return left + right
-
-    # -- properties -------------------------------------------------------------------------------
-
-    @property
-    def pattern(self):
-        """The split pattern: a name from fasttok.pretokenize.PATTERNS, a regex string, or None."""
-        return None if self._pattern is None else pattern_name(self._pattern)
-
-    @property
-    def merges(self):
-        """The merges in rank order, as a list of (left_id, right_id) pairs."""
-        return [tuple(m) for m in self._merges[:, :2].tolist()]
-
-    def token_bytes(self, token_id):
-        """The bytes a (non-special) token decodes to."""
-        token_id = self._check_ids([token_id])[0]
-        if token_id in self._special_by_id:
-            return self._special_by_id[token_id].encode("utf-8")
-        tok = self._data[token_id]
-        return tok if self.byte_level else self._strip_markers(tok).encode("utf-8")
-
-    # -- encoding ---------------------------------------------------------------------------------
-
-    def _encode_ordinary_many(self, texts):
-        if self._scanner_id is not None:
-            # Fused path: the core splits and merges; Python only encodes the texts to UTF-8 once.
-            raw = [t.encode("utf-8") for t in texts]
-            offsets = np.zeros(len(raw) + 1, dtype=np.int64)  # (n_texts + 1,)
-            np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)), out=offsets[1:])
-            ids, ends = self._table.encode_utf8(b"".join(raw), offsets, self._scanner_id, self._byte_ids)
-            return [ids[a:b].tolist() for a, b in zip(ends[:-1].tolist(), ends[1:].tolist())]
-        pieces_per_text = [self._split(t) for t in texts]
-        pieces = [p for ps in pieces_per_text for p in ps]
-        if self.byte_level:
-            raw = [p.encode("utf-8") for p in pieces]
-            lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
-            symbols = self._byte_ids[np.frombuffer(b"".join(raw), dtype=np.uint8)]  # (n_bytes,)
-        else:
-            words = [self._char_symbols(p) for p in pieces]
-            lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-            symbols = np.fromiter((s for w in words for s in w), dtype=np.int32, count=int(lengths.sum()))
-        offsets = np.zeros(len(pieces) + 1, dtype=np.int64)  # (n_pieces + 1,)
-        np.cumsum(lengths, out=offsets[1:])
-        ids, ends = self._table.encode_words(symbols, offsets)   # ids (n_out,), ends (n_pieces + 1,)
-        out, start = [], 0
-        for ps in pieces_per_text:
-            stop = start + len(ps)
-            out.append(ids[ends[start]:ends[stop]].tolist())
-            start = stop
-        return out
-
-    def _char_symbols(self, piece):
-        out = []
-        last = len(piece) - 1
-        for k, ch in enumerate(piece):
-            sym = (self.prefix if k and self.prefix else "") + ch + (self.suffix if k == last else "")
-            i = self._char_ids.get(sym)
-            if i is None:
-                if self._unk_id is None:
-                    raise UnknownTokenError(
-                        f"character {ch!r} is not in the vocabulary and the tokenizer has no unk_token")
-                i = self._unk_id
-            out.append(i)
-        return out
-
-    # -- decoding ---------------------------------------------------------------------------------
-
-    def _strip_markers(self, tok):
-        if self.prefix and tok.startswith(self.prefix):
-            tok = tok[len(self.prefix):]
-        if self.suffix and tok.endswith(self.suffix):
-            tok = tok[: -len(self.suffix)] + " "
-        return tok
-
-    def _decode(self, ids, errors):
-        if self.byte_level:
-            return b"".join([self._data[i] for i in ids]).decode("utf-8", errors=errors)
-        out = []
-        for k, i in enumerate(ids):
-            tok = self._data[i]
-            if i == self._unk_id:
-                tok = self.unk_token
-            glued = self.prefix and tok.startswith(self.prefix)
-            tok = self._strip_markers(tok)
-            if self.prefix and k and not glued:
-                tok = " " + tok
-            out.append(tok)
-        text = "".join(out)
-        return text.rstrip(" ") if self.suffix else text
-
-    def decode_bytes(self, ids):
-        """Decode to raw bytes (byte-level: exact, even when the bytes are not valid UTF-8)."""
-        ids = self._check_ids(ids)
-        if not self.byte_level:
-            return super().decode_bytes(ids)
-        return b"".join([self._data[i] if i not in self._special_by_id else self._special_by_id[i].encode("utf-8")
-                         for i in ids])
-
-    # -- interop ----------------------------------------------------------------------------------
-
-    def to_tiktoken_ranks(self):
-        """{token bytes: rank} for `tiktoken.Encoding(mergeable_ranks=...)` (byte-level only)."""
-        if not self.byte_level:
-            raise ValueError("to_tiktoken_ranks needs a byte-level tokenizer")
-        ranks = {}
-        for i, tok in enumerate(self._data):
-            if tok is None:
-                continue
-            if tok in ranks:
-                raise ValueError(f"tokens {ranks[tok]} and {i} both decode to {tok!r}; tiktoken needs unique bytes")
-            ranks[tok] = i
-        return ranks
-
-    # -- files ------------------------------------------------------------------------------------
-
-    def _native(self):
-        settings = {
-            "byte_level": self.byte_level,
-            "pattern": self.pattern,
-            "special_tokens": self._special,
-            "continuing_subword_prefix": self.prefix or None,
-            "end_of_word_suffix": self.suffix or None,
-            "unk_token": self.unk_token,
-            "info": self.info,
-        }
-        records = []
-        for i, tok in sorted(self._base.items()):
-            raw = tok if self.byte_level else tok.encode("utf-8")
-            records.append(f"b {i} {raw.hex()}")
-        records.extend(f"m {l} {r} {n}" for l, r, n in self._merges.tolist())
-        records.append(f"end {len(records)}")  # makes a truncated file detectable
-        return settings, records
-
-    @classmethod
-    def _from_native(cls, settings, records):
-        from fasttok.io import parse_bpe_records
-        base, merges = parse_bpe_records(records, byte_level=settings.get("byte_level", True))
-        return cls(base=base, merges=merges, special_tokens=settings.get("special_tokens") or {},
-                   pattern=settings.get("pattern"), byte_level=settings.get("byte_level", True),
-                   continuing_subword_prefix=settings.get("continuing_subword_prefix"),
-                   end_of_word_suffix=settings.get("end_of_word_suffix"),
-                   unk_token=settings.get("unk_token"), info=settings.get("info"))
-
-    def _hf_json(self):
-        from fasttok.io import bpe_to_hf_json
-        return bpe_to_hf_json(self)
-
-    @classmethod
-    def _from_hf_json(cls, data):
-        from fasttok.io import bpe_from_hf_json
-        return bpe_from_hf_json(cls, data)

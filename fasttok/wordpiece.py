@@ -1,30 +1,36 @@
-"""WordPiece: likelihood-scored training, the exact BERT pipeline, and BERT/HF file formats.
+"""WordPiece in one place: WordPieceTokenizer with the exact BERT pipeline, its files (native,
+tokenizer.json, BERT's vocab.txt + tokenizer_config.json) and its likelihood-scored trainer.
 
 Policy lives here (corpus reading, normalisation of non-ASCII text, special tokens, files); the
 mechanism (pre-tokenizing, counting, merging, longest-match encoding) is fasttok/_wordpiece.pyx.
 
+>>> tok = WordPieceTokenizer(["[UNK]", "un", "##aff", "##able"], special_tokens=["[UNK]"])
+>>> tok.encode("Unaffable!")                    # lowercased, "!" is a word of its own, not in the vocab
+[1, 2, 3, 0]
 >>> tok = load_bert_vocab("vocab.txt")          # doctest: +SKIP
 >>> tok.encode("Hello, unaffable world!")       # doctest: +SKIP
 [7592, 1010, 14477, 20961, 3468, 2088, 999]
 """
-import functools
+import dataclasses
+import itertools
 import json
+import os
 import unicodedata
-import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from . import _wordpiece
-from .counts import corpus_and_files
-from .errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
-from .normalize import _ASCII_PUNCTUATION, _CJK_RANGES, _CONTROL_CATEGORIES, WHITESPACE, is_punctuation
-from .normalize import lowercase as lowercase_text
-from .pretokenize import corpus_items, read_blocks
-from .tokenizer import Tokenizer, _checked_texts
-from .train import TrainingWarning, _check_int, _check_special_tokens
+from fasttok import _format, _wordpiece
+from fasttok._checks import check_num_threads
+from fasttok._files import (BLOCK_SIZE, atomic_write, check_output_path, corpus_and_files, corpus_items,
+                            read_blocks)
+from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
+from fasttok.normalize import bert_char_classes
+from fasttok.normalize import lowercase as lowercase_text
+from fasttok.tokenizer import Tokenizer, TrainerOptions, checked_texts
 
-__all__ = ["WordPieceTokenizer", "train_wordpiece", "load_bert_vocab", "bert_pre_tokenize",
+__all__ = ["WordPieceTokenizer", "WordPieceOptions", "train_wordpiece", "load_bert_vocab", "count_bert_words",
            "BERT_SPECIAL_TOKENS", "BERT_CONFIG_NAME"]
 
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -35,52 +41,6 @@ _BERT_ROLES = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
                "mask_token": "[MASK]"}
 # transformers' "no length limit" (int(1e30)), what save_pretrained writes when no model set one.
 _NO_MAX_LENGTH = int(1e30)
-_CHUNK_BYTES = 1 << 20  # corpus files are read this much at a time, cut at the last newline
-
-
-def bert_pre_tokenize(text: str) -> list[str]:
-    """BERT's basic pre-tokenizer: split on whitespace, each punctuation character its own word.
-
-    >>> bert_pre_tokenize("don't stop--now")
-    ['don', "'", 't', 'stop', '-', '-', 'now']
-    """
-    words, current = [], []
-    for ch in text:
-        if ch in WHITESPACE or is_punctuation(ch):
-            if current:
-                words.append("".join(current))
-                current = []
-            if ch not in WHITESPACE:
-                words.append(ch)
-        else:
-            current.append(ch)
-    if current:
-        words.append("".join(current))
-    return words
-
-
-@functools.cache
-def _char_classes(size: int = 0x110000) -> np.ndarray:
-    """Class bits per code point for the core: 1 whitespace, 2 a word alone (punctuation, CJK),
-    4 dropped by the clean-up, 8 nonspacing mark. The full table (about 0.3 s to build, once per
-    process) is only needed once non-ASCII text arrives; pure-ASCII batches use the first 128."""
-    categories = [unicodedata.category(chr(cp)) for cp in range(size)]
-    codes = {cat: k for k, cat in enumerate(sorted(set(categories)))}
-    cat = np.fromiter((codes[c] for c in categories), dtype=np.uint8, count=size)  # (size,)
-    table = np.zeros(size, dtype=np.uint8)  # (size,)
-    punct = [codes[c] for c in codes if c.startswith("P")]
-    table[np.isin(cat, punct)] |= 2
-    table[[ord(ch) for ch in _ASCII_PUNCTUATION]] |= 2
-    for lo, hi in _CJK_RANGES:
-        table[lo:hi + 1] |= 2
-    table[np.isin(cat, [codes[c] for c in _CONTROL_CATEGORIES if c in codes])] |= 4
-    table[[cp for cp in (0, 0xFFFD) if cp < size]] |= 4
-    table[np.isin(cat, [codes[c] for c in ("Mn",) if c in codes])] |= 8
-    for ch in WHITESPACE:
-        if ord(ch) < size:
-            table[ord(ch)] = 1 if ch in "\t\n\r" or not table[ord(ch)] & 4 else table[ord(ch)]
-    table.flags.writeable = False
-    return table
 
 
 def _utf32(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +66,7 @@ def _prepare(texts: list[str], lowercase: bool, strip_accents: bool | None):
     if not all_ascii:
         texts = [t if t.isascii() else _decompose_lower(t, strip, lowercase) for t in texts]
     cps, offsets = _utf32(texts)
-    return cps, offsets, lower_ascii, _char_classes(0x80 if all_ascii else 0x110000), strip
+    return cps, offsets, lower_ascii, bert_char_classes(0x80 if all_ascii else 0x110000), strip
 
 
 def _decompose_lower(text: str, strip: bool, lower: bool) -> str:
@@ -126,11 +86,14 @@ class WordPieceTokenizer(Tokenizer):
     """
 
     model = "wordpiece"
+    formats = ("native", "tokenizer.json", "vocab.txt")
+    native_versions = (1, 2)  # 2 ends with `end N`
     default_allowed_special = "all"  # BERT matches typed special tokens like [SEP]
 
     def __init__(self, vocab, *, special_tokens=BERT_SPECIAL_TOKENS, unk_token="[UNK]",
                  continuing_subword_prefix="##", max_input_chars_per_word=100, lowercase=True,
-                 strip_accents=None):
+                 strip_accents=None, info=None):
+        """vocab: the tokens in id order. info: what training recorded (as BPETokenizer.info)."""
         vocab = list(vocab)
         if not vocab:
             raise ModelFileError("the WordPiece vocabulary is empty")
@@ -157,6 +120,7 @@ class WordPieceTokenizer(Tokenizer):
         self.max_input_chars_per_word = max_input_chars_per_word
         self.lowercase = bool(lowercase)
         self.strip_accents = strip_accents
+        self.info = dict(info or {})
         super().__init__(special_tokens={t: token_to_id[t] for t in special_tokens})
         self._core = self._build_core()
 
@@ -180,7 +144,7 @@ class WordPieceTokenizer(Tokenizer):
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts (special tokens as in `encode`); the core releases the GIL."""
-        texts = _checked_texts(texts)
+        texts = checked_texts(texts)
         # Fast path: one regex scan over the whole batch instead of one split per text. Joining
         # with a newline cannot create a match, as special tokens never contain one here.
         if self._special_regex is not None \
@@ -221,30 +185,64 @@ class WordPieceTokenizer(Tokenizer):
         return "".join(parts)
 
     def _settings(self) -> dict:
+        # `info` stays out of the files (and so out of ==): it describes one training run, and the
+        # native files, the golden ones included, predate it.
         return {"unk_token": self.unk_token, "continuing_subword_prefix": self.continuing_subword_prefix,
                 "max_input_chars_per_word": self.max_input_chars_per_word, "lowercase": self.lowercase,
                 "strip_accents": self.strip_accents, "special_tokens": sorted(self._special, key=self._special.get)}
 
-    def _native(self) -> tuple[dict, list[str]]:
-        """Settings, then one token per line in id order (JSON-quoted when not plain)."""
-        return self._settings(), [_quote(t) for t in self._id_to_token]
+    def with_normalizer(self, *, lowercase=None, strip_accents=None) -> "WordPieceTokenizer":
+        """This tokenizer with lowercase and/or strip_accents replaced (None keeps the current value)."""
+        settings = self._settings()
+        for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
+            if value is not None:
+                settings[name] = value
+        return WordPieceTokenizer(self._id_to_token, **settings, info=self.info)
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _write(self, path, format):
+        if format == "vocab.txt":
+            self._write_vocab_txt(path)
+        else:
+            super()._write(path, format)
+
+    def _write_vocab_txt(self, path):
+        """vocab.txt, and beside it the tokenizer_config.json that carries its settings, as HF saves them."""
+        config_path = os.path.join(os.path.dirname(os.fspath(path)), BERT_CONFIG_NAME)
+        if os.path.basename(os.fspath(path)) == BERT_CONFIG_NAME:
+            raise ValueError(f"{path}: a vocab.txt cannot be named {BERT_CONFIG_NAME}, the name of its settings file")
+        lines, config = self._vocab_txt(), self._tokenizer_config()
+        for target in (path, config_path):
+            check_output_path(target)
+        with atomic_write(path) as f:
+            for token in lines:
+                f.write(token + "\n")
+        with atomic_write(config_path) as f:
+            f.write(json.dumps(config, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+    def to_native(self) -> tuple[dict, list[str]]:
+        """Settings, then one token per line in id order (JSON-quoted when not plain), then `end N`.
+
+        A token is never written as `end N`: one holding a space is always quoted.
+        """
+        return self._settings(), _format.with_end([_quote(t) for t in self._id_to_token])
 
     @classmethod
-    def _from_native(cls, settings: dict, records: list[str]):
+    def from_native(cls, settings: dict, records: list[str], version: int = 2):
+        # Version 1 files, from before the `end N` record, are still read.
+        records = _format.without_end(records) if version >= 2 else records
         try:
             vocab = [_unquote(r) for r in records]
             return cls(vocab, **settings)
         except (TypeError, json.JSONDecodeError) as e:
             raise ModelFileError(f"corrupt WordPiece model file: {e}") from None
 
-    def _hf_json(self) -> dict:
+    def to_hf_json(self) -> dict:
         """A HF `tokenizer.json` (BertNormalizer, BertPreTokenizer, WordPiece, WordPiece decoder)."""
         return {
             "version": "1.0", "truncation": None, "padding": None,
-            "added_tokens": [
-                {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                 "normalized": False, "special": True}
-                for t, i in sorted(self._special.items(), key=lambda kv: kv[1])],
+            "added_tokens": _format.hf_added_tokens(self._special),
             "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
                            "strip_accents": self.strip_accents, "lowercase": self.lowercase},
             "pre_tokenizer": {"type": "BertPreTokenizer"},
@@ -257,7 +255,7 @@ class WordPieceTokenizer(Tokenizer):
         }
 
     @classmethod
-    def _from_hf_json(cls, data: dict):
+    def from_hf_json(cls, data: dict):
         model = data.get("model") or {}
         if model.get("type") != "WordPiece":
             raise ModelFileError(f"not a WordPiece tokenizer.json (model type {model.get('type')!r})")
@@ -327,15 +325,6 @@ class WordPieceTokenizer(Tokenizer):
         return config
 
 
-def with_normalizer(tok: WordPieceTokenizer, *, lowercase=None, strip_accents=None) -> WordPieceTokenizer:
-    """`tok` with lowercase and/or strip_accents replaced (None keeps the current value)."""
-    settings = tok._settings()
-    for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
-        if value is not None:
-            settings[name] = value
-    return WordPieceTokenizer(tok._id_to_token, **settings)
-
-
 _CLEANUP = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
             (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"))
 
@@ -389,14 +378,7 @@ def load_bert_vocab(vocab_txt, *, lowercase=None, strip_accents=None, unk_token=
 
 
 def _read_vocab_lines(path: Path) -> list[str]:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelFileError(f"cannot read vocabulary file {str(path)!r}: {e.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ModelFileError(f"{path}: invalid UTF-8 at byte offset {e.start}") from None
+    text = _format.read_text(path, "vocabulary file")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -501,25 +483,77 @@ def _iter_texts(corpus):
         if isinstance(item, str):
             yield item
         else:
-            yield from read_blocks(item, cut=_cut_after_newline, block_size=_CHUNK_BYTES)
+            yield from read_blocks(item, cut=_cut_after_newline, block_size=BLOCK_SIZE)
 
 
-def count_words(corpus, *, lowercase=True, strip_accents=None):
-    """Unique BERT pre-tokenized words of `corpus` with their counts (a core WordCounter)."""
-    counter = _wordpiece.WordCounter()
-    for text in _iter_texts(corpus):
-        if not text:
-            continue
+def _text_batches(texts):
+    """The texts joined with newlines into batches of about BLOCK_SIZE characters. A BERT word never
+    spans a newline, so a batch has exactly the words of its texts, in one core call."""
+    batch, size = [], 0
+    for text in texts:
+        batch.append(text)
+        size += len(text)
+        if size >= BLOCK_SIZE:
+            yield "\n".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield "\n".join(batch)
+
+
+def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=1):
+    """Unique BERT pre-tokenized words of `corpus` with their counts (a core WordCounter).
+
+    The words are those of BERT's normaliser and pre-tokenizer (fasttok.pretokenize.bert_pre_tokenize),
+    not the pre-tokens of a split pattern that fasttok.count_words counts. num_threads > 1 counts
+    batches of text in parallel threads (the core releases the GIL), each into its own table, and adds
+    the tables up; the counts never depend on it.
+    """
+    num_threads = check_num_threads(num_threads)
+    counters = [_wordpiece.WordCounter() for _ in range(num_threads)]
+
+    def count(counter, text):
         cps, offsets, lower_ascii, classes, strip = _prepare([text], lowercase, strip_accents)
         counter.add_text(cps, classes, lowercase, strip)
-    return counter
+
+    batches = _text_batches(_iter_texts(corpus))
+    if num_threads == 1:
+        for text in batches:
+            count(counters[0], text)
+        return counters[0]
+    with ThreadPoolExecutor(num_threads) as pool:
+        while group := list(itertools.islice(batches, num_threads)):
+            list(pool.map(count, counters, group))  # one batch per thread and table
+    total = counters[0]
+    for counter in counters[1:]:
+        for word, n in counter.items():
+            total.add_word(word, n)
+    return total
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WordPieceOptions(TrainerOptions):
+    """train_wordpiece's options, checked once (the shared rules of TrainerOptions, and WordPiece's own)."""
+    special_tokens: tuple = BERT_SPECIAL_TOKENS
+    min_frequency: int = 2
+    unk_token: str = "[UNK]"
+    continuing_subword_prefix: str = "##"
+    score: str = "likelihood"          # "likelihood" (the exact gain in log-likelihood) or "pmi"
+    lowercase: bool = True
+    strip_accents: bool | None = None  # None: strip when lowercasing (BERT)
+
+    def __post_init__(self):
+        if self.score not in _wordpiece.SCORE_MODES:
+            raise ValueError(f"score must be 'pmi' or 'likelihood', got {self.score!r}")
+        super().__post_init__()
+        if self.unk_token is None or self.continuing_subword_prefix is None:
+            raise TypeError("a WordPiece vocabulary needs an unk_token and a continuing_subword_prefix")
 
 
 def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "likelihood",
                     min_frequency: int = 2, special_tokens=BERT_SPECIAL_TOKENS, unk_token: str = "[UNK]",
                     continuing_subword_prefix: str = "##", max_token_length: int | None = None,
                     lowercase: bool = True, strip_accents: bool | None = None,
-                    progress=None) -> WordPieceTokenizer:
+                    progress=None, num_threads: int = 1) -> WordPieceTokenizer:
     """Learn a WordPiece vocabulary of `vocab_size` tokens (special tokens + characters + merges).
 
     corpus and files as in `train_bpe` (texts and/or paths; a bare str naming a file is refused).
@@ -529,51 +563,53 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "l
     min_frequency: a pair occurring fewer times is never merged. max_token_length: no merged
     unit longer than this many characters (the prefix not counted). progress(n_done, n_total) is
     called as merges are made. Ties: higher score, then higher pair count, then the pair of
-    smaller ids. Stops early, with a warning, when no pair is left to merge.
+    smaller ids. `unk_token` is added to the special tokens when missing. num_threads: parallel word
+    counting (see count_bert_words); the result does not depend on it. Options are checked by the
+    same rules as train_bpe's (fasttok.tokenizer.TrainerOptions). If the corpus runs out of pairs
+    first, a TrainingWarning says so and `tok.info` records it.
     """
-    if score not in _wordpiece.SCORE_MODES:
-        raise ValueError(f"score must be 'pmi' or 'likelihood', got {score!r}")
-    vocab_size = _check_int("vocab_size", vocab_size, 1)
-    min_frequency = _check_int("min_frequency", min_frequency, 1)
-    if max_token_length is not None:
-        max_token_length = _check_int("max_token_length", max_token_length, 1)
-    special_tokens = _check_special_tokens(special_tokens)
-    if unk_token not in special_tokens:
-        raise ValueError(f"unk_token {unk_token!r} must be one of the special tokens {special_tokens}")
-    if progress is not None and not callable(progress):
-        raise TypeError("progress must be callable")
-    corpus = corpus_and_files(corpus, files)
-    counter = count_words(corpus, lowercase=lowercase, strip_accents=strip_accents)
+    options = WordPieceOptions(vocab_size=vocab_size, score=score, min_frequency=min_frequency,
+                               special_tokens=special_tokens, unk_token=unk_token,
+                               continuing_subword_prefix=continuing_subword_prefix,
+                               max_token_length=max_token_length, lowercase=lowercase,
+                               strip_accents=strip_accents, progress=progress)
+    num_threads = check_num_threads(num_threads)
+    counter = count_bert_words(corpus_and_files(corpus, files), lowercase=options.lowercase,
+                               strip_accents=options.strip_accents, num_threads=num_threads)
     if len(counter) == 0:
         raise CorpusError("the corpus has no words to learn from")
-    trainer = _wordpiece.WordPieceTrainer(counter, score_mode=_wordpiece.SCORE_MODES[score],
-                                          min_frequency=min_frequency,
-                                          max_token_length=max_token_length or 0)
-    vocab = dict.fromkeys(special_tokens)  # insertion-ordered set of tokens
+    return _learn(counter, options)
+
+
+def _learn(counter, options):
+    prefix = options.continuing_subword_prefix
+    trainer = _wordpiece.WordPieceTrainer(counter, score_mode=_wordpiece.SCORE_MODES[options.score],
+                                          min_frequency=options.min_frequency,
+                                          max_token_length=options.max_token_length or 0)
+    vocab = dict.fromkeys(options.special_tokens)  # insertion-ordered set of tokens
     n_units = 0
 
     def add_new_units():
         nonlocal n_units
         for text, cont in trainer.vocab_units(n_units):
-            vocab.setdefault(continuing_subword_prefix + text if cont else text)
+            vocab.setdefault(prefix + text if cont else text)
             n_units += 1
 
+    # 1. the base characters, and how many merges fit beside them and the special tokens
     add_new_units()
-    if len(vocab) > vocab_size:
-        raise CorpusError(f"vocab_size {vocab_size} is below the {len(special_tokens)} special tokens "
-                          f"plus the {len(vocab) - len(special_tokens)} base characters of this corpus")
-    n_total = vocab_size - len(vocab)
-    step = max(64, n_total // 100)
-    while len(vocab) < vocab_size:
-        want = min(step, vocab_size - len(vocab))
+    n_base = len(vocab) - len(options.special_tokens)
+    n_planned = options.check_vocab_size(n_base, f"{n_base} base characters of this corpus")
+    # 2. merge in steps, reporting progress, until the vocabulary is full or no pair is left
+    step = max(64, n_planned // 100)
+    while len(vocab) < options.vocab_size:
+        want = min(step, options.vocab_size - len(vocab))
         got = trainer.merge(want)
         add_new_units()
-        if progress is not None:
-            progress(n_total - (vocab_size - len(vocab)), n_total)
+        if options.progress is not None:
+            options.progress(n_planned - (options.vocab_size - len(vocab)), n_planned)
         if got < want:
-            warnings.warn(f"the corpus ran out of pairs to merge (min_frequency={min_frequency}): the "
-                          f"vocabulary has {len(vocab)} tokens, not {vocab_size}", TrainingWarning, stacklevel=2)
             break
-    return WordPieceTokenizer(vocab, special_tokens=special_tokens, unk_token=unk_token,
-                              continuing_subword_prefix=continuing_subword_prefix,
-                              lowercase=lowercase, strip_accents=strip_accents)
+    info = options.early_stop(n_planned - (options.vocab_size - len(vocab)), n_planned)
+    return WordPieceTokenizer(vocab, special_tokens=options.special_tokens, unk_token=options.unk_token,
+                              continuing_subword_prefix=prefix, lowercase=options.lowercase,
+                              strip_accents=options.strip_accents, info=info)

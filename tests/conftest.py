@@ -11,10 +11,12 @@ Where a file is missing the test is skipped with a reason that says how to provi
 missing file is a failure instead, because a test that silently skips in CI proves nothing.
 """
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests import assets
 from tests.texts import docs_text
@@ -32,6 +34,10 @@ def in_ci() -> bool:
 
 
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if in_ci() else "dev"))
+# Tests write only under tmp_path, never into the clone: hypothesis keeps its example database and
+# caches (by default ./.hypothesis) in the temporary directory, unless told where.
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "fasttok-hypothesis")
 
 
 def refs_dir() -> Path:

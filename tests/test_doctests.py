@@ -32,7 +32,8 @@ MODULES = [name for name in _modules() if _has_examples(name)]
 
 def test_the_examples_are_found():
     # the list is computed, so make sure it is not silently empty
-    assert {"fasttok", "fasttok.wordpiece", "lm.ngram.model", "lm.schedules"} <= set(MODULES)
+    assert {"fasttok", "fasttok.bpe", "fasttok.wordpiece", "fasttok._reference.bpe", "lm.ngram.model",
+            "lm.schedules"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

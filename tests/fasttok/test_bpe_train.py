@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import fasttok
-from fasttok import _bpe, _reference
-from fasttok._reference import count_words
+from fasttok import _bpe
+from fasttok._reference import bpe as reference
 from tests.texts import generated_text
 
 GOLDEN = __import__("pathlib").Path(__file__).parent / "golden"
@@ -13,10 +13,10 @@ GOLDEN = __import__("pathlib").Path(__file__).parent / "golden"
 
 def reference_byte_level(corpus, vocab_size, pattern, **kw):
     words = {}
-    for piece, c in count_words(corpus, pattern).items():
+    for piece, c in reference.count_pieces(corpus, pattern).items():
         key = tuple(piece.encode("utf-8"))
         words[key] = words.get(key, 0) + c
-    return _reference.learn_merges(words, n_base=256, n_merges=vocab_size - 256, **kw)
+    return reference.learn_merges(words, n_base=256, n_merges=vocab_size - 256, **kw)
 
 
 def test_abracadabra_merges_follow_the_tie_rule():
@@ -56,7 +56,7 @@ def test_max_token_length_matches_reference(corpus, extra, max_len):
        suffix=st.sampled_from([None, "</w>"]))
 def test_character_level_trainer_matches_reference(corpus, extra, prefix, suffix):
     words = {}
-    for piece, c in count_words(corpus, "whitespace").items():
+    for piece, c in reference.count_pieces(corpus, "whitespace").items():
         last = len(piece) - 1
         key = tuple((prefix or "") * (k > 0) + ch + (suffix or "") * (k == last) for k, ch in enumerate(piece))
         words[key] = words.get(key, 0) + c
@@ -64,7 +64,7 @@ def test_character_level_trainer_matches_reference(corpus, extra, prefix, suffix
         return
     alphabet = sorted({s for w in words for s in w})
     index = {s: i for i, s in enumerate(alphabet)}
-    expected = _reference.learn_merges({tuple(index[s] for s in w): c for w, c in words.items()},
+    expected = reference.learn_merges({tuple(index[s] for s in w): c for w, c in words.items()},
                                        n_base=len(alphabet), n_merges=extra)
     with _no_check():
         tok = fasttok.train_bpe(corpus, vocab_size=len(alphabet) + extra, pattern="whitespace", byte_level=False,
@@ -83,7 +83,7 @@ def test_core_counts_are_64_bit(words, n_merges):
     offsets = np.concatenate([[0], np.cumsum([len(w) for w, _ in items])]).astype(np.int64)
     counts = np.array([c for _, c in items], dtype=np.int64)
     got = _bpe.learn_merges(symbols, offsets, counts, np.ones(4, dtype=np.int64), n_merges=n_merges)
-    assert [tuple(m) for m in got.tolist()] == _reference.learn_merges(words, n_base=4, n_merges=n_merges)
+    assert [tuple(m) for m in got.tolist()] == reference.learn_merges(words, n_base=4, n_merges=n_merges)
 
 
 def test_golden_generated_text(tmp_path):

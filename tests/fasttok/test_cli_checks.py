@@ -90,7 +90,6 @@ def test_output_that_is_an_input(tmp_path, corpus, trained, capsys):
     (["--continuing-subword-prefix", "##"], "--continuing-subword-prefix is only for"),
     (["--model", "wordpiece", "--pattern", "gpt4"], "--pattern is only for --model bpe"),
     (["--model", "wordpiece", "--char-level"], "--char-level is only for --model bpe"),
-    (["--model", "wordpiece", "--workers", "2"], "--workers is only for --model bpe"),
 ])
 def test_options_that_do_not_fit_the_model(tmp_path, corpus, trained, capsys, options, message):
     out = tmp_path / "tok"
@@ -101,9 +100,9 @@ def test_options_that_do_not_fit_the_model(tmp_path, corpus, trained, capsys, op
 def test_bad_values_are_caught_before_counting(tmp_path, corpus, capsys):
     # The real trainers check their options before reading the corpus; nothing is written.
     out = tmp_path / "tok"
-    for options, message in ([["--workers", "0"], "num_workers must be a positive int"],
+    for options, message in ([["--threads", "0"], "num_threads must be at least 1"],
                              [["--pattern", "gtp2"], "unknown pattern name 'gtp2'"],
-                             [["--model", "wordpiece", "--special-token", "[PAD]"], "unk_token '[UNK]' must be"]):
+                             [["--model", "wordpiece", "--min-frequency", "0"], "min_frequency must be at least 1"]):
         assert main(["train", "--vocab-size", "300", *options, "-q", "-o", str(out), str(corpus)]) == 1
         assert message in capsys.readouterr().err
         assert not out.exists()
@@ -118,7 +117,7 @@ def test_unk_token_is_used_by_character_level_bpe(tmp_path, corpus, capsys):
     assert tok.encode("\u2603")[-1] == tok.token_to_id("<unk>")  # a snowman is not in the corpus
     assert main(["train", "--char-level", "--continuing-subword-prefix", "##", "--vocab-size", "300", "-q",
                  "-o", str(out), str(corpus)]) == 0
-    assert fasttok.load(out).prefix == "##"
+    assert fasttok.load(out).continuing_subword_prefix == "##"
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
@@ -134,3 +133,14 @@ def test_a_pipe_is_a_readable_input(tmp_path, capsys):
     assert main(["train", "--vocab-size", "300", "-q", "-o", str(out), str(fifo)]) == 0
     writer.join(timeout=10)
     assert fasttok.load(out) == fasttok.train_bpe([TEXT], vocab_size=300)
+
+
+@pytest.mark.parametrize("model", ["bpe", "wordpiece"])
+def test_cli_threads_and_its_old_spelling(model, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("low lower lowest newer wider new news\n" * 100, encoding="utf-8")
+    size = "270" if model == "bpe" else "40"
+    common = ["train", "--model", model, "--vocab-size", size, "--min-frequency", "1", "-q", str(corpus)]
+    assert main([*common, "--threads", "2", "-o", str(tmp_path / "a")]) == 0
+    assert main([*common, "--workers", "2", "-o", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()

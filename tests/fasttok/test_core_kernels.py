@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from fasttok import _bpe, _kernels, _wordpiece
-from fasttok._reference_wordpiece import gain, reference_encode_word
+from fasttok._reference import bpe as bpe_reference
+from fasttok._reference import wordpiece as reference
 from fasttok.wordpiece import WordPieceTokenizer
 
 MASK64 = (1 << 64) - 1
@@ -183,20 +184,6 @@ def test_score_heap_pops_in_tie_rule_order(entries, make, pops):
 
 # -- BPE kernels ------------------------------------------------------------------------------------
 
-def reference_merge_word(symbols, merges):
-    """Rank-order BPE: merge the lowest-rank pair, leftmost first, until no pair is a merge."""
-    table = {}
-    for rank, (left, right, new_id) in enumerate(merges):
-        table.setdefault((left, right), (rank, new_id))
-    w = list(symbols)
-    while True:
-        found = [(table[(a, b)][0], i) for i, (a, b) in enumerate(zip(w, w[1:])) if (a, b) in table]
-        if not found:
-            return w
-        _, i = min(found)
-        w[i:i + 2] = [table[(w[i], w[i + 1])][1]]
-
-
 merge_rows = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 9)), max_size=12)
 
 
@@ -205,7 +192,10 @@ merge_rows = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.integer
 def test_merge_word_paths_match_reference(merges, symbols, long_path):
     table = _bpe.MergeTable(np.array(merges, dtype=np.int32).reshape(-1, 3))
     got = _bpe._py_merge_word(table, np.array(symbols, dtype=np.int32), long_path=long_path)
-    assert got == reference_merge_word(symbols, merges)
+    ranked = {}
+    for rank, (left, right, new_id) in enumerate(merges):
+        ranked.setdefault((left, right), (rank, new_id))  # a repeated pair keeps its first rank, as in the core
+    assert got == bpe_reference.encode_word(symbols, ranked)
 
 
 @given(st.lists(st.tuples(st.binary(max_size=12), st.lists(st.integers(0, 99), max_size=4)), max_size=60))
@@ -241,12 +231,13 @@ def reference_word_pairs(units):
 @given(st.lists(st.integers(0, 3), max_size=30))
 def test_word_pairs_match_reference(units):
     assert _wordpiece._py_word_pairs(units) == reference_word_pairs(units)
+    assert sorted(reference.word_pairs(units).items()) == reference_word_pairs(units)  # the oracle's twin agrees
 
 
 @given(st.integers(1, 10**12), st.data())
 def test_gain_matches_reference(c, data):
     d = data.draw(st.integers(0, c))
-    assert _wordpiece._py_gain(float(c), float(d)) == gain(float(c), float(d))
+    assert _wordpiece._py_gain(float(c), float(d)) == reference.gain(float(c), float(d))
     if c <= 10**6:  # F(c) - F(c - d) directly: its cancellation stays below the tolerance here
         exact = c * math.log(c) - (c - d) * math.log(c - d) if d < c else c * math.log(c)
         assert math.isclose(_wordpiece._py_gain(float(c), float(d)), exact, rel_tol=1e-9, abs_tol=1e-6)
@@ -260,7 +251,7 @@ def test_encode_word_matches_reference(vocab, words):
     tok = WordPieceTokenizer(vocab, special_tokens=["[UNK]"])
     ids = {t: i for i, t in enumerate(vocab)}
     for word in words:
-        assert _wordpiece._py_encode_word(tok._core, word) == reference_encode_word(word, ids, unk_id=0)
+        assert _wordpiece._py_encode_word(tok._core, word) == reference.encode_word(word, ids, unk_id=0)
 
 
 @given(st.lists(st.tuples(st.text(min_size=1, max_size=12), st.integers(1, 5)), max_size=200))

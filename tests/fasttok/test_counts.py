@@ -6,13 +6,14 @@ import pytest
 from hypothesis import given, strategies as st
 
 import fasttok
-from fasttok import _reference, pretokenize
+from fasttok import pretokenize
+from fasttok._reference import bpe as reference
 from tests.fasttok.unicode_agreement import agreeing_text
 from tests.texts import docs_lines, docs_text
 
 
 def regex_counts(texts, pattern):
-    return dict(_reference.count_words(texts, pattern))
+    return dict(reference.count_pieces(texts, pattern))
 
 
 @given(texts=st.lists(agreeing_text(max_size=60), max_size=5),
@@ -41,13 +42,13 @@ def test_long_line_without_newlines_is_counted_exactly(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("workers", [2, 3])
-def test_num_workers_gives_identical_counts_and_merges(tmp_path, monkeypatch, workers, docs_file):
+def test_num_threads_gives_identical_counts_and_merges(tmp_path, monkeypatch, workers, docs_file):
     monkeypatch.setattr(fasttok.counts, "_SPLIT_BYTES", 100_000)  # split the file into ranges
     one = fasttok.count_words([docs_file])
-    many = fasttok.count_words([docs_file], num_workers=workers)
+    many = fasttok.count_words([docs_file], num_threads=workers)
     assert many == one
     a = fasttok.train_bpe([docs_file], vocab_size=600)
-    b = fasttok.train_bpe([docs_file], vocab_size=600, num_workers=workers)
+    b = fasttok.train_bpe([docs_file], vocab_size=600, num_threads=workers)
     assert a == b
 
 
@@ -100,8 +101,8 @@ def test_dask_local_cluster_equals_single_process(tmp_path):
     expected = fasttok.count_words(paths)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster):
-        from_paths = fasttok.dask.count_words(paths)
-        from_bag = fasttok.dask.count_words(db.from_sequence(lines, npartitions=7))
+        from_paths = fasttok.dask.count_words_dask(paths)
+        from_bag = fasttok.dask.count_words_dask(db.from_sequence(lines, npartitions=7))
     assert from_paths == expected
     assert from_bag == fasttok.count_words(lines)
     assert fasttok.train_bpe_from_counts(from_paths, vocab_size=400) == fasttok.train_bpe(paths, vocab_size=400)

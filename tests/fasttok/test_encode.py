@@ -5,14 +5,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fasttok
-from fasttok import _reference
-from fasttok._reference import split
+from fasttok._reference import bpe as reference
+from fasttok._reference.bpe import split
+from fasttok.cli import default_corpus
 from tests.fasttok.unicode_agreement import agreeing_text
 
 
 @pytest.fixture(scope="module")
 def tok():
-    from fasttok.cli import default_corpus
     return fasttok.train_bpe(default_corpus()[:400], vocab_size=1200, special_tokens=["<|endoftext|>", "<|pad|>"])
 
 
@@ -26,7 +26,7 @@ def reference_encode(tok, text):
     table = {(l, r): (k, n) for k, (l, r, n) in enumerate(tok._merges.tolist())}
     out = []
     for piece in split(text, tok.pattern):
-        out.extend(_reference.apply_merges(list(piece.encode("utf-8")), table))
+        out.extend(reference.encode_word(list(piece.encode("utf-8")), table))
     return out
 
 

@@ -52,7 +52,7 @@ def test_digit_runs_give_identical_pieces_and_ids(exported):
     tok, _, hf = exported
     # The pieces, mapped to GPT-2's byte alphabet as HF's ByteLevel shows them, are the real check:
     # a small vocabulary can give equal ids from different pieces.
-    ours = [fasttok.tokenizer.bytes_to_token(p.encode()) for p in fasttok.pretokenize.split(DIGITS, tok.pattern)]
+    ours = [fasttok.bpe.bytes_to_token(p.encode()) for p in fasttok.pretokenize.split(DIGITS, tok.pattern)]
     assert ours == [p for p, _ in hf.pre_tokenizer.pre_tokenize_str(DIGITS)]
     assert tok.encode(DIGITS) == hf.encode(DIGITS, add_special_tokens=False).ids
     assert tok.encode("12345678") != [] and len(tok.encode("4444")) >= (2 if tok.pattern == "gpt4" else 1)
@@ -78,7 +78,7 @@ def test_the_file_reads_back_as_the_same_tokenizer(exported):
     tok, path, _ = exported
     again = fasttok.load(path)
     # Everything but `info` (training statistics, which tokenizer.json has no place for).
-    assert again._native()[1] == tok._native()[1]
+    assert again.to_native()[1] == tok.to_native()[1]
     assert (again.pattern, again.special_tokens, again.byte_level) == (tok.pattern, tok.special_tokens, True)
 
 
@@ -107,7 +107,7 @@ def test_a_split_regex_is_read_as_hf_means_it(corpus, tmp_path):
     # A tokenizer.json written before this fix held GPT-4's pattern verbatim; HF reads its
     # \p{N}{1,3}+ as (\p{N}{1,3})+, and so must we, or the same file gives other ids.
     tok = fasttok.train_bpe(corpus[:100_000], vocab_size=400, pattern="gpt4")
-    data = tok._hf_json()
+    data = tok.to_hf_json()
     data["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = fasttok.pretokenize.GPT4_PATTERN
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data), encoding="utf-8")

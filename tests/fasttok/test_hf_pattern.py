@@ -12,7 +12,7 @@ import regex
 from hypothesis import given, strategies as st
 
 from fasttok.errors import FasttokError, ModelFileError
-from fasttok.io import _hf_pre_tokenizer
+from fasttok.bpe import _hf_pre_tokenizer
 from fasttok.pretokenize import PATTERNS, hf_pattern, pattern_from_hf, split
 
 tokenizers = pytest.importorskip("tokenizers")

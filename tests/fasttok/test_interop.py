@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 
 import fasttok
 from fasttok.pretokenize import GPT2_PATTERN
-from fasttok.tokenizer import CHAR_TO_BYTE
+from fasttok.bpe import CHAR_TO_BYTE
 from tests.fasttok.tiktoken_files import read_tiktoken, write_gpt2_files
 from tests.fasttok.unicode_agreement import newer_code_points
 from tests.texts import docs_lines, docs_text, stdlib_text

@@ -11,12 +11,12 @@ from hypothesis import given, settings, strategies as st
 
 import fasttok
 from fasttok import _wordpiece, normalize
-from fasttok._reference_wordpiece import gain, reference_encode_word, reference_score, reference_train
+from fasttok._reference import wordpiece as reference
 from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
-from fasttok.train import TrainingWarning
+from fasttok.pretokenize import bert_pre_tokenize
+from fasttok.tokenizer import TrainingWarning
+from fasttok.wordpiece import WordPieceTokenizer, _prepare, count_bert_words, load_bert_vocab, train_wordpiece
 from tests.texts import docs_text
-from fasttok.wordpiece import (WordPieceTokenizer, _prepare, bert_pre_tokenize, count_words,
-                               load_bert_vocab, train_wordpiece)
 
 GOLDEN = Path(__file__).parent / "golden"
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -44,7 +44,7 @@ word_counts = st.dictionaries(st.text(alphabet="abcd", min_size=1, max_size=8), 
 def test_core_trainer_matches_reference(counts, score, min_frequency, max_token_length, n_new):
     trainer = core_train(counts, n_new=n_new, score=score, min_frequency=min_frequency,
                          max_token_length=max_token_length)
-    vocab, merges = reference_train(counts, n_new=n_new, score=score, min_frequency=min_frequency,
+    vocab, merges = reference.learn_merges(counts, n_new=n_new, score=score, min_frequency=min_frequency,
                                     max_token_length=max_token_length)
     assert trainer.vocab_units() == vocab
     assert trainer.merges_made() == merges
@@ -57,7 +57,7 @@ def test_core_trainer_matches_reference(counts, score, min_frequency, max_token_
 def test_core_trainer_matches_reference_long_runs_and_big_counts(counts, score):
     # long runs of one character exercise the k // 2 pair-count rule; big counts the float scores
     trainer = core_train(counts, n_new=40, score=score)
-    vocab, merges = reference_train(counts, n_new=40, score=score)
+    vocab, merges = reference.learn_merges(counts, n_new=40, score=score)
     assert (trainer.vocab_units(), trainer.merges_made()) == (vocab, merges)
 
 
@@ -70,22 +70,22 @@ def test_likelihood_score_only_falls_as_the_unit_total_falls(m, extra_a, extra_b
     # so an entry pushed earlier is an upper bound and refreshing it on pop keeps the argmax exact.
     ca, cb = m * (2 if same else 1) + extra_a, m + extra_b
     n_after = ca + (0 if same else cb) + ct + n_rest
-    before = reference_score("likelihood", m, ca, cb, ct, n_after + drop, same)
-    after = reference_score("likelihood", m, ca, cb, ct, n_after, same)
+    before = reference.score_pair("likelihood", m, ca, cb, ct, n_after + drop, same)
+    after = reference.score_pair("likelihood", m, ca, cb, ct, n_after, same)
     assert after <= before
     # and the pmi score does not depend on N at all
-    assert reference_score("pmi", m, ca, cb, ct, n_after, same) == reference_score("pmi", m, ca, cb, ct, n_after + drop, same)
+    assert reference.score_pair("pmi", m, ca, cb, ct, n_after, same) == reference.score_pair("pmi", m, ca, cb, ct, n_after + drop, same)
 
 
 @given(st.integers(1, 10**7), st.integers(0, 10**7))
 def test_gain_is_x_log_x_difference(d, extra):
     c = d + extra
     f = lambda x: x * math.log(x) if x else 0.0  # noqa: E731
-    assert gain(float(c), float(d)) == pytest.approx(f(c) - f(c - d), rel=1e-9, abs=1e-6)
+    assert reference.gain(float(c), float(d)) == pytest.approx(f(c) - f(c - d), rel=1e-9, abs=1e-6)
 
 
 def test_lazy_refresh_is_exercised_and_never_sees_a_rise():
-    counter = count_words([docs_text()[:200_000]])
+    counter = count_bert_words([docs_text()[:200_000]])
     trainer = _wordpiece.WordPieceTrainer(counter, score_mode=_wordpiece.SCORE_MODES["likelihood"],
                                           min_frequency=2, max_token_length=0)
     trainer.merge(1500)
@@ -121,7 +121,7 @@ def test_golden_vocabulary(score, tmp_path):
     assert (tmp_path / "out.txt").read_text(encoding="utf-8") == golden.read_text(encoding="utf-8")
     # the golden file is itself checked against the reference trainer
     counts = Counter(w for text in GOLDEN_CORPUS * 3 for w in bert_pre_tokenize(normalize.bert_normalize(text)))
-    vocab, _ = reference_train(counts, n_new=75, score=score, min_frequency=2)
+    vocab, _ = reference.learn_merges(counts, n_new=75, score=score, min_frequency=2)
     tokens = list(SPECIALS) + [("##" + t if cont else t) for t, cont in vocab]
     assert tok._id_to_token == tokens[:75]
 
@@ -146,7 +146,7 @@ def test_core_encoder_matches_reference(vocab, words, max_chars):
     tok = WordPieceTokenizer(vocab, special_tokens=["[UNK]"], max_input_chars_per_word=max_chars)
     ids = {t: i for i, t in enumerate(vocab)}
     for word in words:
-        assert tok._core.encode_word_py(word) == reference_encode_word(word, ids, unk_id=0, max_chars=max_chars)
+        assert tok._core.encode_word_py(word) == reference.encode_word(word, ids, unk_id=0, max_chars=max_chars)
 
 
 def test_encoder_without_prefix_and_with_a_long_prefix():
@@ -155,7 +155,8 @@ def test_encoder_without_prefix_and_with_a_long_prefix():
         tok = WordPieceTokenizer(vocab, special_tokens=["[UNK]"], continuing_subword_prefix=prefix)
         ids = {t: i for i, t in enumerate(vocab)}
         for word in ["ab", "abab", "bab", "babab", "aab", "ba"]:
-            assert tok._core.encode_word_py(word) == reference_encode_word(word, ids, unk_id=0, prefix=prefix)
+            assert tok._core.encode_word_py(word) == reference.encode_word(
+                word, ids, unk_id=0, continuing_subword_prefix=prefix)
 
 
 def test_long_word_correct_at_scale():
@@ -164,7 +165,7 @@ def test_long_word_correct_at_scale():
     ids = {t: i for i, t in enumerate(vocab)}
     tok = WordPieceTokenizer(vocab, special_tokens=["[UNK]"], max_input_chars_per_word=10**7)
     for word in ["a" * 601, "a" * 600 + "b", "a" * 300 + "b" + "a" * 299]:
-        assert tok._core.encode_word_py(word) == reference_encode_word(word, ids, unk_id=0, max_chars=None)
+        assert tok._core.encode_word_py(word) == reference.encode_word(word, ids, unk_id=0, max_chars=None)
     # greedy: "aa" (aaab fails at the 4th character), then "##aaa" while 3 are left, then "##aa"
     assert tok.encode("a" * 30_001) == [3] + [5] * 9_999 + [4]
     assert tok.decode(tok.encode("a" * 30_001)) == "a" * 30_001
@@ -209,7 +210,7 @@ def test_core_split_matches_python_pipeline(texts, lowercase, strip_accents):
         expected.update(words)
         cps, _, _, classes, strip = _prepare([text], lowercase, strip_accents)
         assert _wordpiece._py_split_words(cps, classes, lowercase, strip) == words
-    counter = count_words(texts, lowercase=lowercase, strip_accents=strip_accents)
+    counter = count_bert_words(texts, lowercase=lowercase, strip_accents=strip_accents)
     assert dict(counter.items()) == dict(expected)
 
 
@@ -217,8 +218,8 @@ def test_corpus_files_are_streamed_in_chunks_exactly(tmp_path, monkeypatch):
     text = "".join(f"Line {i} of the corpus, with words; and more: Ünï {i % 7}\n" for i in range(300))
     path = tmp_path / "corpus.txt"
     path.write_text(text, encoding="utf-8")
-    monkeypatch.setattr("fasttok.wordpiece._CHUNK_BYTES", 37)
-    assert sorted(count_words([path]).items()) == sorted(count_words([text]).items())
+    monkeypatch.setattr("fasttok.wordpiece.BLOCK_SIZE", 37)
+    assert sorted(count_bert_words([path]).items()) == sorted(count_bert_words([text]).items())
 
 
 # -- the tokenizer: training API, files, pickling -----------------------------------------------------
@@ -312,7 +313,7 @@ def test_bad_vocab_files(tmp_path):
 
 def test_bad_hf_json(tmp_path):
     import json
-    good = WordPieceTokenizer(["[UNK]", "a"], special_tokens=["[UNK]"])._hf_json()
+    good = WordPieceTokenizer(["[UNK]", "a"], special_tokens=["[UNK]"]).to_hf_json()
     bad = dict(good, normalizer={"type": "Lowercase"})
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(ModelFileError, match="unsupported normalizer"):
@@ -330,12 +331,11 @@ def test_bad_training_input(tmp_path):
         train_wordpiece([path], vocab_size=100)
     with pytest.raises(CorpusError, match="no words"):
         train_wordpiece(["  \n\t "], vocab_size=100)
-    with pytest.raises(CorpusError, match="below the 5 special tokens plus the 2 base"):
+    with pytest.raises(ValueError, match="below the 5 special tokens plus the 2 base") as info:
         train_wordpiece(["ab"], vocab_size=6)
+    assert type(info.value) is ValueError  # a bad option, as train_bpe says it
     with pytest.raises(ValueError, match="score must be"):
         train_wordpiece(["ab"], vocab_size=100, score="frequency")
-    with pytest.raises(ValueError, match="unk_token"):
-        train_wordpiece(["ab"], vocab_size=100, special_tokens=["[PAD]"])
     with pytest.raises(TypeError, match="not bytes"):
         train_wordpiece(b"ab", vocab_size=100)
     with pytest.raises(TypeError):
@@ -349,3 +349,22 @@ def test_bad_constructor_arguments():
         WordPieceTokenizer(["[UNK]"], special_tokens=["[UNK]", "[CLS]"])
     with pytest.raises(ValueError, match="max_input_chars_per_word"):
         WordPieceTokenizer(["[UNK]"], special_tokens=["[UNK]"], max_input_chars_per_word=0)
+
+
+def test_a_truncated_native_file_is_an_error_and_a_version_1_file_still_loads(small_tok, tmp_path):
+    path = tmp_path / "tok"
+    small_tok.save(path)
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "fasttok wordpiece 2" and lines[-2] == f"end {small_tok.vocab_size}"
+    path.write_text("\n".join(lines[:-3]) + "\n", encoding="utf-8")  # the last token and `end` are gone
+    with pytest.raises(ModelFileError, match="no 'end' record"):
+        fasttok.load(path)
+    path.write_text("\n".join(lines[:-3] + [f"end {small_tok.vocab_size}", ""]), encoding="utf-8")
+    with pytest.raises(ModelFileError, match=f"'end' says {small_tok.vocab_size} records"):
+        fasttok.load(path)
+    # version 1, as written before the `end` record
+    path.write_text("\n".join(["fasttok wordpiece 1"] + lines[1:-2]) + "\n", encoding="utf-8")
+    assert fasttok.load(path) == small_tok
+    path.write_text("\n".join(["fasttok wordpiece 3"] + lines[1:]), encoding="utf-8")
+    with pytest.raises(ModelFileError, match="wordpiece format version 3 is not supported"):
+        fasttok.load(path)

@@ -127,7 +127,7 @@ def test_normalizer_settings_parity(bert_dir, lowercase, strip_accents):
     data.update(truncation=None, padding=None)
     data["normalizer"].update(lowercase=lowercase, strip_accents=strip_accents)
     theirs = tokenizers.Tokenizer.from_str(json.dumps(data))
-    ours = fasttok.wordpiece.WordPieceTokenizer._from_hf_json(data)
+    ours = fasttok.wordpiece.WordPieceTokenizer.from_hf_json(data)
     assert (ours.lowercase, ours.strip_accents) == (lowercase, strip_accents)
     cps = [c for c in range(0x80, 0x3000) if not 0xD800 <= c < 0xE000 and c not in UNICODE_DIFFS]
     texts = ["Ab" + chr(c) + "Cd" + chr(c) + "É" for c in cps] + docs_lines()[:2000]

@@ -8,7 +8,7 @@ with the ranks below r only: what is left is exactly two parts, the merge's left
 import base64
 import json
 
-from fasttok.tokenizer import BYTE_TO_CHAR
+from fasttok.bpe import BYTE_TO_CHAR
 
 
 def read_tiktoken(path) -> dict[bytes, int]:

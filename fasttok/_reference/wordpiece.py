@@ -14,7 +14,7 @@ Both follow the same rules as the core, stated once here:
 """
 import math
 
-__all__ = ["reference_train", "reference_score", "gain", "reference_encode_word"]
+__all__ = ["gain", "score_pair", "word_pairs", "merge_word", "learn_merges", "encode_word"]
 
 
 def gain(c: float, d: float) -> float:
@@ -26,7 +26,7 @@ def gain(c: float, d: float) -> float:
     return d * math.log(c) - (c - d) * math.log1p(-d / c)
 
 
-def reference_score(score: str, m: int, ca: int, cb: int, ct: int, n: int, same: bool) -> float:
+def score_pair(score: str, m: int, ca: int, cb: int, ct: int, n: int, same: bool) -> float:
     """Score of merging a pair with count m, unit counts ca, cb, result count ct, total units n."""
     m, ca, cb, ct, n = float(m), float(ca), float(cb), float(ct), float(n)
     if score == "pmi":
@@ -36,7 +36,7 @@ def reference_score(score: str, m: int, ca: int, cb: int, ct: int, n: int, same:
     return gain(n, m) + gain(ct + m, m) - gain(ca, m) - gain(cb, m)
 
 
-def _pair_counts(units):
+def word_pairs(units):
     """{(left, right): count} of one word, counting a run of k equal units as k // 2."""
     counts = {}
     i = 0
@@ -55,7 +55,12 @@ def _pair_counts(units):
     return counts
 
 
-def _merge(units, a, b, t):
+def merge_word(units, a, b, t):
+    """Replace each non-overlapping occurrence of the pair (a, b), left to right, by t.
+
+    >>> merge_word([1, 1, 1], 1, 1, 9)
+    [9, 1]
+    """
     out, i = [], 0
     while i < len(units):
         if i + 1 < len(units) and units[i] == a and units[i + 1] == b:
@@ -67,7 +72,7 @@ def _merge(units, a, b, t):
     return out
 
 
-def reference_train(word_counts: dict, *, n_new: int, score: str = "pmi", min_frequency: int = 1,
+def learn_merges(word_counts: dict, *, n_new: int, score: str = "pmi", min_frequency: int = 1,
                     max_token_length: int | None = None):
     """Learn up to `n_new` new units. Returns (vocab, merges): vocab is a list of
     (text, is_continuation) in id order; merges a list of (left id, right id, result id)."""
@@ -84,7 +89,7 @@ def reference_train(word_counts: dict, *, n_new: int, score: str = "pmi", min_fr
         for units, count in words:
             for u in units:
                 unit_count[u] = unit_count.get(u, 0) + count
-            for key, k in _pair_counts(units).items():
+            for key, k in word_pairs(units).items():
                 pair_count[key] = pair_count.get(key, 0) + k * count
         n = sum(unit_count.values())
         best, best_key = None, None
@@ -93,7 +98,7 @@ def reference_train(word_counts: dict, *, n_new: int, score: str = "pmi", min_fr
             if m < max(min_frequency, 1) or (max_token_length is not None and len(text) > max_token_length):
                 continue
             ct = unit_count.get(ids.get((text, vocab[a][1]), -1), 0)
-            s = reference_score(score, m, unit_count[a], unit_count[b], ct, n, a == b)
+            s = score_pair(score, m, unit_count[a], unit_count[b], ct, n, a == b)
             key = (s, m, -a, -b)
             if best_key is None or key > best_key:
                 best, best_key = (a, b, text, vocab[a][1]), key
@@ -106,12 +111,12 @@ def reference_train(word_counts: dict, *, n_new: int, score: str = "pmi", min_fr
             added += 1
         t = ids[(text, cont)]
         merges.append((a, b, t))
-        words = [(_merge(units, a, b, t), count) for units, count in words]
+        words = [(merge_word(units, a, b, t), count) for units, count in words]
     return vocab, merges
 
 
-def reference_encode_word(word: str, vocab: dict, *, unk_id: int, prefix: str = "##",
-                          max_chars: int | None = 100) -> list[int]:
+def encode_word(word: str, vocab: dict, *, unk_id: int, continuing_subword_prefix: str = "##",
+                max_chars: int | None = 100) -> list[int]:
     """Greedy longest-match-first: HF's WordPiece loop, quadratic and obviously right."""
     if max_chars is not None and len(word) > max_chars:
         return [unk_id]
@@ -119,7 +124,7 @@ def reference_encode_word(word: str, vocab: dict, *, unk_id: int, prefix: str = 
     while start < len(word):
         end = len(word)
         while end > start:
-            piece = word[start:end] if start == 0 else prefix + word[start:end]
+            piece = word[start:end] if start == 0 else continuing_subword_prefix + word[start:end]
             if piece in vocab:
                 out.append(vocab[piece])
                 break

@@ -4,17 +4,20 @@ Everything here recomputes from scratch at every step; nothing is incremental, n
 """
 from collections import Counter
 
+from fasttok.pretokenize import pattern_source
+
+__all__ = ["split", "count_pieces", "count_pairs", "merge_word", "learn_merges", "encode_word"]
+
 
 def split(text, pattern):
     """Pre-tokens of one text by `regex.findall` itself; pattern None: the whole text is one piece."""
     import regex
-    from fasttok.pretokenize import pattern_source
     source = pattern_source(pattern)
     return regex.findall(source, text) if source is not None else ([text] if text else [])
 
 
-def count_words(texts, pattern):
-    """{piece: count} over texts, split by `regex.findall`."""
+def count_pieces(texts, pattern):
+    """{piece: count} over texts, split by `regex.findall` (what fasttok.count_words counts)."""
     counts = Counter()
     for text in [texts] if isinstance(texts, str) else texts:
         counts.update(split(text, pattern))
@@ -81,7 +84,7 @@ def learn_merges(words, *, n_base, n_merges, min_frequency=1, base_length=None, 
     return merges
 
 
-def apply_merges(word, merges):
+def encode_word(word, merges):
     """Encode one word: repeatedly merge the adjacent pair of lowest rank (leftmost on ties).
 
     merges: {(left, right): (rank, new_id)}.

@@ -1,0 +1,591 @@
+"""Byte-pair encoding in one place: BPETokenizer, its files (native, tokenizer.json, OpenAI's GPT-2
+encoder.json + vocab.bpe) and its trainer, train_bpe (the policy around one core call).
+
+    >>> tok = train_bpe(["low lower lowest"] * 10, vocab_size=260)
+    >>> [tok.id_to_token(i) for i in tok.encode("lowest")]
+    ['low', 'e', 's', 't']
+"""
+import dataclasses
+import json
+import re
+import warnings
+
+import numpy as np
+
+from fasttok import _bpe, _format, _pretok
+from fasttok._checks import check_num_threads
+from fasttok.counts import WordCounts, count_words
+from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
+from fasttok.pretokenize import (GPT2_PATTERN, PATTERNS, WHITESPACE_PATTERN, hf_pattern, pattern_from_hf,
+                                 pattern_name, pattern_source, safe_cut, splitter)
+from fasttok.tokenizer import Tokenizer, TrainerOptions
+
+__all__ = ["BPETokenizer", "BPEOptions", "train_bpe", "train_bpe_from_counts", "load_gpt2",
+           "BYTE_TO_CHAR", "CHAR_TO_BYTE", "bytes_to_token"]
+
+
+def bytes_to_unicode():
+    """GPT-2's reversible map from the 256 byte values to printable characters (for vocab files).
+
+    Printable Latin-1 bytes map to themselves; the rest go to code points 256, 257, ... in order.
+    """
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    mapping, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            mapping[b] = chr(b)
+        else:
+            mapping[b] = chr(256 + extra)
+            extra += 1
+    return mapping
+
+
+BYTE_TO_CHAR = bytes_to_unicode()
+CHAR_TO_BYTE = {c: b for b, c in BYTE_TO_CHAR.items()}
+
+
+def bytes_to_token(data):
+    """Bytes as a GPT-2 style printable token string."""
+    return "".join(BYTE_TO_CHAR[b] for b in data)
+
+
+class BPETokenizer(Tokenizer):
+    """A byte-pair-encoding tokenizer: base symbols plus merges applied in rank order.
+
+    Byte-level (default): the base symbols are the 256 bytes, any text round-trips exactly.
+    Character-level: the base symbols are characters seen in training (optionally with a
+    continuing-subword prefix on non-initial characters and an end-of-word suffix on final ones).
+    """
+    model = "bpe"
+
+    def __init__(self, *, base, merges, special_tokens=None, pattern="gpt2", byte_level=True,
+                 continuing_subword_prefix=None, end_of_word_suffix=None, unk_token=None, info=None):
+        """base: {base id: bytes (byte-level) or str (character-level)}; merges: (left, right, new_id) rows."""
+        super().__init__(special_tokens=special_tokens or {})
+        self.byte_level = bool(byte_level)
+        self._pattern = pattern_source(pattern)
+        self.continuing_subword_prefix = continuing_subword_prefix or None
+        self.end_of_word_suffix = end_of_word_suffix or None
+        self._prefix = continuing_subword_prefix or ""   # "" when absent: what the hot paths test
+        self._suffix = end_of_word_suffix or ""
+        self.unk_token = unk_token
+        self.info = dict(info or {})
+        merges = np.ascontiguousarray(np.asarray(merges, dtype=np.int32).reshape(-1, 3))  # (n_merges, 3)
+        self._merges = merges
+        merges.setflags(write=False)
+
+        n = len(base) + len(merges) + len(self._special)
+        data = [None] * n   # id -> bytes (byte-level) or str (character-level)
+        for i, tok in base.items():
+            data[i] = tok
+        for left, right, new in merges.tolist():
+            if data[left] is None or data[right] is None or data[new] is not None:
+                raise ModelFileError(f"merge ({left}, {right}) -> {new} refers to an unknown id or reuses id {new}")
+            data[new] = self._join(data[left], data[right])
+        for s, i in self._special.items():
+            if not 0 <= i < n or data[i] is not None:
+                raise ModelFileError(f"special token {s!r} has id {i}, which is taken or out of range 0..{n - 1}")
+        self._data = data
+        if self.byte_level:
+            self._byte_ids = np.full(256, -1, dtype=np.int32)
+            for i, tok in base.items():
+                if len(tok) == 1:
+                    self._byte_ids[tok[0]] = i
+            if (self._byte_ids < 0).any():
+                raise ModelFileError("a byte-level BPE needs one base token for each of the 256 bytes")
+            self._id_to_token = [None if t is None else bytes_to_token(t) for t in data]
+        else:
+            self._char_ids = {tok: i for i, tok in base.items()}
+            self._id_to_token = list(data)
+        for s, i in self._special.items():
+            self._id_to_token[i] = s
+        self._token_to_id = {}
+        for i, tok in enumerate(self._id_to_token):
+            self._token_to_id.setdefault(tok, i)
+        self._unk_id = None
+        if unk_token is not None:
+            self._unk_id = self._token_to_id.get(unk_token)
+            if self._unk_id is None:
+                raise ValueError(f"unk_token {unk_token!r} is not in the vocabulary")
+        self._table = _bpe.MergeTable(merges)
+        self._split = splitter(self._pattern)
+        self._base = dict(base)
+        self._scanner_id = None
+        if self.byte_level and self._pattern is not None and self.pattern in _pretok.PATTERNS:
+            self._scanner_id = _pretok.pattern_id(self.pattern)
+
+    @property
+    def decodes_in_pieces(self):
+        return self.byte_level  # every id is a fixed byte string; character-level decoding adds spaces
+
+    @property
+    def prefix(self):
+        """Deprecated: `continuing_subword_prefix` ("" when there is none)."""
+        warnings.warn("BPETokenizer.prefix is renamed continuing_subword_prefix (None when there is none); "
+                      "prefix will be removed in the next release", DeprecationWarning, stacklevel=2)
+        return self._prefix
+
+    @property
+    def suffix(self):
+        """Deprecated: `end_of_word_suffix` ("" when there is none)."""
+        warnings.warn("BPETokenizer.suffix is renamed end_of_word_suffix (None when there is none); "
+                      "suffix will be removed in the next release", DeprecationWarning, stacklevel=2)
+        return self._suffix
+
+    def _model_stream_cut(self):
+        # The named patterns (and WordCounts' file blocks) rest on pretokenize's proof that no piece
+        # can straddle its cuts; a custom regex or pattern=None (one piece per text) has no such cut.
+        return safe_cut(self._pattern) if self._pattern in PATTERNS.values() else None
+
+    def _join(self, left, right):
+        if self.byte_level:
+            return left + right
+        if self._prefix and right.startswith(self._prefix):
+            right = right[len(self._prefix):]
+        return left + right
+
+    # -- properties -------------------------------------------------------------------------------
+
+    @property
+    def pattern(self):
+        """The split pattern: a name from fasttok.pretokenize.PATTERNS, a regex string, or None."""
+        return None if self._pattern is None else pattern_name(self._pattern)
+
+    @property
+    def merges(self):
+        """The merges in rank order, as a list of (left_id, right_id) pairs."""
+        return [tuple(m) for m in self._merges[:, :2].tolist()]
+
+    def token_bytes(self, token_id):
+        """The bytes a (non-special) token decodes to."""
+        token_id = self._check_ids([token_id])[0]
+        if token_id in self._special_by_id:
+            return self._special_by_id[token_id].encode("utf-8")
+        tok = self._data[token_id]
+        return tok if self.byte_level else self._strip_markers(tok).encode("utf-8")
+
+    # -- encoding ---------------------------------------------------------------------------------
+
+    def _encode_ordinary_many(self, texts):
+        if self._scanner_id is not None:
+            # Fused path: the core splits and merges; Python only encodes the texts to UTF-8 once.
+            raw = [t.encode("utf-8") for t in texts]
+            offsets = np.zeros(len(raw) + 1, dtype=np.int64)  # (n_texts + 1,)
+            np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)), out=offsets[1:])
+            ids, ends = self._table.encode_utf8(b"".join(raw), offsets, self._scanner_id, self._byte_ids)
+            return [ids[a:b].tolist() for a, b in zip(ends[:-1].tolist(), ends[1:].tolist())]
+        pieces_per_text = [self._split(t) for t in texts]
+        pieces = [p for ps in pieces_per_text for p in ps]
+        if self.byte_level:
+            raw = [p.encode("utf-8") for p in pieces]
+            lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+            symbols = self._byte_ids[np.frombuffer(b"".join(raw), dtype=np.uint8)]  # (n_bytes,)
+        else:
+            words = [self._char_symbols(p) for p in pieces]
+            lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+            symbols = np.fromiter((s for w in words for s in w), dtype=np.int32, count=int(lengths.sum()))
+        offsets = np.zeros(len(pieces) + 1, dtype=np.int64)  # (n_pieces + 1,)
+        np.cumsum(lengths, out=offsets[1:])
+        ids, ends = self._table.encode_words(symbols, offsets)   # ids (n_out,), ends (n_pieces + 1,)
+        out, start = [], 0
+        for ps in pieces_per_text:
+            stop = start + len(ps)
+            out.append(ids[ends[start]:ends[stop]].tolist())
+            start = stop
+        return out
+
+    def _char_symbols(self, piece):
+        out = []
+        last = len(piece) - 1
+        for k, ch in enumerate(piece):
+            sym = (self._prefix if k and self._prefix else "") + ch + (self._suffix if k == last else "")
+            i = self._char_ids.get(sym)
+            if i is None:
+                if self._unk_id is None:
+                    raise UnknownTokenError(
+                        f"character {ch!r} is not in the vocabulary and the tokenizer has no unk_token")
+                i = self._unk_id
+            out.append(i)
+        return out
+
+    # -- decoding ---------------------------------------------------------------------------------
+
+    def _strip_markers(self, tok):
+        if self._prefix and tok.startswith(self._prefix):
+            tok = tok[len(self._prefix):]
+        if self._suffix and tok.endswith(self._suffix):
+            tok = tok[: -len(self._suffix)] + " "
+        return tok
+
+    def _decode(self, ids, errors):
+        if self.byte_level:
+            return b"".join([self._data[i] for i in ids]).decode("utf-8", errors=errors)
+        out = []
+        for k, i in enumerate(ids):
+            tok = self._data[i]
+            if i == self._unk_id:
+                tok = self.unk_token
+            glued = self._prefix and tok.startswith(self._prefix)
+            tok = self._strip_markers(tok)
+            if self._prefix and k and not glued:
+                tok = " " + tok
+            out.append(tok)
+        text = "".join(out)
+        return text.rstrip(" ") if self._suffix else text
+
+    def decode_bytes(self, ids):
+        """Decode to raw bytes (byte-level: exact, even when the bytes are not valid UTF-8)."""
+        ids = self._check_ids(ids)
+        if not self.byte_level:
+            return super().decode_bytes(ids)
+        return b"".join([self._data[i] if i not in self._special_by_id else self._special_by_id[i].encode("utf-8")
+                         for i in ids])
+
+    # -- interop ----------------------------------------------------------------------------------
+
+    def to_tiktoken_ranks(self):
+        """{token bytes: rank} for `tiktoken.Encoding(mergeable_ranks=...)` (byte-level only)."""
+        if not self.byte_level:
+            raise ValueError("to_tiktoken_ranks needs a byte-level tokenizer")
+        ranks = {}
+        for i, tok in enumerate(self._data):
+            if tok is None:
+                continue
+            if tok in ranks:
+                raise ValueError(f"tokens {ranks[tok]} and {i} both decode to {tok!r}; tiktoken needs unique bytes")
+            ranks[tok] = i
+        return ranks
+
+    # -- files ------------------------------------------------------------------------------------
+
+    def to_native(self):
+        """(settings, records) of the native file: `b <id> <hex bytes>` per base token, `m <left> <right>
+        <new>` per merge in rank order, then `end N`."""
+        settings = {
+            "byte_level": self.byte_level,
+            "pattern": self.pattern,
+            "special_tokens": self._special,
+            "continuing_subword_prefix": self.continuing_subword_prefix,
+            "end_of_word_suffix": self.end_of_word_suffix,
+            "unk_token": self.unk_token,
+            "info": self.info,
+        }
+        records = []
+        for i, tok in sorted(self._base.items()):
+            raw = tok if self.byte_level else tok.encode("utf-8")
+            records.append(f"b {i} {raw.hex()}")
+        records.extend(f"m {l} {r} {n}" for l, r, n in self._merges.tolist())
+        return settings, _format.with_end(records)
+
+    @classmethod
+    def from_native(cls, settings, records, version=1):
+        byte_level = settings.get("byte_level", True)
+        base, merges = _parse_records(_format.without_end(records), byte_level=byte_level)
+        return cls(base=base, merges=merges, special_tokens=settings.get("special_tokens") or {},
+                   pattern=settings.get("pattern"), byte_level=byte_level,
+                   continuing_subword_prefix=settings.get("continuing_subword_prefix"),
+                   end_of_word_suffix=settings.get("end_of_word_suffix"),
+                   unk_token=settings.get("unk_token"), info=settings.get("info"))
+
+    def to_hf_json(self):
+        """A Hugging Face tokenizer.json that gives the same ids and the same decoded text."""
+        # Special tokens are in the model's vocab too, as HF's trainers put them: the BPE model needs
+        # its unk_token there.
+        vocab = {t: i for i, t in enumerate(self._id_to_token)}
+        if len(vocab) != self.vocab_size:
+            raise ValueError("two tokens share one string; this vocabulary cannot be written as tokenizer.json")
+        merges = [[self._id_to_token[l], self._id_to_token[r]] for l, r in self.merges]
+        if self.byte_level:
+            decoder = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+        else:
+            decoder = _char_level_decoder(self._prefix, self._suffix)
+        return {
+            "version": "1.0", "truncation": None, "padding": None,
+            "added_tokens": _format.hf_added_tokens(self._special),
+            "normalizer": None, "pre_tokenizer": _hf_pre_tokenizer(self._pattern, self.byte_level),
+            "post_processor": None, "decoder": decoder,
+            "model": {"type": "BPE", "dropout": None, "unk_token": self.unk_token,
+                      "continuing_subword_prefix": self.continuing_subword_prefix,
+                      "end_of_word_suffix": self.end_of_word_suffix,
+                      "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                      "vocab": vocab, "merges": merges},
+        }
+
+    @classmethod
+    def from_hf_json(cls, data):
+        """The tokenizer of a Hugging Face tokenizer.json with a BPE model (ModelFileError for what it cannot read)."""
+        model = data["model"]
+        if model.get("byte_fallback") or model.get("dropout") or model.get("ignore_merges"):
+            raise ModelFileError("BPE options byte_fallback, dropout and ignore_merges are not supported")
+        if data.get("normalizer"):
+            raise ModelFileError("tokenizer.json normalizers are not supported for BPE models")
+        byte_level, pattern = _read_hf_pre_tokenizer(data.get("pre_tokenizer"))
+        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+        special = {t["content"]: t["id"] for t in data.get("added_tokens", [])}
+        vocab = {t: i for t, i in model["vocab"].items() if t not in special}
+        return _from_string_vocab(vocab, merges, special_tokens=special, pattern=pattern, byte_level=byte_level,
+                                  continuing_subword_prefix=model.get("continuing_subword_prefix"),
+                                  end_of_word_suffix=model.get("end_of_word_suffix"),
+                                  unk_token=model.get("unk_token"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Hugging Face tokenizer.json and OpenAI's GPT-2 files
+# ------------------------------------------------------------------------------------------------
+
+def _hf_pre_tokenizer(source, byte_level):
+    """The HF pre-tokenizer that cuts text into the pieces `source` does."""
+    if source is None:
+        split = None
+    elif source == WHITESPACE_PATTERN:
+        split = {"type": "Whitespace"}  # the pattern is HF's Whitespace (same \w: UTS #18, tested)
+    else:
+        # Removed + invert keeps exactly the matches, i.e. regex.findall semantics.
+        split = {"type": "Split", "pattern": {"Regex": hf_pattern(source)}, "behavior": "Removed", "invert": True}
+    if not byte_level:
+        return split
+    to_bytes = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+    if source == GPT2_PATTERN:
+        return dict(to_bytes, use_regex=True)  # HF's ByteLevel regex is GPT-2's pattern
+    return to_bytes if split is None else {"type": "Sequence", "pretokenizers": [split, to_bytes]}
+
+
+def _char_level_decoder(prefix, suffix):
+    """HF decoders that give BPETokenizer.decode's text for a character-level vocabulary.
+
+    HF joins what the decoders leave with nothing (and, with no decoder at all, with spaces): a
+    prefix-marked token glues to the one before and an unmarked one starts a word (WordPiece); a
+    suffix ends a word with a space (BPEDecoder); the text is then one piece (Fuse) whose trailing
+    spaces go, as decode drops them after a final suffix (Replace; HF's Strip decoder would panic
+    on an empty text).
+    """
+    steps = []
+    if prefix:
+        steps.append({"type": "WordPiece", "prefix": prefix, "cleanup": False})
+    if suffix:
+        steps.append({"type": "BPEDecoder", "suffix": suffix})
+    steps.append({"type": "Fuse"})
+    if suffix:
+        steps.append({"type": "Replace", "pattern": {"Regex": " +\\z"}, "content": ""})
+    return steps[0] if len(steps) == 1 else {"type": "Sequence", "decoders": steps}
+
+
+def _find_pretokenizers(node):
+    if not node:
+        return []
+    if node.get("type") == "Sequence":
+        return [p for child in node.get("pretokenizers", []) for p in _find_pretokenizers(child)]
+    return [node]
+
+
+def _read_hf_pre_tokenizer(node):
+    """(byte_level, pattern) of a tokenizer.json pre_tokenizer; ModelFileError for one fasttok cannot run."""
+    pres = _find_pretokenizers(node)
+    byte_level = any(p.get("type") == "ByteLevel" for p in pres)
+    if byte_level and any(p.get("type") == "ByteLevel" and p.get("add_prefix_space") for p in pres):
+        raise ModelFileError("ByteLevel add_prefix_space=True is not supported")
+    pattern = None
+    for p in pres:
+        if p.get("type") == "Split":
+            if (p.get("behavior"), p.get("invert")) not in (("Removed", True), ("Isolated", False)):
+                raise ModelFileError(f"Split behavior {p.get('behavior')!r} invert={p.get('invert')} is not supported")
+            pattern = pattern_from_hf(p["pattern"]["Regex"]) if "Regex" in p["pattern"] \
+                else re.escape(p["pattern"]["String"])
+        elif p.get("type") == "ByteLevel" and p.get("use_regex", True):
+            pattern = GPT2_PATTERN
+        elif p.get("type") == "Whitespace":
+            pattern = "whitespace"
+        elif p.get("type") != "ByteLevel":
+            raise ModelFileError(f"pre-tokenizer {p.get('type')!r} is not supported")
+    return byte_level, pattern
+
+
+def _from_string_vocab(vocab, merges, *, special_tokens, pattern, byte_level, **options):
+    """Build a BPETokenizer from {token string: id} and [(left, right)] merges in rank order.
+
+    Byte-level token strings use GPT-2's byte-to-character map. Base tokens are those no merge makes.
+    """
+    rows = []
+    made = set()
+    for k, (left, right) in enumerate(merges):
+        joined = left + (right[len(options["continuing_subword_prefix"]):]
+                         if options.get("continuing_subword_prefix") and right.startswith(options["continuing_subword_prefix"])
+                         else right)
+        try:
+            rows.append((vocab[left], vocab[right], vocab[joined]))
+        except KeyError as e:
+            raise ModelFileError(f"merge {k} ({left!r} {right!r}) uses a token missing from the vocabulary: {e}") from None
+        made.add(vocab[joined])
+    base = {}
+    for token, i in vocab.items():
+        if i in made:
+            continue
+        if byte_level:
+            try:
+                base[i] = bytes(CHAR_TO_BYTE[c] for c in token)
+            except KeyError:
+                raise ModelFileError(f"token {token!r} is not a byte-level token string") from None
+        else:
+            base[i] = token
+    return BPETokenizer(base=base, merges=np.array(rows, dtype=np.int32).reshape(-1, 3),
+                        special_tokens=special_tokens, pattern=pattern, byte_level=byte_level, **options)
+
+
+def load_gpt2(encoder_json, vocab_bpe):
+    """Load OpenAI's GPT-2 `encoder.json` + `vocab.bpe` (ids identical to tiktoken's "gpt2")."""
+    try:
+        with open(encoder_json, encoding="utf-8") as f:
+            encoder = json.load(f)
+        with open(vocab_bpe, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except OSError as e:
+        raise ModelFileError(f"cannot read GPT-2 files: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{encoder_json}: corrupt encoder.json ({e})") from None
+    if not lines or not lines[0].startswith("#version"):
+        raise ModelFileError(f"{vocab_bpe}: missing '#version' header line")
+    merges = [tuple(line.split(" ")) for line in lines[1:] if line]
+    if any(len(m) != 2 for m in merges):
+        raise ModelFileError(f"{vocab_bpe}: a merge line does not have exactly two tokens")
+    special = {t: i for t, i in encoder.items() if t.startswith("<|") and t.endswith("|>")}
+    vocab = {t: i for t, i in encoder.items() if t not in special}
+    return _from_string_vocab(vocab, merges, special_tokens=special, pattern="gpt2", byte_level=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Native records
+# ------------------------------------------------------------------------------------------------
+
+def _parse_records(records, *, byte_level):
+    """Native BPE records (without `end N`) -> ({id: bytes|str}, (n, 3) int32 merges)."""
+    base, merges = {}, []
+    for k, line in enumerate(records):
+        parts = line.split(" ")
+        try:
+            if parts[0] == "b" and len(parts) == 3:
+                raw = bytes.fromhex(parts[2])
+                base[int(parts[1])] = raw if byte_level else raw.decode("utf-8")
+            elif parts[0] == "m" and len(parts) == 4:
+                merges.append((int(parts[1]), int(parts[2]), int(parts[3])))
+            else:
+                raise ValueError
+        except ValueError:
+            raise ModelFileError(f"corrupt record on line {k + 3}: {line[:60]!r}") from None
+    return base, np.array(merges, dtype=np.int32).reshape(-1, 3)
+
+
+# ------------------------------------------------------------------------------------------------
+# Training
+# ------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BPEOptions(TrainerOptions):
+    """train_bpe's options, checked once (the shared rules of TrainerOptions, and BPE's own)."""
+    byte_level: bool = True            # base symbols: the 256 bytes, or the characters of the corpus
+    end_of_word_suffix: str | None = None   # marks a symbol that ends a word (character-level)
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._set("byte_level", bool(self.byte_level))
+        self._set("end_of_word_suffix", self.end_of_word_suffix or None)
+        if self.byte_level and (self.continuing_subword_prefix or self.end_of_word_suffix or self.unk_token):
+            raise ValueError("continuing_subword_prefix, end_of_word_suffix and unk_token are for "
+                             "character-level BPE (byte_level=False); byte-level BPE never needs an unk token")
+
+
+def train_bpe(corpus=None, *, files=None, vocab_size, pattern="gpt2", byte_level=True, special_tokens=(),
+              min_frequency=1, max_token_length=None, continuing_subword_prefix=None, end_of_word_suffix=None,
+              unk_token=None, progress=None, num_threads=1, num_workers=None):
+    """Learn a BPE tokenizer from a corpus.
+
+    corpus: a str text, a pathlib.Path, or an iterable of str texts and Path files (files are streamed).
+    files: a path (str or Path) or a list of them, read as UTF-8 files after `corpus`. Every path is
+    checked before counting starts; a bare str corpus that names an existing file is a CorpusError.
+    vocab_size: every id counts (base symbols + merges + special tokens).
+    Merge rule: the pair with the highest count; ties go to the smallest (left_id, right_id).
+    Byte-level: ids 0..255 are the bytes, merge k gets id 256 + k, special tokens follow the merges.
+    Character-level: base symbols are numbered in code-point order of their strings, then merges,
+    then special tokens (`unk_token` is added to them when missing).
+    max_token_length: in bytes (byte-level) or characters (character-level), markers excluded.
+    progress: called as progress(merges_done, merges_planned) about 100 times.
+    num_threads: parallel pre-token counting (see count_words); the result does not depend on it.
+    (num_workers: its old name, deprecated.)
+    If the corpus runs out of pairs first, a TrainingWarning says so and `tok.info` records it.
+    """
+    options = BPEOptions(vocab_size=vocab_size, byte_level=byte_level, special_tokens=special_tokens,
+                         min_frequency=min_frequency, max_token_length=max_token_length,
+                         continuing_subword_prefix=continuing_subword_prefix,
+                         end_of_word_suffix=end_of_word_suffix, unk_token=unk_token, progress=progress)
+    num_threads = check_num_threads(num_threads, num_workers)
+    counts = count_words(corpus, files=files, pattern=pattern, num_threads=num_threads)
+    table = _word_table(counts, options)
+    del counts  # the table is all training needs: free the hash table before the learner allocates
+    return _learn(table, options)
+
+
+def train_bpe_from_counts(counts, *, vocab_size, byte_level=True, special_tokens=(), min_frequency=1,
+                          max_token_length=None, continuing_subword_prefix=None, end_of_word_suffix=None,
+                          unk_token=None, progress=None):
+    """Learn a BPE tokenizer from a WordCounts table; identical to train_bpe on the same text.
+
+    The split pattern is the one the counts were made with.
+    """
+    if not isinstance(counts, WordCounts):
+        raise TypeError(f"counts must be a fasttok.WordCounts, not {type(counts).__name__}")
+    options = BPEOptions(vocab_size=vocab_size, byte_level=byte_level, special_tokens=special_tokens,
+                         min_frequency=min_frequency, max_token_length=max_token_length,
+                         continuing_subword_prefix=continuing_subword_prefix,
+                         end_of_word_suffix=end_of_word_suffix, unk_token=unk_token, progress=progress)
+    return _learn(_word_table(counts, options), options)
+
+
+def _word_table(counts, options):
+    """The unique-word table as flat arrays: what the core learns from."""
+    pieces, weights = counts.items()  # bytes sorted bytewise (= code-point order), (n_words,) int64
+    if not pieces:
+        raise CorpusError("the corpus is empty: no pre-tokens to learn from")
+    if options.byte_level:
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        symbols = np.frombuffer(b"".join(pieces), dtype=np.uint8).astype(np.int32)  # (n_symbols,)
+        base = {b: bytes([b]) for b in range(256)}
+    else:
+        prefix, suffix = options.continuing_subword_prefix or "", options.end_of_word_suffix or ""
+        words = [_char_word(p.decode("utf-8"), prefix, suffix) for p in pieces]
+        alphabet = sorted({s for w in words for s in w})
+        index = {s: i for i, s in enumerate(alphabet)}
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        symbols = np.fromiter((index[s] for w in words for s in w), dtype=np.int32, count=int(lengths.sum()))
+        base = dict(enumerate(alphabet))
+        clash = set(options.special_tokens) & set(alphabet)
+        if clash:
+            raise ValueError(f"special tokens {sorted(clash)} are also characters of the corpus alphabet")
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)  # (n_words + 1,)
+    np.cumsum(lengths, out=offsets[1:])
+    return {"symbols": symbols, "offsets": offsets, "weights": weights, "base": base, "pattern": counts.pattern}
+
+
+def _learn(table, options):
+    base = table["base"]
+    # 1. how many merges fit beside the base symbols and the special tokens
+    what = "256 byte tokens" if options.byte_level else f"{len(base)} characters of the corpus alphabet"
+    n_merges = options.check_vocab_size(len(base), what)
+    # 2. learn them in the core
+    merges = _bpe.learn_merges(table["symbols"], table["offsets"], table["weights"],
+                               np.ones(len(base), dtype=np.int64), n_merges=n_merges,
+                               min_frequency=options.min_frequency, max_token_length=options.max_token_length or 0,
+                               progress=options.progress)  # (n_learned, 2)
+    n_learned = len(merges)
+    info = options.early_stop(n_learned, n_merges)
+    # 3. number them: base, merges, then the special tokens
+    first = len(base)
+    rows = np.column_stack([merges, np.arange(first, first + n_learned, dtype=np.int32)]).astype(np.int32)
+    special_ids = {s: first + n_learned + k for k, s in enumerate(options.special_tokens)}
+    return BPETokenizer(base=base, merges=rows, special_tokens=special_ids, pattern=table["pattern"],
+                        byte_level=options.byte_level, continuing_subword_prefix=options.continuing_subword_prefix,
+                        end_of_word_suffix=options.end_of_word_suffix, unk_token=options.unk_token, info=info)
+
+
+def _char_word(piece, prefix, suffix):
+    """Base symbols of one pre-token: prefix on non-initial characters, suffix on the last."""
+    last = len(piece) - 1
+    return [(prefix if k else "") + ch + (suffix if k == last else "") for k, ch in enumerate(piece)]
