@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["fasttok"]
+PACKAGES = ["fasttok", "lm"]
 
 
 def module_files(root, package):
