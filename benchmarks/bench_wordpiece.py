@@ -97,7 +97,8 @@ def encode_long(n, limit):
     from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab
     tok = load_bert_vocab(BERT / "vocab.txt")
     if limit == "none":
-        tok = WordPieceTokenizer(tok._id_to_token, special_tokens=SPECIALS, max_input_chars_per_word=10**9)
+        vocab = [tok.id_to_token(i) for i in range(tok.vocab_size)]
+        tok = WordPieceTokenizer(vocab, special_tokens=SPECIALS, max_input_chars_per_word=10**9)
     text = "a" * n
     tok.encode("warm up")
     start = time.perf_counter()
