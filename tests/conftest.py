@@ -51,12 +51,17 @@ def missing(reason: str):
     pytest.skip(reason)
 
 
-def ref_path(*parts: str) -> Path:
-    path = refs_dir().joinpath(*parts)
-    if not path.is_file():
-        missing(f"reference file {'/'.join(parts)} not found in {refs_dir()}: set ${REFS_VARIABLE} to the "
-                "folder of published reference files (default: ../shared/refs beside the clone)")
+def present(path: Path | None, reason: str) -> Path:
+    """`path` when it names a file; otherwise skip (or, under CI, fail) the calling test with `reason`."""
+    if path is None or not path.is_file():
+        missing(reason)
     return path
+
+
+def ref_path(*parts: str) -> Path:
+    return present(refs_dir().joinpath(*parts),
+                   f"reference file {'/'.join(parts)} not found in {refs_dir()}: set ${REFS_VARIABLE} to the "
+                   "folder of published reference files (default: ../shared/refs beside the clone)")
 
 
 @pytest.fixture(scope="session")
@@ -66,11 +71,8 @@ def refs():
 
 
 def published_path(name: str) -> Path:
-    path = assets.cached(name)
-    if path is None:
-        missing(f"{name} (from {assets.PACKAGE}=={assets.VERSION}) is not in {assets.cache_dir()}: "
-                "run `python tests/assets.py` to fetch it")
-    return path
+    return present(assets.cached(name), f"{name} (from {assets.PACKAGE}=={assets.VERSION}) is not in "
+                   f"{assets.cache_dir()}: run `python tests/assets.py` to fetch it")
 
 
 @pytest.fixture(scope="session")
