@@ -1,0 +1,733 @@
+"""SentencePiece: exact `.model` files, normalization, Unigram and BPE encoding, decoding.
+
+A `.model` file is one protobuf `ModelProto` (sentencepiece's `sentencepiece_model.proto`): the pieces
+(string, float32 score, type) in id order, a `TrainerSpec` and a `NormalizerSpec`. fasttok reads it with
+its own wire-format reader (`fasttok/_protobuf.py`), keeps every field it does not interpret, and writes
+it back byte for byte. Encoding follows sentencepiece 0.2's `SentencePieceProcessor::Encode`:
+
+1. normalize (`Normalizer.normalize`): user-defined symbols are kept as they are; otherwise the longest
+   rule of the precompiled character map applies (nmt_nfkc, nmt_nfkc_cf, or a custom rule set; none
+   for identity); extra whitespace is removed, `▁` is prefixed, spaces become `▁`;
+2. segment: Unigram by Viterbi (the core, fasttok/_unigram.pyx), BPE by merging the adjacent pair whose
+   joined piece has the highest score (ties: the leftmost pair);
+3. unknown pieces: with `byte_fallback`, one `<0xXX>` piece per UTF-8 byte; without it, a run of
+   adjacent unknown pieces becomes one.
+
+>>> tok = load_model("m.model")                   # doctest: +SKIP
+>>> tok.encode_pieces("Hello world")              # doctest: +SKIP
+['▁Hello', '▁world']
+"""
+import heapq
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+from fasttok import _unigram
+from fasttok._files import atomic_write
+from fasttok._protobuf import (FIXED32, LEN, VARINT, Field, as_bool, as_float, as_int32, float_bits, read_message,
+                               write_message)
+from fasttok._reference_unigram import char_length, f32
+from fasttok.errors import ModelFileError
+from fasttok.tokenizer import Tokenizer, _checked_text
+
+__all__ = ["SentencePieceTokenizer", "SentencePieceModel", "Piece", "Normalizer", "load_model",
+           "looks_like_model", "SPACE", "NORMAL", "UNKNOWN", "CONTROL", "USER_DEFINED", "UNUSED", "BYTE"]
+
+SPACE = "\u2581"                    # ▁, the meta symbol that stands for a space
+_SPACE = SPACE.encode("utf-8")
+_REPLACEMENT = "\ufffd".encode("utf-8")
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
+_TYPE_NAMES = {NORMAL: "normal", UNKNOWN: "unknown", CONTROL: "control", USER_DEFINED: "user-defined",
+               UNUSED: "unused", BYTE: "byte"}
+UNIGRAM, BPE, WORD, CHAR = 1, 2, 3, 4
+_MODEL_TYPES = {UNIGRAM: "unigram", BPE: "bpe", WORD: "word", CHAR: "char"}
+_UNK_PENALTY = 10.0                 # sentencepiece's kUnkPenalty: the unknown score is min score - 10
+_FLT_MIN, _FLT_MAX = 1.1754943508222875e-38, 3.4028234663852886e+38
+_BYTE_PIECES = [f"<0x{b:02X}>" for b in range(256)]
+
+# -- the spec messages: field number -> (name, kind, default) -------------------------------------
+# Only the fields fasttok reads; every other field is kept as it was read (see SentencePieceModel).
+_TRAINER_FIELDS = {
+    3: ("model_type", "enum", UNIGRAM),
+    4: ("vocab_size", "int32", 8000),
+    24: ("treat_whitespace_as_suffix", "bool", False),
+    25: ("split_digits", "bool", False),
+    30: ("control_symbols", "repeated string", ()),
+    31: ("user_defined_symbols", "repeated string", ()),
+    35: ("byte_fallback", "bool", False),
+    40: ("unk_id", "int32", 0),
+    41: ("bos_id", "int32", 1),
+    42: ("eos_id", "int32", 2),
+    43: ("pad_id", "int32", -1),
+    44: ("unk_surface", "string", " \u2047 "),
+    45: ("unk_piece", "string", "<unk>"),
+    46: ("bos_piece", "string", "<s>"),
+    47: ("eos_piece", "string", "</s>"),
+    48: ("pad_piece", "string", "<pad>"),
+}
+_NORMALIZER_FIELDS = {
+    1: ("name", "string", ""),
+    2: ("precompiled_charsmap", "bytes", b""),
+    3: ("add_dummy_prefix", "bool", True),
+    4: ("remove_extra_whitespaces", "bool", True),
+    5: ("escape_whitespaces", "bool", True),
+}
+_WIRE = {"enum": VARINT, "int32": VARINT, "bool": VARINT, "string": LEN, "bytes": LEN,
+         "repeated string": LEN, "float": FIXED32}
+
+
+def _decode_text(value, what):
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"{what} is not valid UTF-8 ({e})") from None
+
+
+def _read_spec(fields, schema, what):
+    """{name: value} for the fields of `schema` (defaults for absent ones; the last occurrence wins)."""
+    spec = {name: default for name, _, default in schema.values()}
+    repeated = {}
+    for number, wire, value in fields:
+        if number not in schema:
+            continue
+        name, kind, _ = schema[number]
+        if wire != _WIRE[kind]:
+            raise ModelFileError(f"{what}.{name} has wire type {wire}, expected {_WIRE[kind]}")
+        if kind == "enum" or kind == "int32":
+            spec[name] = as_int32(value)
+        elif kind == "bool":
+            spec[name] = as_bool(value)
+        elif kind == "string":
+            spec[name] = _decode_text(value, f"{what}.{name}")
+        elif kind == "repeated string":
+            repeated.setdefault(name, []).append(_decode_text(value, f"{what}.{name}"))
+        else:
+            spec[name] = value
+    for name, values in repeated.items():
+        spec[name] = tuple(values)
+    return spec
+
+
+def _message_field(fields, number, what):
+    """The fields of the nested message `number` (several occurrences merge, as protobuf merges them)."""
+    out = []
+    for f in fields:
+        if f.number == number:
+            if f.wire != LEN:
+                raise ModelFileError(f"{what} has wire type {f.wire}, expected a nested message")
+            out.extend(read_message(f.value))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The model file
+# ---------------------------------------------------------------------------------------------
+
+class Piece(NamedTuple):
+    piece: str
+    score: float     # a float32 value
+    type: int        # NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED or BYTE
+
+
+class SentencePieceModel:
+    """A parsed `ModelProto`: pieces, trainer and normalizer specs, and every field as it was read.
+
+    `to_bytes()` writes the pieces and specs from their typed values into the fields they were read
+    from, so a file read and written back is byte-identical (protobuf's serialisers write canonical
+    varints, which is what fasttok writes too).
+    """
+
+    def __init__(self, fields, pieces, piece_fields):
+        self._fields = list(fields)          # top-level fields in file order
+        self._piece_fields = piece_fields    # one field list per piece, in id order
+        self.pieces = tuple(pieces)
+        self.trainer_spec = _read_spec(_message_field(fields, 2, "trainer_spec"), _TRAINER_FIELDS, "trainer_spec")
+        self.normalizer_spec = _read_spec(_message_field(fields, 3, "normalizer_spec"), _NORMALIZER_FIELDS,
+                                          "normalizer_spec")
+        self.denormalizer_spec = None
+        if any(f.number == 5 for f in fields):
+            self.denormalizer_spec = _read_spec(_message_field(fields, 5, "denormalizer_spec"),
+                                                _NORMALIZER_FIELDS, "denormalizer_spec")
+
+    @classmethod
+    def from_bytes(cls, data):
+        """Parse a serialized ModelProto. Raises ModelFileError on anything malformed."""
+        fields = read_message(bytes(data))
+        pieces, piece_fields = [], []
+        for f in fields:
+            if f.number != 1:
+                continue
+            if f.wire != LEN:
+                raise ModelFileError(f"piece {len(pieces)} has wire type {f.wire}, expected a nested message")
+            sub = read_message(f.value)
+            text, score, kind = None, 0.0, NORMAL
+            for number, wire, value in sub:
+                if number == 1 and wire == LEN:
+                    text = _decode_text(value, f"piece {len(pieces)}")
+                elif number == 2 and wire == FIXED32:
+                    score = as_float(value)
+                elif number == 3 and wire == VARINT:
+                    kind = as_int32(value)
+                elif number in (1, 2, 3):
+                    raise ModelFileError(f"piece {len(pieces)}: field {number} has wire type {wire}")
+            if not text:
+                raise ModelFileError(f"piece {len(pieces)} is empty (sentencepiece requires a non-empty piece)")
+            if kind not in _TYPE_NAMES:
+                raise ModelFileError(f"piece {len(pieces)} ({text!r}) has unknown type {kind}")
+            pieces.append(Piece(text, score, kind))
+            piece_fields.append(sub)
+        return cls(fields, pieces, piece_fields)
+
+    def to_bytes(self):
+        """The serialized ModelProto."""
+        out, k = [], 0
+        for f in self._fields:
+            if f.number == 1:
+                piece = self.pieces[k]
+                sub = _replace_fields(self._piece_fields[k], {
+                    1: (LEN, piece.piece.encode("utf-8")), 2: (FIXED32, float_bits(piece.score)),
+                    3: (VARINT, piece.type)}, defaults={3: NORMAL})
+                out.append(Field(1, LEN, write_message(sub)))
+                k += 1
+            else:
+                out.append(f)
+        return write_message(out)
+
+    @property
+    def model_type(self):
+        return _MODEL_TYPES.get(self.trainer_spec["model_type"], str(self.trainer_spec["model_type"]))
+
+
+def _replace_fields(fields, values, *, defaults):
+    """`fields` with the value of each number in `values` set (in place of its last occurrence, else
+    appended unless it equals the proto default); earlier duplicates are dropped."""
+    last = {f.number: k for k, f in enumerate(fields)}
+    out = []
+    for k, f in enumerate(fields):
+        if f.number in values:
+            if last[f.number] != k:
+                continue
+            wire, value = values[f.number]
+            out.append(Field(f.number, wire, value))
+        else:
+            out.append(f)
+    for number, (wire, value) in values.items():
+        if number not in last and defaults.get(number) != value:
+            out.append(Field(number, wire, value))
+    return out
+
+
+def looks_like_model(head: bytes) -> bool:
+    """Whether the first bytes of a file look like a sentencepiece `.model` (a ModelProto starting with
+    a piece whose first field is its string). For sniffing; `load_model` does the real checks."""
+    if len(head) < 3 or head[0] != 0x0A:
+        return False
+    pos, length, shift = 1, 0, 0
+    while pos < len(head) and head[pos] & 0x80 and shift < 28:
+        length |= (head[pos] & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+    return pos + 1 < len(head) and head[pos] & 0x80 == 0 and head[pos + 1] == 0x0A
+
+
+def load_model(path):
+    """A SentencePieceTokenizer from a `.model` file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return SentencePieceTokenizer.from_bytes(data)
+    except ModelFileError as e:
+        raise ModelFileError(f"{os.fspath(path)}: {e}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalization
+# ---------------------------------------------------------------------------------------------
+
+def _decode_utf8_char(data, pos):
+    """(length, valid) of the UTF-8 character at data[pos], by sentencepiece's DecodeUTF8 rules:
+    an invalid sequence (overlong, surrogate, beyond U+10FFFF, truncated) is one invalid byte."""
+    n = len(data) - pos
+    b0 = data[pos]
+    if b0 < 0x80:
+        return 1, True
+    if n >= 2 and b0 & 0xE0 == 0xC0:
+        cp = ((b0 & 0x1F) << 6) | (data[pos + 1] & 0x3F)
+        if data[pos + 1] & 0xC0 == 0x80 and cp >= 0x80:
+            return 2, True
+    elif n >= 3 and b0 & 0xF0 == 0xE0:
+        cp = ((b0 & 0x0F) << 12) | ((data[pos + 1] & 0x3F) << 6) | (data[pos + 2] & 0x3F)
+        if data[pos + 1] & 0xC0 == 0x80 and data[pos + 2] & 0xC0 == 0x80 and cp >= 0x800 \
+                and not 0xD800 <= cp < 0xE000:
+            return 3, True
+    elif n >= 4 and b0 & 0xF8 == 0xF0:
+        cp = ((b0 & 0x07) << 18) | ((data[pos + 1] & 0x3F) << 12) | ((data[pos + 2] & 0x3F) << 6) \
+            | (data[pos + 3] & 0x3F)
+        if all(data[pos + k] & 0xC0 == 0x80 for k in (1, 2, 3)) and 0x10000 <= cp <= 0x10FFFF:
+            return 4, True
+    return 1, False
+
+
+def decode_utf8_bytes(data: bytes) -> str:
+    """Bytes as text the way sentencepiece's decoder does it: each byte of an invalid sequence
+    becomes one U+FFFD (Python's "replace" would use one U+FFFD for a truncated sequence)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    out, pos = [], 0
+    while pos < len(data):
+        length, valid = _decode_utf8_char(data, pos)
+        out.append(data[pos:pos + length].decode("utf-8") if valid else "\ufffd")
+        pos += length
+    return "".join(out)
+
+
+class _PrefixMatcher:
+    """The longest user-defined symbol at the start of a byte string (sentencepiece's PrefixMatcher)."""
+
+    def __init__(self, symbols):
+        self.symbols = frozenset(s.encode("utf-8") for s in symbols)
+        self.lengths = sorted({len(s) for s in self.symbols}, reverse=True)
+
+    def match(self, data, pos):
+        """Length of the longest symbol at data[pos:], or 0."""
+        for n in self.lengths:
+            if data[pos:pos + n] in self.symbols:
+                return n
+        return 0
+
+
+class Normalizer:
+    """sentencepiece's normalizer: a NormalizerSpec (+ treat_whitespace_as_suffix) applied to text.
+
+    The precompiled character map is `<uint32 trie size><Darts double-array trie><NUL-terminated
+    replacement strings>`: the trie maps byte strings to offsets of their replacements, and at each
+    position the longest rule that matches wins. Without a rule the character is copied (a byte that
+    starts no valid UTF-8 character becomes U+FFFD).
+    """
+
+    def __init__(self, spec, *, treat_whitespace_as_suffix=False, user_defined_symbols=()):
+        self.add_dummy_prefix = spec["add_dummy_prefix"]
+        self.remove_extra_whitespaces = spec["remove_extra_whitespaces"]
+        self.escape_whitespaces = spec["escape_whitespaces"]
+        self.treat_whitespace_as_suffix = treat_whitespace_as_suffix
+        self._matcher = _PrefixMatcher(user_defined_symbols) if user_defined_symbols else None
+        self._units, self._replacements = _split_charsmap(spec["precompiled_charsmap"])
+        self._rule_cache = {}
+
+    def _prefix(self, data, pos):
+        """(replacement bytes, bytes consumed) at data[pos] (NormalizePrefix)."""
+        if self._matcher is not None:
+            n = self._matcher.match(data, pos)
+            if n:
+                return data[pos:pos + n], n
+        if self._units is not None:
+            length, value = _longest_rule(self._units, data, pos)
+            if length:
+                return self._replacement(value), length
+        length, valid = _decode_utf8_char(data, pos)
+        return (data[pos:pos + length], length) if valid else (_REPLACEMENT, 1)
+
+    def _replacement(self, offset):
+        out = self._rule_cache.get(offset)
+        if out is None:
+            blob = self._replacements
+            end = blob.find(b"\0", offset)
+            out = blob[offset:end if end >= 0 else len(blob)]
+            self._rule_cache[offset] = out
+        return out
+
+    def normalize(self, text: bytes) -> bytes:
+        """The normalized UTF-8 bytes of `text` (UTF-8 bytes), spaces as `▁` when escaping."""
+        data, pos, end = text, 0, len(text)
+        if self.remove_extra_whitespaces:
+            while pos < end:
+                piece, n = self._prefix(data, pos)
+                if piece != b" ":
+                    break
+                pos += n
+        if pos == end:
+            return b""
+        space = _SPACE if self.escape_whitespaces else b" "
+        out = bytearray()
+        if not self.treat_whitespace_as_suffix and self.add_dummy_prefix:
+            out += space
+        prev_space = self.remove_extra_whitespaces
+        while pos < end:
+            piece, n = self._prefix(data, pos)
+            if prev_space:
+                piece = piece.lstrip(b" ")
+            if piece:
+                out += piece.replace(b" ", _SPACE) if self.escape_whitespaces else piece
+                prev_space = piece.endswith(b" ")
+            pos += n
+            if not self.remove_extra_whitespaces:
+                prev_space = False
+        if self.remove_extra_whitespaces:
+            while out.endswith(space):
+                del out[-len(space):]
+        if self.treat_whitespace_as_suffix and self.add_dummy_prefix:
+            out += space
+        return bytes(out)
+
+
+def _split_charsmap(blob):
+    """(trie units as a uint32 array, replacement strings) of a precompiled charsmap, or (None, b"")."""
+    if not blob:
+        return None, b""
+    if len(blob) <= 4:
+        raise ModelFileError("normalizer_spec.precompiled_charsmap is broken: shorter than its header")
+    size = int.from_bytes(blob[:4], "little")
+    if size >= len(blob):
+        raise ModelFileError(f"normalizer_spec.precompiled_charsmap claims a {size}-byte trie in a "
+                             f"{len(blob)}-byte blob")
+    n_units = size // 4
+    units = np.frombuffer(blob, dtype="<u4", count=n_units, offset=4).tolist()
+    return units, bytes(blob[4 + size:])
+
+
+def _longest_rule(units, data, pos):
+    """(length, value) of the longest key of the Darts double-array trie `units` that starts data[pos:],
+    or (0, 0) (Darts' commonPrefixSearch; a unit index outside the array ends the search)."""
+    n_units = len(units)
+    if not n_units:
+        return 0, 0
+    unit = units[0]
+    node = (unit >> 10) << ((unit & 0x200) >> 6)
+    best_length = best_value = 0
+    for k in range(pos, len(data)):
+        byte = data[k]
+        node ^= byte
+        if node >= n_units:
+            break
+        unit = units[node]
+        if unit & 0x800000FF != byte:        # label, with the leaf bit: a leaf never matches a byte
+            break
+        node ^= (unit >> 10) << ((unit & 0x200) >> 6)
+        if (unit >> 8) & 1:                  # has a leaf: a key ends here
+            if node >= n_units:
+                break
+            best_length, best_value = k + 1 - pos, units[node] & 0x7FFFFFFF
+    return best_length, best_value
+
+
+# ---------------------------------------------------------------------------------------------
+# BPE (sentencepiece's bpe::Model::SampleEncode without dropout)
+# ---------------------------------------------------------------------------------------------
+
+def _bpe_segment(text, matcher, piece_ids, scores, unused):
+    """Segment normalized bytes into pieces (bytes): start from characters (and user-defined symbols,
+    which never merge), repeatedly join the adjacent pair whose joined piece has the highest score,
+    the leftmost among equal scores; then split any unused piece back into the pair that made it."""
+    starts, frozen = [], []
+    pos = 0
+    while pos < len(text):
+        n = matcher.match(text, pos) if matcher is not None else 0
+        frozen.append(n > 0)
+        if not n:
+            n = min(char_length(text[pos]), len(text) - pos)
+        starts.append(pos)
+        pos += n
+    if not starts:
+        return []
+    count = len(starts)
+    symbols = [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+    prev = list(range(-1, count - 1))
+    nxt = list(range(1, count)) + [-1]
+    agenda, made_from = [], {}
+
+    def push(left, right):
+        if left < 0 or right < 0 or frozen[left] or frozen[right]:
+            return
+        joined = symbols[left] + symbols[right]
+        piece_id = piece_ids.get(joined)
+        if piece_id is None:
+            return
+        heapq.heappush(agenda, (-scores[piece_id], left, right, len(joined)))
+        if piece_id in unused:
+            made_from[joined] = (symbols[left], symbols[right])
+
+    for k in range(1, count):
+        push(k - 1, k)
+    while agenda:
+        _, left, right, size = heapq.heappop(agenda)
+        if not symbols[left] or not symbols[right] or len(symbols[left]) + len(symbols[right]) != size:
+            continue   # stale: one side was merged since
+        symbols[left] += symbols[right]
+        symbols[right] = b""
+        nxt[left] = nxt[right]
+        if nxt[right] >= 0:
+            prev[nxt[right]] = left
+        push(prev[left], left)
+        push(left, nxt[left])
+
+    out = []
+
+    def resegment(piece):
+        piece_id = piece_ids.get(piece)
+        if piece_id in unused and piece in made_from:
+            left, right = made_from[piece]
+            resegment(left)
+            resegment(right)
+        else:
+            out.append(piece)
+
+    k = 0
+    while k >= 0:
+        resegment(symbols[k])
+        k = nxt[k]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The tokenizer
+# ---------------------------------------------------------------------------------------------
+
+class SentencePieceTokenizer(Tokenizer):
+    """A sentencepiece model (Unigram or BPE) with ids, pieces and decoding identical to sentencepiece.
+
+    Build one with `load_model(path)` or `SentencePieceTokenizer.from_bytes(data)`. Immutable and
+    picklable; `save(path)` writes the `.model` file. Control pieces (`<s>`, `</s>`) are never matched
+    in text, as in sentencepiece, so there are no special tokens to allow or disallow.
+    """
+
+    model = "sentencepiece"
+
+    def __init__(self, model: SentencePieceModel):
+        super().__init__(special_tokens={})
+        self._model = model
+        trainer = model.trainer_spec
+        if trainer["model_type"] not in (UNIGRAM, BPE):
+            raise ModelFileError(f"model_type {model.model_type} is not supported (fasttok reads unigram and bpe)")
+        pieces = model.pieces
+        if not pieces:
+            raise ModelFileError("the model has no pieces")
+        self._id_to_token = [p.piece for p in pieces]
+        self._token_to_id = {}
+        self._types = [p.type for p in pieces]
+        self._scores = [p.score for p in pieces]
+        normal, reserved, user = {}, {}, []
+        unk_id, byte_ids = None, {}
+        for i, p in enumerate(pieces):
+            table = normal if p.type in (NORMAL, USER_DEFINED, UNUSED) else reserved
+            if p.piece in table:
+                raise ModelFileError(f"piece {p.piece!r} is defined twice (ids {table[p.piece]} and {i})")
+            table[p.piece] = i
+            if p.type == USER_DEFINED:
+                user.append(p.piece)
+            elif p.type == UNKNOWN:
+                if unk_id is not None:
+                    raise ModelFileError(f"two unknown pieces (ids {unk_id} and {i})")
+                unk_id = i
+            elif p.type == BYTE:
+                if not trainer["byte_fallback"]:
+                    raise ModelFileError(f"byte piece {p.piece!r} (id {i}) in a model without byte_fallback")
+                if p.piece not in _BYTE_INDEX:
+                    raise ModelFileError(f"byte piece {p.piece!r} (id {i}) is not of the form <0xXX>")
+                byte_ids[_BYTE_INDEX[p.piece]] = i
+        if unk_id is None:
+            raise ModelFileError("the model has no unknown piece")
+        if trainer["byte_fallback"] and len(byte_ids) != 256:
+            raise ModelFileError(f"byte_fallback is on but the model has {len(byte_ids)} of the 256 byte pieces")
+        self._token_to_id = {**normal, **reserved}
+        self._normal_ids = {p.encode("utf-8"): i for p, i in normal.items()}
+        self._reserved_ids = reserved
+        self.unk_id = unk_id
+        self.byte_fallback = bool(trainer["byte_fallback"])
+        self._byte_ids = [byte_ids.get(b, -1) for b in range(256)]
+        self._unused = frozenset(i for i, p in enumerate(pieces) if p.type == UNUSED)
+        self._matcher = _PrefixMatcher(user) if user else None
+        self._normalizer = Normalizer(model.normalizer_spec,
+                                      treat_whitespace_as_suffix=trainer["treat_whitespace_as_suffix"],
+                                      user_defined_symbols=user)
+        self._denormalizer = None
+        denorm = model.denormalizer_spec
+        if denorm is not None and denorm["precompiled_charsmap"]:
+            self._denormalizer = Normalizer(denorm)
+        if trainer["model_type"] == UNIGRAM:
+            self._lattice = self._build_lattice(pieces)
+
+    def _build_lattice(self, pieces):
+        """The core's Viterbi table: normal and user-defined pieces, with sentencepiece's scores."""
+        normal_scores = [p.score for p in pieces if p.type == NORMAL]
+        min_score = min(normal_scores, default=_FLT_MAX)
+        max_score = max(normal_scores + [_FLT_MIN])
+        raw, ids, scores = [], [], []
+        for piece, i in self._normal_ids.items():
+            kind = pieces[i].type
+            if kind == UNUSED:
+                continue   # in sentencepiece's trie but never a candidate: leaving it out is the same
+            raw.append(piece)
+            ids.append(i)
+            # a user-defined piece scores length * max_score - 0.1 (float product, then double)
+            scores.append(f32(len(piece) * max_score) - 0.1 if kind == USER_DEFINED else pieces[i].score)
+        offsets = np.zeros(len(raw) + 1, dtype=np.int64)   # (n_pieces + 1,)
+        np.cumsum([len(r) for r in raw], out=offsets[1:])
+        return _unigram.UnigramLattice(np.frombuffer(b"".join(raw), dtype=np.uint8), offsets,
+                                       np.asarray(ids, dtype=np.int32), np.asarray(scores, dtype=np.float64),
+                                       unk_id=self.unk_id, unk_score=f32(min_score - _UNK_PENALTY))
+
+    # -- construction and files -------------------------------------------------------------------
+
+    @classmethod
+    def from_bytes(cls, data):
+        """A tokenizer from the bytes of a `.model` file."""
+        return cls(SentencePieceModel.from_bytes(data))
+
+    def to_bytes(self):
+        """The `.model` file's bytes."""
+        return self._model.to_bytes()
+
+    def save(self, path, *, format="sentencepiece"):
+        """Write the `.model` file atomically (the only format a sentencepiece model has here)."""
+        if format != "sentencepiece":
+            raise ValueError(f"unknown format {format!r} for a sentencepiece tokenizer; use 'sentencepiece'")
+        data = self.to_bytes()
+        with atomic_write(path, "wb") as f:
+            f.write(data)
+
+    @property
+    def proto(self):
+        """The parsed model: pieces, trainer_spec, normalizer_spec."""
+        return self._model
+
+    @property
+    def model_type(self):
+        """"unigram" or "bpe"."""
+        return self._model.model_type
+
+    def _native(self):
+        raise ValueError("a sentencepiece tokenizer is saved as a .model file: use save(path)")
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.to_bytes() == other.to_bytes()
+
+    def __hash__(self):
+        return hash((self.model, self.vocab_size))
+
+    def __reduce__(self):
+        return (type(self).from_bytes, (self.to_bytes(),))
+
+    def __repr__(self):
+        return f"<SentencePieceTokenizer {self.model_type} vocab_size={self.vocab_size}>"
+
+    # -- encoding ---------------------------------------------------------------------------------
+
+    def normalize(self, text: str) -> str:
+        """The text sentencepiece segments: normalized, `▁` for spaces, with the dummy prefix."""
+        return self._normalizer.normalize(text.encode("utf-8")).decode("utf-8", "replace")
+
+    def piece_to_id(self, piece):
+        """sentencepiece's PieceToId: reserved pieces, then normal ones, else the unknown id."""
+        i = self._reserved_ids.get(piece)
+        if i is None:
+            i = self._normal_ids.get(piece.encode("utf-8") if isinstance(piece, str) else piece, self.unk_id)
+        return i
+
+    def _segment_many(self, texts):
+        """[[(piece bytes, id), ...] per text] before unknown handling."""
+        normalized = [self._normalizer.normalize(t.encode("utf-8")) for t in texts]
+        if self._model.trainer_spec["model_type"] == UNIGRAM:
+            offsets = np.zeros(len(normalized) + 1, dtype=np.int64)   # (n_texts + 1,)
+            np.cumsum([len(t) for t in normalized], out=offsets[1:])
+            ids, starts, ends = self._lattice.encode(np.frombuffer(b"".join(normalized), dtype=np.uint8), offsets)
+            ids, starts, ends = ids.tolist(), starts.tolist(), ends.tolist()
+            out = []
+            for k, text in enumerate(normalized):
+                a, b = ends[k], ends[k + 1]
+                bounds = starts[a:b] + [len(text)]
+                out.append([(text[bounds[j]:bounds[j + 1]], ids[a + j]) for j in range(b - a)])
+            return out
+        return [[(p, self.piece_to_id(p)) for p in
+                 _bpe_segment(t, self._matcher, self._normal_ids, self._scores, self._unused)]
+                for t in normalized]
+
+    def _finish(self, segments):
+        """(ids, pieces) from segmented pieces: byte fallback, or runs of unknowns merged."""
+        ids, pieces = [], []
+        prev_unk = False
+        for piece, i in segments:
+            unk = i == self.unk_id
+            if unk and self.byte_fallback:
+                for b in piece:
+                    ids.append(self._byte_ids[b])
+                    pieces.append(_BYTE_PIECES[b])
+            elif unk and prev_unk:
+                pieces[-1] += piece.decode("utf-8", "replace")
+            else:
+                ids.append(i)
+                pieces.append(piece.decode("utf-8", "replace"))
+            prev_unk = unk
+        return ids, pieces
+
+    def _encode_ordinary_many(self, texts):
+        if self._model.trainer_spec["model_type"] == UNIGRAM and not self.byte_fallback:
+            return [_merge_unknown([i for _, i in seg], self.unk_id) for seg in self._segment_many(texts)]
+        return [self._finish(seg)[0] for seg in self._segment_many(texts)]
+
+    def encode_pieces(self, text):
+        """The pieces of `text` as sentencepiece's `encode(text, out_type=str)` gives them (a run of
+        unknown characters is one piece holding those characters)."""
+        return self._finish(self._segment_many([_checked_text(text)])[0])[1]
+
+    # -- decoding ---------------------------------------------------------------------------------
+
+    def _decode(self, ids, errors):
+        """sentencepiece's Decode: control pieces vanish, the unknown piece is unk_surface, byte pieces
+        are joined into UTF-8 (each invalid byte is U+FFFD), `▁` is a space, and the leading `▁` of
+        the text is dropped."""
+        strip_leading = self._model.normalizer_spec["add_dummy_prefix"] \
+            or self._model.normalizer_spec["remove_extra_whitespaces"]
+        remove_extra = self._model.normalizer_spec["remove_extra_whitespaces"]
+        unk_surface = self._model.trainer_spec["unk_surface"]
+        out, pending = [], bytearray()
+        n_text = 0            # characters of text so far (only whether it is empty matters)
+        is_bos_ws = True      # still at the start: a leading ▁ may be dropped
+        bos_ws_seen = False
+        for i in ids:
+            kind = self._types[i]
+            if kind == BYTE:
+                pending.append(_BYTE_INDEX[self._id_to_token[i]])
+                continue
+            if pending:
+                text = decode_utf8_bytes(bytes(pending))
+                out.append(text)
+                n_text += len(text)
+                pending.clear()
+            if bos_ws_seen or n_text:
+                is_bos_ws = False
+            piece = self._id_to_token[i]
+            if kind == CONTROL:
+                text, bos_ws_seen = "", False
+            elif kind == UNKNOWN:
+                text, bos_ws_seen = unk_surface, False
+            else:
+                has_bos_ws = False
+                if is_bos_ws and strip_leading and piece.startswith(SPACE):
+                    piece = piece[1:]
+                    has_bos_ws = not remove_extra
+                text, bos_ws_seen = piece.replace(SPACE, " "), has_bos_ws
+            out.append(text)
+            n_text += len(text)
+        if pending:
+            out.append(decode_utf8_bytes(bytes(pending)))
+        text = "".join(out)
+        if self._denormalizer is not None:
+            text = self._denormalizer.normalize(text.encode("utf-8")).decode("utf-8", "replace")
+        return text
+
+
+_BYTE_INDEX = {p: b for b, p in enumerate(_BYTE_PIECES)}
+
+
+def _merge_unknown(ids, unk_id):
+    """Ids with each run of adjacent unknown ids made one (sentencepiece merges unknown runs)."""
+    if unk_id not in ids:
+        return ids
+    out = []
+    for i in ids:
+        if i == unk_id and out and out[-1] == unk_id:
+            continue
+        out.append(i)
+    return out
