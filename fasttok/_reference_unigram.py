@@ -7,11 +7,13 @@ Sentencepiece's optimised Viterbi (`unigram::Model::EncodeOptimized`), restated 
   candidate is strictly greater; so among equal totals the earliest start (the longest last piece) wins;
 * if no piece covers exactly the character at s, the unknown candidate best[s] + unk_score goes to
   the end of that character, under the same rule;
-* totals are stored as float32. A piece candidate is summed and compared in double (sentencepiece's
-  expression has type double there), the unknown candidate in float32; both are then stored rounded.
+* every score and total is a float32, and each sum is rounded to float32 before it is compared. (The
+  C++ source types the piece candidate as double, but the released sentencepiece 0.2.3 behaves as
+  float32 throughout: on 23,000 lines of text (three models) float32 everywhere agreed with it on
+  every line, while summing in double disagreed on 11 to 101 lines per model, all near-ties.)
 
-`pieces` maps piece bytes to (id, score); the score is a double (a float32 score, or a user-defined
-piece's `length * max_score - 0.1`). Unused pieces are simply absent.
+`pieces` maps piece bytes to (id, score), the score a float32 (a user-defined piece's is
+`length * max_score - 0.1`, rounded). Unused pieces are simply absent.
 
 >>> viterbi(b"ab", {b"a": (3, -1.0), b"b": (4, -1.0), b"ab": (5, -1.5)}, unk_id=0, unk_score=-20.0)
 [(0, 2, 5)]
@@ -32,7 +34,7 @@ def char_length(lead: int) -> int:
 
 
 def viterbi(text: bytes, pieces: dict, *, unk_id: int, unk_score: float) -> list:
-    """The best segmentation of `text` as (start, end, id) triples in order; unk_score is a float32."""
+    """The best segmentation of `text` as (start, end, id) triples in order; scores are float32."""
     n = len(text)
     longest = max(map(len, pieces), default=0)
     best = [0.0] * (n + 1)          # float32 values
@@ -48,14 +50,14 @@ def viterbi(text: bytes, pieces: dict, *, unk_id: int, unk_score: float) -> list
             if entry is None:
                 continue
             piece_id, score = entry
-            candidate = score + here                          # double
+            candidate = f32(score + here)
             if start_of[e] == -1 or candidate > best[e]:
-                best[e], start_of[e], id_of[e] = f32(candidate), s, piece_id
+                best[e], start_of[e], id_of[e] = candidate, s, piece_id
             if e - s == width:
                 single = True
         if not single:
             e = s + width
-            candidate = f32(unk_score + here)                 # float32 + float32
+            candidate = f32(unk_score + here)
             if start_of[e] == -1 or candidate > best[e]:
                 best[e], start_of[e], id_of[e] = candidate, s, unk_id
         s += width

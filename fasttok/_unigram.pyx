@@ -32,20 +32,20 @@ cdef inline Py_ssize_t char_length(uint8_t lead) noexcept nogil:
 cdef class UnigramLattice:
     """A Unigram vocabulary ready for Viterbi: piece bytes -> (id, score), plus the unknown rule.
 
-    Scores are doubles: a float32 piece score, or a user-defined piece's `length * max_score - 0.1`
-    (computed by the caller exactly as sentencepiece does). `unk_score` is float32 (min score - 10).
+    Scores are float32, as sentencepiece's are: a piece's score, or for a user-defined piece
+    `length * max_score - 0.1` (computed by the caller); `unk_score` is min score - 10.
     """
     cdef vector[IdSlot] slots
     cdef int shift
     cdef int32_t root[256]
     cdef vector[token_t] node_id      # the piece ending at a node, or -1
-    cdef vector[double] node_score
+    cdef vector[float] node_score
     cdef token_t unk_id
     cdef float unk_score
     cdef readonly Py_ssize_t longest
 
     def __init__(self, const uint8_t[::1] data, const int64_t[::1] offsets, const int32_t[::1] ids,
-                 const double[::1] scores, *, int32_t unk_id, float unk_score):
+                 const float[::1] scores, *, int32_t unk_id, float unk_score):
         """Piece i is data[offsets[i]:offsets[i+1]] (non-empty) with id ids[i] and score scores[i]."""
         cdef Py_ssize_t n = ids.shape[0], i
         cdef IdSlot empty
@@ -68,7 +68,7 @@ cdef class UnigramLattice:
             for i in range(n):
                 self._insert(&data[offsets[i]], offsets[i + 1] - offsets[i], ids[i], scores[i])
 
-    cdef void _insert(self, const uint8_t* p, Py_ssize_t n, token_t piece_id, double score) noexcept nogil:
+    cdef void _insert(self, const uint8_t* p, Py_ssize_t n, token_t piece_id, float score) noexcept nogil:
         cdef int32_t node = 0, nxt
         cdef Py_ssize_t k
         cdef uint64_t key
@@ -105,8 +105,7 @@ cdef class UnigramLattice:
         # path has; they are out_*[n - count : n]. The rules are stated in _reference_unigram.py.
         cdef Py_ssize_t s = 0, e, width, count
         cdef int32_t node
-        cdef float here, unk_candidate
-        cdef double candidate
+        cdef float here, candidate
         cdef bint single
         for e in range(n + 1):
             best[e] = 0.0
@@ -126,19 +125,18 @@ cdef class UnigramLattice:
                 if node < 0:
                     break
                 if self.node_id[node] >= 0:
-                    # double + float in double, as sentencepiece's expression is typed there
-                    candidate = self.node_score[node] + <double>here
-                    if start_of[e] == -1 or candidate > <double>best[e]:
-                        best[e] = <float>candidate
+                    candidate = self.node_score[node] + here   # float32 throughout (see the reference)
+                    if start_of[e] == -1 or candidate > best[e]:
+                        best[e] = candidate
                         start_of[e] = s
                         id_of[e] = self.node_id[node]
                     if e - s == width:
                         single = True
             if not single:
                 e = s + width
-                unk_candidate = self.unk_score + here   # float + float in float
-                if start_of[e] == -1 or unk_candidate > best[e]:
-                    best[e] = unk_candidate
+                candidate = self.unk_score + here
+                if start_of[e] == -1 or candidate > best[e]:
+                    best[e] = candidate
                     start_of[e] = s
                     id_of[e] = self.unk_id
             s += width

@@ -560,12 +560,12 @@ class SentencePieceTokenizer(Tokenizer):
                 continue   # in sentencepiece's trie but never a candidate: leaving it out is the same
             raw.append(piece)
             ids.append(i)
-            # a user-defined piece scores length * max_score - 0.1 (float product, then double)
-            scores.append(f32(len(piece) * max_score) - 0.1 if kind == USER_DEFINED else pieces[i].score)
+            # a user-defined piece scores length (in bytes) * max_score - 0.1
+            scores.append(f32(f32(len(piece) * max_score) - 0.1) if kind == USER_DEFINED else pieces[i].score)
         offsets = np.zeros(len(raw) + 1, dtype=np.int64)   # (n_pieces + 1,)
         np.cumsum([len(r) for r in raw], out=offsets[1:])
         return _unigram.UnigramLattice(np.frombuffer(b"".join(raw), dtype=np.uint8), offsets,
-                                       np.asarray(ids, dtype=np.int32), np.asarray(scores, dtype=np.float64),
+                                       np.asarray(ids, dtype=np.int32), np.asarray(scores, dtype=np.float32),
                                        unk_id=self.unk_id, unk_score=f32(min_score - _UNK_PENALTY))
 
     # -- construction and files -------------------------------------------------------------------
