@@ -17,13 +17,14 @@ it back byte for byte. Encoding follows sentencepiece 0.2's `SentencePieceProces
 >>> tok.encode_pieces("Hello world")              # doctest: +SKIP
 ['▁Hello', '▁world']
 """
+import codecs
 import heapq
 import os
 from typing import NamedTuple
 
 import numpy as np
 
-from fasttok import _unigram
+from fasttok import _charsmap, _unigram
 from fasttok._files import atomic_write
 from fasttok._protobuf import (FIXED32, LEN, VARINT, Field, as_bool, as_float, as_int32, float_bits, read_message,
                                write_message)
@@ -36,7 +37,6 @@ __all__ = ["SentencePieceTokenizer", "SentencePieceModel", "Piece", "Normalizer"
 
 SPACE = "\u2581"                    # ▁, the meta symbol that stands for a space
 _SPACE = SPACE.encode("utf-8")
-_REPLACEMENT = "\ufffd".encode("utf-8")
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 _TYPE_NAMES = {NORMAL: "normal", UNKNOWN: "unknown", CONTROL: "control", USER_DEFINED: "user-defined",
                UNUSED: "unused", BYTE: "byte"}
@@ -244,43 +244,23 @@ def load_model(path):
 # Normalization
 # ---------------------------------------------------------------------------------------------
 
-def _decode_utf8_char(data, pos):
-    """(length, valid) of the UTF-8 character at data[pos], by sentencepiece's DecodeUTF8 rules:
-    an invalid sequence (overlong, surrogate, beyond U+10FFFF, truncated) is one invalid byte."""
-    n = len(data) - pos
-    b0 = data[pos]
-    if b0 < 0x80:
-        return 1, True
-    if n >= 2 and b0 & 0xE0 == 0xC0:
-        cp = ((b0 & 0x1F) << 6) | (data[pos + 1] & 0x3F)
-        if data[pos + 1] & 0xC0 == 0x80 and cp >= 0x80:
-            return 2, True
-    elif n >= 3 and b0 & 0xF0 == 0xE0:
-        cp = ((b0 & 0x0F) << 12) | ((data[pos + 1] & 0x3F) << 6) | (data[pos + 2] & 0x3F)
-        if data[pos + 1] & 0xC0 == 0x80 and data[pos + 2] & 0xC0 == 0x80 and cp >= 0x800 \
-                and not 0xD800 <= cp < 0xE000:
-            return 3, True
-    elif n >= 4 and b0 & 0xF8 == 0xF0:
-        cp = ((b0 & 0x07) << 18) | ((data[pos + 1] & 0x3F) << 12) | ((data[pos + 2] & 0x3F) << 6) \
-            | (data[pos + 3] & 0x3F)
-        if all(data[pos + k] & 0xC0 == 0x80 for k in (1, 2, 3)) and 0x10000 <= cp <= 0x10FFFF:
-            return 4, True
-    return 1, False
+def _one_byte_replaced(error):
+    # Resume one byte after the error: each byte of an invalid sequence becomes its own U+FFFD,
+    # exactly sentencepiece's DecodeUTF8 loop (Python's validity rules are the same as its).
+    return "\ufffd", error.start + 1
+
+
+codecs.register_error("fasttok.sentencepiece", _one_byte_replaced)
 
 
 def decode_utf8_bytes(data: bytes) -> str:
-    """Bytes as text the way sentencepiece's decoder does it: each byte of an invalid sequence
-    becomes one U+FFFD (Python's "replace" would use one U+FFFD for a truncated sequence)."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    out, pos = [], 0
-    while pos < len(data):
-        length, valid = _decode_utf8_char(data, pos)
-        out.append(data[pos:pos + length].decode("utf-8") if valid else "\ufffd")
-        pos += length
-    return "".join(out)
+    """Bytes as text the way sentencepiece's decoder reads byte pieces: each byte of an invalid
+    sequence is one U+FFFD (Python's "replace" gives one U+FFFD for a whole truncated sequence).
+
+    >>> decode_utf8_bytes(b"\\xe6\\x9d\\xb1\\xe4\\xba" + b"!")
+    '東\\ufffd\\ufffd!'
+    """
+    return data.decode("utf-8", "fasttok.sentencepiece")
 
 
 class _PrefixMatcher:
@@ -303,79 +283,34 @@ class Normalizer:
 
     The precompiled character map is `<uint32 trie size><Darts double-array trie><NUL-terminated
     replacement strings>`: the trie maps byte strings to offsets of their replacements, and at each
-    position the longest rule that matches wins. Without a rule the character is copied (a byte that
-    starts no valid UTF-8 character becomes U+FFFD).
+    position the longest rule that matches wins. The work is done by the core
+    (`fasttok/_charsmap.pyx`); the rules are stated in `fasttok/_reference_sentencepiece.py`.
     """
 
     def __init__(self, spec, *, treat_whitespace_as_suffix=False, user_defined_symbols=()):
-        self.add_dummy_prefix = spec["add_dummy_prefix"]
-        self.remove_extra_whitespaces = spec["remove_extra_whitespaces"]
-        self.escape_whitespaces = spec["escape_whitespaces"]
-        self.treat_whitespace_as_suffix = treat_whitespace_as_suffix
-        self._matcher = _PrefixMatcher(user_defined_symbols) if user_defined_symbols else None
-        self._units, self._replacements = _split_charsmap(spec["precompiled_charsmap"])
-        self._rule_cache = {}
-
-    def _prefix(self, data, pos):
-        """(replacement bytes, bytes consumed) at data[pos] (NormalizePrefix)."""
-        if self._matcher is not None:
-            n = self._matcher.match(data, pos)
-            if n:
-                return data[pos:pos + n], n
-        if self._units is not None:
-            length, value = _longest_rule(self._units, data, pos)
-            if length:
-                return self._replacement(value), length
-        length, valid = _decode_utf8_char(data, pos)
-        return (data[pos:pos + length], length) if valid else (_REPLACEMENT, 1)
-
-    def _replacement(self, offset):
-        out = self._rule_cache.get(offset)
-        if out is None:
-            blob = self._replacements
-            end = blob.find(b"\0", offset)
-            out = blob[offset:end if end >= 0 else len(blob)]
-            self._rule_cache[offset] = out
-        return out
+        units, replacements = _split_charsmap(spec["precompiled_charsmap"])
+        self._core = _charsmap.CharsMapNormalizer(
+            units, replacements, [s.encode("utf-8") for s in user_defined_symbols],
+            add_dummy_prefix=spec["add_dummy_prefix"], remove_extra_whitespaces=spec["remove_extra_whitespaces"],
+            escape_whitespaces=spec["escape_whitespaces"], treat_whitespace_as_suffix=treat_whitespace_as_suffix)
 
     def normalize(self, text: bytes) -> bytes:
         """The normalized UTF-8 bytes of `text` (UTF-8 bytes), spaces as `▁` when escaping."""
-        data, pos, end = text, 0, len(text)
-        if self.remove_extra_whitespaces:
-            while pos < end:
-                piece, n = self._prefix(data, pos)
-                if piece != b" ":
-                    break
-                pos += n
-        if pos == end:
-            return b""
-        space = _SPACE if self.escape_whitespaces else b" "
-        out = bytearray()
-        if not self.treat_whitespace_as_suffix and self.add_dummy_prefix:
-            out += space
-        prev_space = self.remove_extra_whitespaces
-        while pos < end:
-            piece, n = self._prefix(data, pos)
-            if prev_space:
-                piece = piece.lstrip(b" ")
-            if piece:
-                out += piece.replace(b" ", _SPACE) if self.escape_whitespaces else piece
-                prev_space = piece.endswith(b" ")
-            pos += n
-            if not self.remove_extra_whitespaces:
-                prev_space = False
-        if self.remove_extra_whitespaces:
-            while out.endswith(space):
-                del out[-len(space):]
-        if self.treat_whitespace_as_suffix and self.add_dummy_prefix:
-            out += space
-        return bytes(out)
+        return self._core.normalize(text)
+
+    def normalize_many(self, texts: list) -> list:
+        """normalize() of each text (UTF-8 bytes), in one call that releases the GIL."""
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)   # (n_texts + 1,)
+        np.cumsum([len(t) for t in texts], out=offsets[1:])
+        joined, ends = self._core.normalize_many(np.frombuffer(b"".join(texts), dtype=np.uint8), offsets)
+        ends = ends.tolist()
+        return [joined[a:b] for a, b in zip(ends[:-1], ends[1:])]
 
 
 def _split_charsmap(blob):
-    """(trie units as a uint32 array, replacement strings) of a precompiled charsmap, or (None, b"")."""
+    """(double-array units as a uint32 array, replacement strings) of a precompiled charsmap."""
     if not blob:
-        return None, b""
+        return np.zeros(0, dtype=np.uint32), b""
     if len(blob) <= 4:
         raise ModelFileError("normalizer_spec.precompiled_charsmap is broken: shorter than its header")
     size = int.from_bytes(blob[:4], "little")
@@ -383,33 +318,8 @@ def _split_charsmap(blob):
         raise ModelFileError(f"normalizer_spec.precompiled_charsmap claims a {size}-byte trie in a "
                              f"{len(blob)}-byte blob")
     n_units = size // 4
-    units = np.frombuffer(blob, dtype="<u4", count=n_units, offset=4).tolist()
+    units = np.frombuffer(blob, dtype="<u4", count=n_units, offset=4).astype(np.uint32)   # (n_units,)
     return units, bytes(blob[4 + size:])
-
-
-def _longest_rule(units, data, pos):
-    """(length, value) of the longest key of the Darts double-array trie `units` that starts data[pos:],
-    or (0, 0) (Darts' commonPrefixSearch; a unit index outside the array ends the search)."""
-    n_units = len(units)
-    if not n_units:
-        return 0, 0
-    unit = units[0]
-    node = (unit >> 10) << ((unit & 0x200) >> 6)
-    best_length = best_value = 0
-    for k in range(pos, len(data)):
-        byte = data[k]
-        node ^= byte
-        if node >= n_units:
-            break
-        unit = units[node]
-        if unit & 0x800000FF != byte:        # label, with the leaf bit: a leaf never matches a byte
-            break
-        node ^= (unit >> 10) << ((unit & 0x200) >> 6)
-        if (unit >> 8) & 1:                  # has a leaf: a key ends here
-            if node >= n_units:
-                break
-            best_length, best_value = k + 1 - pos, units[node] & 0x7FFFFFFF
-    return best_length, best_value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,21 +537,19 @@ class SentencePieceTokenizer(Tokenizer):
 
     def _segment_many(self, texts):
         """[[(piece bytes, id), ...] per text] before unknown handling."""
-        normalized = [self._normalizer.normalize(t.encode("utf-8")) for t in texts]
+        normalized = self._normalizer.normalize_many([t.encode("utf-8") for t in texts])
         if self._model.trainer_spec["model_type"] == UNIGRAM:
-            offsets = np.zeros(len(normalized) + 1, dtype=np.int64)   # (n_texts + 1,)
-            np.cumsum([len(t) for t in normalized], out=offsets[1:])
-            ids, starts, ends = self._lattice.encode(np.frombuffer(b"".join(normalized), dtype=np.uint8), offsets)
-            ids, starts, ends = ids.tolist(), starts.tolist(), ends.tolist()
-            out = []
-            for k, text in enumerate(normalized):
-                a, b = ends[k], ends[k + 1]
-                bounds = starts[a:b] + [len(text)]
-                out.append([(text[bounds[j]:bounds[j + 1]], ids[a + j]) for j in range(b - a)])
-            return out
+            ids, starts, ends = self._viterbi(normalized)
+            return [_pieces_of(text, ids[a:b].tolist(), starts[a:b].tolist())
+                    for text, a, b in zip(normalized, ends[:-1].tolist(), ends[1:].tolist())]
         return [[(p, self.piece_to_id(p)) for p in
                  _bpe_segment(t, self._matcher, self._normal_ids, self._scores, self._unused)]
                 for t in normalized]
+
+    def _viterbi(self, normalized):
+        offsets = np.zeros(len(normalized) + 1, dtype=np.int64)   # (n_texts + 1,)
+        np.cumsum([len(t) for t in normalized], out=offsets[1:])
+        return self._lattice.encode(np.frombuffer(b"".join(normalized), dtype=np.uint8), offsets)
 
     def _finish(self, segments):
         """(ids, pieces) from segmented pieces: byte fallback, or runs of unknowns merged."""
@@ -662,9 +570,19 @@ class SentencePieceTokenizer(Tokenizer):
         return ids, pieces
 
     def _encode_ordinary_many(self, texts):
-        if self._model.trainer_spec["model_type"] == UNIGRAM and not self.byte_fallback:
-            return [_merge_unknown([i for _, i in seg], self.unk_id) for seg in self._segment_many(texts)]
-        return [self._finish(seg)[0] for seg in self._segment_many(texts)]
+        if self._model.trainer_spec["model_type"] != UNIGRAM:
+            return [self._finish(seg)[0] for seg in self._segment_many(texts)]
+        # Unigram: the core's ids are the answer except in texts holding an unknown piece
+        normalized = self._normalizer.normalize_many([t.encode("utf-8") for t in texts])
+        ids, starts, ends = self._viterbi(normalized)   # (n_tokens,), (n_tokens,), (n_texts + 1,)
+        with_unknown = set(np.searchsorted(ends, np.flatnonzero(ids == self.unk_id), side="right").tolist())
+        out = []
+        for k, (a, b) in enumerate(zip(ends[:-1].tolist(), ends[1:].tolist())):
+            if k + 1 in with_unknown:
+                out.append(self._finish(_pieces_of(normalized[k], ids[a:b].tolist(), starts[a:b].tolist()))[0])
+            else:
+                out.append(ids[a:b].tolist())
+        return out
 
     def encode_pieces(self, text):
         """The pieces of `text` as sentencepiece's `encode(text, out_type=str)` gives them (a run of
@@ -721,13 +639,7 @@ class SentencePieceTokenizer(Tokenizer):
 _BYTE_INDEX = {p: b for b, p in enumerate(_BYTE_PIECES)}
 
 
-def _merge_unknown(ids, unk_id):
-    """Ids with each run of adjacent unknown ids made one (sentencepiece merges unknown runs)."""
-    if unk_id not in ids:
-        return ids
-    out = []
-    for i in ids:
-        if i == unk_id and out and out[-1] == unk_id:
-            continue
-        out.append(i)
-    return out
+def _pieces_of(text, ids, starts):
+    """[(piece bytes, id)] of a Viterbi path over `text`."""
+    bounds = starts + [len(text)]
+    return [(text[bounds[j]:bounds[j + 1]], i) for j, i in enumerate(ids)]

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fasttok._protobuf import float_bits, read_message, write_message
+from fasttok._reference_sentencepiece import normalize
 from fasttok.errors import ModelFileError
-from fasttok.sentencepiece import (BYTE, CONTROL, SentencePieceModel, SentencePieceTokenizer, load_model,
-                                   looks_like_model)
+from fasttok.sentencepiece import (BYTE, CONTROL, SentencePieceModel, SentencePieceTokenizer, _split_charsmap,
+                                   load_model, looks_like_model)
 from tests.conftest import missing
 from tests.texts import docs_lines, generated_text
 
@@ -120,6 +121,22 @@ def test_training_lines_agree(pair):
 @given(text=text_strategy)
 def test_hypothesis_text_agrees(pair, text):
     _agree(*pair, text)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=text_strategy | st.binary(max_size=30).map(lambda b: b.decode("utf-8", "replace")))
+def test_core_normalizer_agrees_with_its_twin_on_real_maps(pair, text):
+    sp, tok = pair
+    spec, trainer = tok.proto.normalizer_spec, tok.proto.trainer_spec
+    units, replacements = _split_charsmap(spec["precompiled_charsmap"])
+    raw = text.encode("utf-8")
+    expected = normalize(raw, units=units.tolist(), replacements=replacements,
+                         symbols={s.encode("utf-8") for s in trainer["user_defined_symbols"]},
+                         add_dummy_prefix=spec["add_dummy_prefix"],
+                         remove_extra_whitespaces=spec["remove_extra_whitespaces"],
+                         escape_whitespaces=spec["escape_whitespaces"],
+                         treat_whitespace_as_suffix=trainer["treat_whitespace_as_suffix"])
+    assert tok.normalize(text) == expected.decode("utf-8") == sp.normalize(text)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
