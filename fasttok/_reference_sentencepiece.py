@@ -1,4 +1,4 @@
-"""Slow, obviously-correct sentencepiece normalizer: the test oracle for fasttok/_charsmap.pyx.
+"""Slow, obviously-correct sentencepiece normalizer and BPE: the oracles for _charsmap.pyx and _score_bpe.pyx.
 
 sentencepiece's `Normalizer::Normalize`, restated over UTF-8 bytes:
 
@@ -15,7 +15,9 @@ sentencepiece's `Normalizer::Normalize`, restated over UTF-8 bytes:
 b'\\xe2\\x96\\x81Hello\\xe2\\x96\\x81world'
 """
 
-__all__ = ["normalize", "longest_rule", "utf8_char_length"]
+import heapq
+
+__all__ = ["normalize", "longest_rule", "utf8_char_length", "bpe_segment"]
 
 _SPACE = "\u2581".encode("utf-8")
 _REPLACEMENT = "\ufffd".encode("utf-8")
@@ -107,3 +109,78 @@ def normalize(text: bytes, *, units, replacements, symbols, add_dummy_prefix=Tru
     if add_dummy_prefix and treat_whitespace_as_suffix:
         out += space
     return bytes(out)
+
+
+def bpe_segment(text: bytes, *, pieces: dict, symbols=()) -> list:
+    """sentencepiece's BPE segmentation of normalized `text` (bpe::Model, no dropout), as piece bytes.
+
+    pieces: {piece bytes: (score, unused)} for sentencepiece's piece table (normal, user-defined and
+    unused pieces); symbols: the user-defined symbols (bytes).
+
+    1. Symbols: at each position the longest user-defined symbol (frozen: it never merges), else one
+       character (its length from the lead byte).
+    2. Every adjacent pair of unfrozen symbols whose joined bytes are a piece is a candidate, keyed by
+       (-score, left position). Pop the best; skip it if either side has changed (been merged away or
+       grown); else join them and add the candidates the new symbol forms with its neighbours.
+    3. Emit the symbols left to right, splitting an unused piece into the two symbols that last formed
+       it (recursively).
+
+    >>> bpe_segment(b"aab", pieces={b"a": (0.0, False), b"b": (0.0, False), b"aa": (-1.0, False),
+    ...                             b"ab": (-1.0, False)})
+    [b'aa', b'b']
+    """
+    symbols = frozenset(symbols)
+    lengths = sorted({len(s) for s in symbols}, reverse=True)
+    starts, frozen, pos = [], [], 0
+    while pos < len(text):
+        n = next((k for k in lengths if text[pos:pos + k] in symbols), 0)
+        frozen.append(n > 0)
+        if not n:
+            n = min((1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4)[text[pos] >> 4], len(text) - pos)
+        starts.append(pos)
+        pos += n
+    if not starts:
+        return []
+    sym = [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+    prev = list(range(-1, len(sym) - 1))
+    nxt = list(range(1, len(sym))) + [-1]
+    agenda, made_from = [], {}
+
+    def push(left, right):
+        if left < 0 or right < 0 or frozen[left] or frozen[right]:
+            return
+        joined = sym[left] + sym[right]
+        if joined in pieces:
+            score, unused = pieces[joined]
+            heapq.heappush(agenda, (-score, left, right, len(joined)))
+            if unused:
+                made_from[joined] = (sym[left], sym[right])
+
+    for k in range(1, len(sym)):
+        push(k - 1, k)
+    while agenda:
+        _, left, right, size = heapq.heappop(agenda)
+        if not sym[left] or not sym[right] or len(sym[left]) + len(sym[right]) != size:
+            continue
+        sym[left] += sym[right]
+        sym[right] = b""
+        nxt[left] = nxt[right]
+        if nxt[right] >= 0:
+            prev[nxt[right]] = left
+        push(prev[left], left)
+        push(left, nxt[left])
+
+    out = []
+
+    def emit(piece):
+        if piece in made_from and pieces.get(piece, (0, False))[1]:
+            emit(made_from[piece][0])
+            emit(made_from[piece][1])
+        else:
+            out.append(piece)
+
+    k = 0
+    while k >= 0:
+        emit(sym[k])
+        k = nxt[k]
+    return out

@@ -18,17 +18,16 @@ it back byte for byte. Encoding follows sentencepiece 0.2's `SentencePieceProces
 ['▁Hello', '▁world']
 """
 import codecs
-import heapq
 import os
 from typing import NamedTuple
 
 import numpy as np
 
-from fasttok import _charsmap, _unigram
+from fasttok import _charsmap, _score_bpe, _unigram
 from fasttok._files import atomic_write
 from fasttok._protobuf import (FIXED32, LEN, VARINT, Field, as_bool, as_float, as_int32, float_bits, read_message,
                                write_message)
-from fasttok._reference_unigram import char_length, f32
+from fasttok._reference_unigram import f32
 from fasttok.errors import ModelFileError
 from fasttok.tokenizer import Tokenizer, _checked_text
 
@@ -263,21 +262,6 @@ def decode_utf8_bytes(data: bytes) -> str:
     return data.decode("utf-8", "fasttok.sentencepiece")
 
 
-class _PrefixMatcher:
-    """The longest user-defined symbol at the start of a byte string (sentencepiece's PrefixMatcher)."""
-
-    def __init__(self, symbols):
-        self.symbols = frozenset(s.encode("utf-8") for s in symbols)
-        self.lengths = sorted({len(s) for s in self.symbols}, reverse=True)
-
-    def match(self, data, pos):
-        """Length of the longest symbol at data[pos:], or 0."""
-        for n in self.lengths:
-            if data[pos:pos + n] in self.symbols:
-                return n
-        return 0
-
-
 class Normalizer:
     """sentencepiece's normalizer: a NormalizerSpec (+ treat_whitespace_as_suffix) applied to text.
 
@@ -323,74 +307,6 @@ def _split_charsmap(blob):
 
 
 # ---------------------------------------------------------------------------------------------
-# BPE (sentencepiece's bpe::Model::SampleEncode without dropout)
-# ---------------------------------------------------------------------------------------------
-
-def _bpe_segment(text, matcher, piece_ids, scores, unused):
-    """Segment normalized bytes into pieces (bytes): start from characters (and user-defined symbols,
-    which never merge), repeatedly join the adjacent pair whose joined piece has the highest score,
-    the leftmost among equal scores; then split any unused piece back into the pair that made it."""
-    starts, frozen = [], []
-    pos = 0
-    while pos < len(text):
-        n = matcher.match(text, pos) if matcher is not None else 0
-        frozen.append(n > 0)
-        if not n:
-            n = min(char_length(text[pos]), len(text) - pos)
-        starts.append(pos)
-        pos += n
-    if not starts:
-        return []
-    count = len(starts)
-    symbols = [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
-    prev = list(range(-1, count - 1))
-    nxt = list(range(1, count)) + [-1]
-    agenda, made_from = [], {}
-
-    def push(left, right):
-        if left < 0 or right < 0 or frozen[left] or frozen[right]:
-            return
-        joined = symbols[left] + symbols[right]
-        piece_id = piece_ids.get(joined)
-        if piece_id is None:
-            return
-        heapq.heappush(agenda, (-scores[piece_id], left, right, len(joined)))
-        if piece_id in unused:
-            made_from[joined] = (symbols[left], symbols[right])
-
-    for k in range(1, count):
-        push(k - 1, k)
-    while agenda:
-        _, left, right, size = heapq.heappop(agenda)
-        if not symbols[left] or not symbols[right] or len(symbols[left]) + len(symbols[right]) != size:
-            continue   # stale: one side was merged since
-        symbols[left] += symbols[right]
-        symbols[right] = b""
-        nxt[left] = nxt[right]
-        if nxt[right] >= 0:
-            prev[nxt[right]] = left
-        push(prev[left], left)
-        push(left, nxt[left])
-
-    out = []
-
-    def resegment(piece):
-        piece_id = piece_ids.get(piece)
-        if piece_id in unused and piece in made_from:
-            left, right = made_from[piece]
-            resegment(left)
-            resegment(right)
-        else:
-            out.append(piece)
-
-    k = 0
-    while k >= 0:
-        resegment(symbols[k])
-        k = nxt[k]
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
 # The tokenizer
 # ---------------------------------------------------------------------------------------------
 
@@ -416,7 +332,6 @@ class SentencePieceTokenizer(Tokenizer):
         self._id_to_token = [p.piece for p in pieces]
         self._token_to_id = {}
         self._types = [p.type for p in pieces]
-        self._scores = [p.score for p in pieces]
         normal, reserved, user = {}, {}, []
         unk_id, byte_ids = None, {}
         for i, p in enumerate(pieces):
@@ -446,8 +361,6 @@ class SentencePieceTokenizer(Tokenizer):
         self.unk_id = unk_id
         self.byte_fallback = bool(trainer["byte_fallback"])
         self._byte_ids = [byte_ids.get(b, -1) for b in range(256)]
-        self._unused = frozenset(i for i, p in enumerate(pieces) if p.type == UNUSED)
-        self._matcher = _PrefixMatcher(user) if user else None
         self._normalizer = Normalizer(model.normalizer_spec,
                                       treat_whitespace_as_suffix=trainer["treat_whitespace_as_suffix"],
                                       user_defined_symbols=user)
@@ -457,6 +370,8 @@ class SentencePieceTokenizer(Tokenizer):
             self._denormalizer = Normalizer(denorm)
         if trainer["model_type"] == UNIGRAM:
             self._lattice = self._build_lattice(pieces)
+        else:
+            self._merger, self._key_to_id = self._build_merger(pieces, user)
 
     def _build_lattice(self, pieces):
         """The core's Viterbi table: normal and user-defined pieces, with sentencepiece's scores."""
@@ -477,6 +392,52 @@ class SentencePieceTokenizer(Tokenizer):
         return _unigram.UnigramLattice(np.frombuffer(b"".join(raw), dtype=np.uint8), offsets,
                                        np.asarray(ids, dtype=np.int32), np.asarray(scores, dtype=np.float32),
                                        unk_id=self.unk_id, unk_score=f32(min_score - _UNK_PENALTY))
+
+    def _build_merger(self, pieces, user):
+        """The core's BPE tables, and the id each symbol key stands for (sentencepiece's PieceToId).
+
+        Keys: every entry of the piece table (normal, user-defined, unused) is keyed by its id; a single
+        character inside some piece that is not itself one gets a key above them. Every split of a
+        piece into two keyed strings is a pair the core may merge."""
+        keys = dict(self._normal_ids)
+        n_keys = len(pieces)
+        chars = {}
+        for piece in self._normal_ids:
+            for ch in piece.decode("utf-8"):
+                raw = ch.encode("utf-8")
+                if raw not in keys:
+                    keys[raw] = n_keys
+                    n_keys += 1
+                chars[raw] = keys[raw]
+        key_strings = [b""] * n_keys
+        for raw, k in keys.items():
+            key_strings[k] = raw
+        left, right, joined = [], [], []
+        for piece, i in self._normal_ids.items():
+            text = piece.decode("utf-8")
+            for cut in range(1, len(text)):
+                a, b = keys.get(text[:cut].encode("utf-8")), keys.get(text[cut:].encode("utf-8"))
+                if a is not None and b is not None:
+                    left.append(a)
+                    right.append(b)
+                    joined.append(i)
+        scores = np.zeros(n_keys, dtype=np.float32)            # (n_keys,)
+        unused = np.zeros(n_keys, dtype=np.uint8)
+        for i in self._normal_ids.values():
+            scores[i] = pieces[i].score
+            unused[i] = pieces[i].type == UNUSED
+        char_list = sorted(chars.items(), key=lambda kv: kv[1])
+        char_offsets = np.zeros(len(char_list) + 1, dtype=np.int64)
+        np.cumsum([len(c) for c, _ in char_list], out=char_offsets[1:])
+        merger = _score_bpe.ScoreMerger(
+            np.frombuffer(b"".join(c for c, _ in char_list), dtype=np.uint8), char_offsets,
+            np.array([k for _, k in char_list], dtype=np.int32), np.array(left, dtype=np.int32),
+            np.array(right, dtype=np.int32), np.array(joined, dtype=np.int32), scores,
+            np.array([len(r) for r in key_strings], dtype=np.int32), unused,
+            [(u.encode("utf-8"), self._normal_ids[u.encode("utf-8")]) for u in user])
+        key_to_id = np.array([self.piece_to_id(raw.decode("utf-8")) for raw in key_strings],
+                             dtype=np.int32)   # (n_keys,)
+        return merger, key_to_id
 
     # -- construction and files -------------------------------------------------------------------
 
@@ -538,18 +499,25 @@ class SentencePieceTokenizer(Tokenizer):
     def _segment_many(self, texts):
         """[[(piece bytes, id), ...] per text] before unknown handling."""
         normalized = self._normalizer.normalize_many([t.encode("utf-8") for t in texts])
-        if self._model.trainer_spec["model_type"] == UNIGRAM:
-            ids, starts, ends = self._viterbi(normalized)
-            return [_pieces_of(text, ids[a:b].tolist(), starts[a:b].tolist())
-                    for text, a, b in zip(normalized, ends[:-1].tolist(), ends[1:].tolist())]
-        return [[(p, self.piece_to_id(p)) for p in
-                 _bpe_segment(t, self._matcher, self._normal_ids, self._scores, self._unused)]
-                for t in normalized]
+        ids, starts, ends = self._segment_core(normalized)
+        return [self._pieces_of(text, ids[a:b].tolist(), starts[a:b].tolist())
+                for text, a, b in zip(normalized, ends[:-1].tolist(), ends[1:].tolist())]
 
-    def _viterbi(self, normalized):
+    def _segment_core(self, normalized):
+        """(ids, starts, ends) of the normalized texts from the core (-1: a character in no piece)."""
         offsets = np.zeros(len(normalized) + 1, dtype=np.int64)   # (n_texts + 1,)
         np.cumsum([len(t) for t in normalized], out=offsets[1:])
-        return self._lattice.encode(np.frombuffer(b"".join(normalized), dtype=np.uint8), offsets)
+        text = np.frombuffer(b"".join(normalized), dtype=np.uint8)
+        if self._model.trainer_spec["model_type"] == UNIGRAM:
+            return self._lattice.encode(text, offsets)
+        keys, starts, ends = self._merger.encode(text, offsets)
+        return np.where(keys >= 0, self._key_to_id[np.maximum(keys, 0)], -1), starts, ends
+
+    def _pieces_of(self, text, ids, starts):
+        """[(piece bytes, id)] of a segmentation of `text` (id -1: PieceToId of the piece itself)."""
+        bounds = starts + [len(text)]
+        pieces = [text[bounds[j]:bounds[j + 1]] for j in range(len(ids))]
+        return [(p, i if i >= 0 else self.piece_to_id(p.decode("utf-8", "replace"))) for p, i in zip(pieces, ids)]
 
     def _finish(self, segments):
         """(ids, pieces) from segmented pieces: byte fallback, or runs of unknowns merged."""
@@ -570,16 +538,15 @@ class SentencePieceTokenizer(Tokenizer):
         return ids, pieces
 
     def _encode_ordinary_many(self, texts):
-        if self._model.trainer_spec["model_type"] != UNIGRAM:
-            return [self._finish(seg)[0] for seg in self._segment_many(texts)]
-        # Unigram: the core's ids are the answer except in texts holding an unknown piece
         normalized = self._normalizer.normalize_many([t.encode("utf-8") for t in texts])
-        ids, starts, ends = self._viterbi(normalized)   # (n_tokens,), (n_tokens,), (n_texts + 1,)
-        with_unknown = set(np.searchsorted(ends, np.flatnonzero(ids == self.unk_id), side="right").tolist())
+        ids, starts, ends = self._segment_core(normalized)   # (n_tokens,), (n_tokens,), (n_texts + 1,)
+        # the core's ids are the answer except in texts holding an unknown piece
+        odd = np.flatnonzero((ids == self.unk_id) | (ids < 0))
+        slow = set(np.searchsorted(ends, odd, side="right").tolist())
         out = []
         for k, (a, b) in enumerate(zip(ends[:-1].tolist(), ends[1:].tolist())):
-            if k + 1 in with_unknown:
-                out.append(self._finish(_pieces_of(normalized[k], ids[a:b].tolist(), starts[a:b].tolist()))[0])
+            if k + 1 in slow:
+                out.append(self._finish(self._pieces_of(normalized[k], ids[a:b].tolist(), starts[a:b].tolist()))[0])
             else:
                 out.append(ids[a:b].tolist())
         return out
@@ -637,9 +604,3 @@ class SentencePieceTokenizer(Tokenizer):
 
 
 _BYTE_INDEX = {p: b for b, p in enumerate(_BYTE_PIECES)}
-
-
-def _pieces_of(text, ids, starts):
-    """[(piece bytes, id)] of a Viterbi path over `text`."""
-    bounds = starts + [len(text)]
-    return [(text[bounds[j]:bounds[j + 1]], i) for j, i in enumerate(ids)]

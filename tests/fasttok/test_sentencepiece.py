@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from fasttok._protobuf import float_bits, read_message, write_message
 from fasttok._reference_sentencepiece import normalize
 from fasttok.errors import ModelFileError
-from fasttok.sentencepiece import (BYTE, CONTROL, SentencePieceModel, SentencePieceTokenizer, _split_charsmap,
-                                   load_model, looks_like_model)
+from fasttok.sentencepiece import (BYTE, CONTROL, NORMAL, UNUSED, SentencePieceModel, SentencePieceTokenizer,
+                                   _split_charsmap, load_model, looks_like_model)
 from tests.conftest import missing
 from tests.texts import docs_lines, generated_text
 
@@ -259,3 +259,15 @@ def test_control_pieces_in_text_are_plain_text(pair):
     text = "<s> hello </s>"
     assert tok.encode(text) == sp.encode(text)
     assert all(tok.proto.pieces[i].type != CONTROL for i in tok.encode(text))
+
+
+@pytest.mark.parametrize("name", ["bpe", "unigram", "bpe-user"])
+def test_unused_pieces_agree(spm, name):
+    """Mark every fifth multi-character piece unused (BPE then splits it back, Unigram skips it)."""
+    model = SentencePieceModel.from_bytes(train(spm, name))
+    pieces = [p._replace(type=UNUSED) if p.type == NORMAL and len(p.piece) > 1 and k % 5 == 0 else p
+              for k, p in enumerate(model.pieces)]
+    data = SentencePieceModel(model._fields, pieces, model._piece_fields).to_bytes()
+    sp, tok = spm.SentencePieceProcessor(model_proto=data), SentencePieceTokenizer.from_bytes(data)
+    for text in HELD_OUT + TRAIN[::50]:
+        _agree(sp, tok, text)
