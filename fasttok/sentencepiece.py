@@ -218,15 +218,35 @@ def _replace_fields(fields, values, *, defaults):
 
 
 def looks_like_model(head: bytes) -> bool:
-    """Whether the first bytes of a file look like a sentencepiece `.model` (a ModelProto starting with
-    a piece whose first field is its string). For sniffing; `load_model` does the real checks."""
-    if len(head) < 3 or head[0] != 0x0A:
+    """Whether the first bytes of a file (give at least 32) look like a sentencepiece `.model`: a
+    ModelProto whose first field is a piece message that starts with a non-empty piece string followed
+    by its score or type. For sniffing; `load_model` does the real checks.
+
+    >>> looks_like_model(b"\\n\\x0e\\n\\x05<unk>\\x15\\x00\\x00\\x00\\x00\\x18\\x02"), looks_like_model(b"\\n\\n\\n\\n")
+    (True, False)
+    """
+    def varint(pos):
+        value, shift = 0, 0
+        while pos < len(head) and shift < 35:
+            value |= (head[pos] & 0x7F) << shift
+            pos, shift = pos + 1, shift + 7
+            if not head[pos - 1] & 0x80:
+                return value, pos
+        return None, pos
+
+    if head[:1] != b"\n":
         return False
-    pos, length, shift = 1, 0, 0
-    while pos < len(head) and head[pos] & 0x80 and shift < 28:
-        length |= (head[pos] & 0x7F) << shift
-        pos, shift = pos + 1, shift + 7
-    return pos + 1 < len(head) and head[pos] & 0x80 == 0 and head[pos + 1] == 0x0A
+    message_size, pos = varint(1)
+    if message_size is None or head[pos:pos + 1] != b"\n":
+        return False
+    start = pos
+    piece_size, pos = varint(pos + 1)
+    if piece_size is None or not 1 <= piece_size or pos - start + piece_size > message_size:
+        return False
+    after = pos + piece_size
+    if pos - start + piece_size < message_size:      # more fields in the piece: the next is score or type
+        return after >= len(head) or head[after] in (0x15, 0x18)
+    return True
 
 
 def load_model(path):

@@ -193,7 +193,7 @@ def test_pickle_and_equality(pair):
 
 def test_sniffer(spm, tmp_path):
     assert looks_like_model(train(spm, "bpe")[:64])
-    for head in (b"fasttok bpe 1\n{}", b'{"version": "1.0"}', b"[PAD]\n[UNK]\n", b"", b"\n"):
+    for head in (b"fasttok bpe 1\n{}", b'{"version": "1.0"}', b"[PAD]\n[UNK]\n", b"", b"\n", b"\n\n\n\n\nword\n"):
         assert not looks_like_model(head)
 
 
@@ -271,3 +271,19 @@ def test_unused_pieces_agree(spm, name):
     sp, tok = spm.SentencePieceProcessor(model_proto=data), SentencePieceTokenizer.from_bytes(data)
     for text in HELD_OUT + TRAIN[::50]:
         _agree(sp, tok, text)
+
+
+@settings(max_examples=25)
+@given(data=st.data())
+def test_mutated_trained_model_is_an_error_or_a_model(spm, data):
+    """The same on a real model, whose bytes are mostly the nmt_nfkc character map: a damaged map
+    must not make the core read out of bounds (sentencepiece itself is not run on these)."""
+    raw = bytearray(train(spm, "unigram-user"))
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        tok = SentencePieceTokenizer.from_bytes(bytes(raw))
+    except ModelFileError:
+        return
+    tok.decode(tok.encode("Hello ｗörld 東京 😀 12 <sep> ﬁ\t\u3000"))
+    assert SentencePieceTokenizer.from_bytes(tok.to_bytes()).to_bytes() == tok.to_bytes()
