@@ -19,6 +19,7 @@ it back byte for byte. Encoding follows sentencepiece 0.2's `SentencePieceProces
 """
 import codecs
 import os
+import struct
 from typing import NamedTuple
 
 import numpy as np
@@ -27,7 +28,6 @@ from fasttok import _charsmap, _score_bpe, _unigram
 from fasttok._files import atomic_write
 from fasttok._protobuf import (FIXED32, LEN, VARINT, Field, as_bool, as_float, as_int32, float_bits, read_message,
                                write_message)
-from fasttok._reference_unigram import f32
 from fasttok.errors import ModelFileError
 from fasttok.tokenizer import Tokenizer, _checked_text
 
@@ -44,6 +44,11 @@ _MODEL_TYPES = {UNIGRAM: "unigram", BPE: "bpe", WORD: "word", CHAR: "char"}
 _UNK_PENALTY = 10.0                 # sentencepiece's kUnkPenalty: the unknown score is min score - 10
 _FLT_MIN, _FLT_MAX = 1.1754943508222875e-38, 3.4028234663852886e+38
 _BYTE_PIECES = [f"<0x{b:02X}>" for b in range(256)]
+
+
+def _f32(x: float) -> float:
+    """x rounded to float32 (sentencepiece's scores and sums are float32)."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
 
 # -- the spec messages: field number -> (name, kind, default) -------------------------------------
 # Only the fields fasttok reads; every other field is kept as it was read (see SentencePieceModel).
@@ -406,12 +411,12 @@ class SentencePieceTokenizer(Tokenizer):
             raw.append(piece)
             ids.append(i)
             # a user-defined piece scores length (in bytes) * max_score - 0.1
-            scores.append(f32(f32(len(piece) * max_score) - 0.1) if kind == USER_DEFINED else pieces[i].score)
+            scores.append(_f32(_f32(len(piece) * max_score) - 0.1) if kind == USER_DEFINED else pieces[i].score)
         offsets = np.zeros(len(raw) + 1, dtype=np.int64)   # (n_pieces + 1,)
         np.cumsum([len(r) for r in raw], out=offsets[1:])
         return _unigram.UnigramLattice(np.frombuffer(b"".join(raw), dtype=np.uint8), offsets,
                                        np.asarray(ids, dtype=np.int32), np.asarray(scores, dtype=np.float32),
-                                       unk_id=self.unk_id, unk_score=f32(min_score - _UNK_PENALTY))
+                                       unk_id=self.unk_id, unk_score=_f32(min_score - _UNK_PENALTY))
 
     def _build_merger(self, pieces, user):
         """The core's BPE tables, and the id each symbol key stands for (sentencepiece's PieceToId).
@@ -580,8 +585,8 @@ class SentencePieceTokenizer(Tokenizer):
 
     def _decode(self, ids, errors):
         """sentencepiece's Decode: control pieces vanish, the unknown piece is unk_surface, byte pieces
-        are joined into UTF-8 (each invalid byte is U+FFFD), `▁` is a space, and the leading `▁` of
-        the text is dropped."""
+        are joined into UTF-8 (each invalid byte is U+FFFD, whatever `errors` says: sentencepiece has no
+        strict mode), `▁` is a space, and the leading `▁` of the text is dropped."""
         strip_leading = self._model.normalizer_spec["add_dummy_prefix"] \
             or self._model.normalizer_spec["remove_extra_whitespaces"]
         remove_extra = self._model.normalizer_spec["remove_extra_whitespaces"]

@@ -287,3 +287,20 @@ def test_mutated_trained_model_is_an_error_or_a_model(spm, data):
         return
     tok.decode(tok.encode("Hello ｗörld 東京 😀 12 <sep> ﬁ\t\u3000"))
     assert SentencePieceTokenizer.from_bytes(tok.to_bytes()).to_bytes() == tok.to_bytes()
+
+
+def test_custom_rules_and_a_denormalizer_agree(spm, tmp_path):
+    """A user rule set (multi-character keys, a deletion) as the normalizer, another as the denormalizer."""
+    rules = tmp_path / "rules.tsv"     # code points in hex: source TAB target (empty target: delete)
+    rules.write_text("E9\t65\n61 62\t58\n2D 2D\t2014\n7E\t\n3000\t20\n", encoding="utf-8")
+    back = tmp_path / "back.tsv"
+    back.write_text("58\t61 62\n41\t61\n", encoding="utf-8")
+    out = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(TRAIN), model_writer=out, vocab_size=700, minloglevel=2,
+                                   num_threads=1, normalization_rule_tsv=str(rules),
+                                   denormalization_rule_tsv=str(back), byte_fallback=True)
+    sp, tok = spm.SentencePieceProcessor(model_proto=out.getvalue()), SentencePieceTokenizer.from_bytes(out.getvalue())
+    assert tok.proto.denormalizer_spec is not None
+    assert tok.normalize("ab é~\u3000--") == "▁X▁e▁—"
+    for text in HELD_OUT + ["abé -- ~tilde~ ABBA About", "A cat ab ab"]:
+        _agree(sp, tok, text)
