@@ -62,6 +62,7 @@ cdef class ScoreMerger:
     cdef vector[float] score           # per key (piece keys only)
     cdef vector[int32_t] key_size      # bytes of each key's string
     cdef vector[bint] unused
+    cdef int32_t ascii_key[128]        # char_code lookups for ASCII, without probing
     cdef unordered_map[string, int32_t] symbols   # user-defined symbol -> key
     cdef bint first_byte[256]
     cdef Py_ssize_t max_symbol
@@ -99,7 +100,11 @@ cdef class ScoreMerger:
             empty.key = EMPTY_KEY
             empty.id = -1
             int_init(self.chars, &self.chars_shift, char_keys.shape[0] + 1, 16, empty)
+            for i in range(128):
+                self.ascii_key[i] = -1
             for i in range(char_keys.shape[0]):
+                if char_offsets[i + 1] - char_offsets[i] == 1 and char_bytes[char_offsets[i]] < 128:
+                    self.ascii_key[char_bytes[char_offsets[i]]] = char_keys[i]
                 code = char_code(&char_bytes[char_offsets[i]], char_offsets[i + 1] - char_offsets[i])
                 slot = int_probe(self.chars, self.chars_shift, code, mix64(code))
                 self.chars[slot].key = code
@@ -159,17 +164,18 @@ cdef class ScoreMerger:
             made_from[j] = (<uint64_t>sym[a].key << 32) | <uint32_t>sym[b].key
 
     cdef void segment(self, const uint8_t* text, Py_ssize_t n, vector[int64_t]& out_start,
-                      vector[int32_t]& out_key) noexcept nogil:
-        cdef vector[Symbol] sym
-        cdef vector[ScoreEntry] heap
-        cdef unordered_map[int32_t, uint64_t] made_from
-        cdef vector[int32_t] stack
+                      vector[int32_t]& out_key, vector[Symbol]& sym, vector[ScoreEntry]& heap,
+                      unordered_map[int32_t, uint64_t]& made_from, vector[int32_t]& stack) noexcept nogil:
+        # sym, heap, made_from and stack are scratch space owned by the caller (reused across texts).
         cdef Symbol s
         cdef ScoreEntry top
         cdef Py_ssize_t pos = 0, length
         cdef int32_t k, key, a, b
         cdef int64_t at
         cdef uint64_t code
+        sym.clear()
+        heap.clear()
+        made_from.clear()
         while pos < n:                         # 1. characters and frozen user-defined symbols
             key = -1
             length = self.match_symbol(text + pos, n - pos, &key) if self.max_symbol else 0
@@ -178,8 +184,11 @@ cdef class ScoreMerger:
                 length = char_length(text[pos])
                 if length > n - pos:
                     length = n - pos
-                code = char_code(text + pos, length) if length <= 4 else 0
-                key = self.chars[int_probe(self.chars, self.chars_shift, code, mix64(code))].id
+                if text[pos] < 128:
+                    key = self.ascii_key[text[pos]]
+                else:
+                    code = char_code(text + pos, length)
+                    key = self.chars[int_probe(self.chars, self.chars_shift, code, mix64(code))].id
             s.start = pos
             s.size = length
             s.key = key
@@ -230,6 +239,10 @@ cdef class ScoreMerger:
         cdef Py_ssize_t n_texts = offsets.shape[0] - 1, i
         cdef vector[int64_t] starts
         cdef vector[int32_t] keys
+        cdef vector[Symbol] sym
+        cdef vector[ScoreEntry] heap
+        cdef unordered_map[int32_t, uint64_t] made_from
+        cdef vector[int32_t] stack
         if n_texts < 0:
             raise ValueError("offsets needs at least one entry")
         for i in range(n_texts):
@@ -240,7 +253,7 @@ cdef class ScoreMerger:
         with nogil:
             for i in range(n_texts):
                 self.segment(&text[0] + offsets[i] if text.shape[0] else NULL, offsets[i + 1] - offsets[i],
-                             starts, keys)
+                             starts, keys, sym, heap, made_from, stack)
                 ends[i + 1] = keys.size()
         keys_arr = np.empty(keys.size(), dtype=np.int32)
         starts_arr = np.empty(starts.size(), dtype=np.int64)
