@@ -1,0 +1,79 @@
+"""Hand-built `.model` files with hand-worked answers: the rules pinned without sentencepiece installed.
+
+Each expectation was also checked once against sentencepiece 0.2.3 (the agreement tests in
+test_sentencepiece.py do that on trained models in CI).
+"""
+import pytest
+
+from fasttok._protobuf import float_bits, write_message
+from fasttok.errors import ModelFileError
+from fasttok.sentencepiece import (BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED, SentencePieceTokenizer,
+                                   decode_utf8_bytes)
+
+
+def build(pieces, *, model_type=1, byte_fallback=False, add_dummy_prefix=True, remove_extra_whitespaces=True):
+    """The bytes of a .model: pieces [(text, score, type)], identity normalization."""
+    fields = [(1, 2, write_message([(1, 2, t.encode("utf-8")), (2, 5, float_bits(s)), (3, 0, k)]))
+              for t, s, k in pieces]
+    trainer = [(3, 0, model_type)] + ([(35, 0, 1)] if byte_fallback else [])
+    fields.append((2, 2, write_message(trainer)))
+    fields.append((3, 2, write_message([(1, 2, b"identity"), (3, 0, int(add_dummy_prefix)),
+                                        (4, 0, int(remove_extra_whitespaces))])))
+    return write_message(fields)
+
+
+SPECIALS = [("<unk>", 0.0, UNKNOWN), ("<s>", 0.0, CONTROL), ("</s>", 0.0, CONTROL)]
+BYTES = [(f"<0x{b:02X}>", 0.0, BYTE) for b in range(256)]
+UNIGRAM = SPECIALS + [("▁", -2.0, NORMAL), ("a", -3.0, NORMAL), ("b", -3.0, NORMAL), ("ab", -4.0, NORMAL),
+                      ("▁ab", -4.5, NORMAL), ("ba", -5.0, UNUSED), ("<sep>", 0.0, USER_DEFINED)]
+
+
+def test_unigram_viterbi_unknowns_and_user_symbols():
+    tok = SentencePieceTokenizer.from_bytes(build(UNIGRAM))
+    assert tok.encode_pieces("ab  ab") == ["▁ab", "▁ab"]        # spaces collapse, ▁ab beats ▁ + ab
+    assert tok.encode_pieces("ba") == ["▁", "b", "a"]           # ba is unused: never a candidate
+    assert tok.encode_pieces("ab<sep>zzq b") == ["▁ab", "<sep>", "zzq", "▁", "b"]   # one merged unknown
+    assert tok.encode("ab<sep>zzq b") == [7, 9, 0, 3, 5]
+    assert tok.decode([7, 9, 0, 3, 5, 1, 2]) == "ab<sep> ⁇  b"
+
+
+def test_unigram_byte_fallback_and_decoding_bytes():
+    tok = SentencePieceTokenizer.from_bytes(build(UNIGRAM + BYTES, byte_fallback=True))
+    assert tok.encode_pieces("aé") == ["▁", "a", "<0xC3>", "<0xA9>"]
+    ids = tok.encode("aé")
+    assert tok.decode(ids) == "aé"
+    byte = {b: tok.token_to_id(f"<0x{b:02X}>") for b in range(256)}
+    assert tok.decode([byte[0xE6], byte[0x9D], byte[0x41]]) == "\ufffd\ufffdA"   # one U+FFFD per bad byte
+    assert decode_utf8_bytes(b"\xe6\x9d\xb1\xe6") == "東\ufffd"
+
+
+def test_bpe_merges_by_score_leftmost_first_and_resplits_unused():
+    pieces = SPECIALS + [("▁", 0.0, NORMAL), ("a", 0.0, NORMAL), ("b", 0.0, NORMAL), ("aa", -1.0, NORMAL),
+                         ("ab", -1.0, UNUSED), ("▁a", -2.0, NORMAL), ("aab", -3.0, NORMAL)]
+    tok = SentencePieceTokenizer.from_bytes(build(pieces, model_type=2))
+    # ▁aaa: aa (-1) beats ▁a (-2); of the two aa pairs the leftmost merges; ▁aa and aaa are no pieces
+    assert tok.encode_pieces("aaa") == ["▁", "aa", "a"]
+    # ▁ab: ab (-1) merges before ▁a (-2) could; ▁ab is no piece; ab is unused, so it is split back
+    assert tok.encode_pieces("ab") == ["▁", "a", "b"]
+    # ▁aab: aa and ab tie at -1, the leftmost (aa) merges; then aa + b makes aab
+    assert tok.encode_pieces("aab") == ["▁", "aab"]
+    # ▁aaab: aa, then ab; aa + ab is no piece; the unused ab is split back
+    assert tok.encode_pieces("aaab") == ["▁", "aa", "a", "b"]
+
+
+def test_leading_space_rules_in_decode():
+    keep = SentencePieceTokenizer.from_bytes(build(UNIGRAM, add_dummy_prefix=False, remove_extra_whitespaces=False))
+    assert keep.decode(keep.encode(" ab")) == " ab"
+    plain = SentencePieceTokenizer.from_bytes(build(UNIGRAM))
+    assert plain.decode([3, 3, 7]) == "ab"               # with remove_extra_whitespaces every leading ▁ goes
+
+
+def test_loading_checks_what_sentencepiece_checks():
+    with pytest.raises(ModelFileError, match="defined twice"):
+        SentencePieceTokenizer.from_bytes(build(SPECIALS + [("a", 0.0, NORMAL), ("a", 0.0, USER_DEFINED)]))
+    with pytest.raises(ModelFileError, match="without byte_fallback"):
+        SentencePieceTokenizer.from_bytes(build(SPECIALS + BYTES))
+    with pytest.raises(ModelFileError, match="255 of the 256"):
+        SentencePieceTokenizer.from_bytes(build(SPECIALS + BYTES[:-1], byte_fallback=True))
+    with pytest.raises(ModelFileError, match="not supported"):
+        SentencePieceTokenizer.from_bytes(build(SPECIALS, model_type=4))
