@@ -29,7 +29,7 @@ from fasttok._files import atomic_write
 from fasttok._protobuf import (FIXED32, LEN, VARINT, Field, as_bool, as_float, as_int32, float_bits, read_message,
                                write_message)
 from fasttok.errors import ModelFileError
-from fasttok.tokenizer import Tokenizer, _checked_text
+from fasttok.tokenizer import Tokenizer, _checked_text, _checked_texts
 
 __all__ = ["SentencePieceTokenizer", "SentencePieceModel", "Piece", "Normalizer", "load_model",
            "looks_like_model", "SPACE", "NORMAL", "UNKNOWN", "CONTROL", "USER_DEFINED", "UNUSED", "BYTE"]
@@ -307,13 +307,12 @@ class Normalizer:
         """The normalized UTF-8 bytes of `text` (UTF-8 bytes), spaces as `▁` when escaping."""
         return self._core.normalize(text)
 
-    def normalize_many(self, texts: list) -> list:
-        """normalize() of each text (UTF-8 bytes), in one call that releases the GIL."""
+    def normalize_many(self, texts: list) -> tuple:
+        """normalize() of each text (UTF-8 bytes) in one call that releases the GIL: the results
+        joined, and their offsets (text i is joined[offsets[i]:offsets[i+1]])."""
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)   # (n_texts + 1,)
         np.cumsum([len(t) for t in texts], out=offsets[1:])
-        joined, ends = self._core.normalize_many(np.frombuffer(b"".join(texts), dtype=np.uint8), offsets)
-        ends = ends.tolist()
-        return [joined[a:b] for a, b in zip(ends[:-1], ends[1:])]
+        return self._core.normalize_many(np.frombuffer(b"".join(texts), dtype=np.uint8), offsets)
 
 
 def _split_charsmap(blob):
@@ -522,21 +521,16 @@ class SentencePieceTokenizer(Tokenizer):
         return i
 
     def _segment_many(self, texts):
-        """[[(piece bytes, id), ...] per text] before unknown handling."""
-        normalized = self._normalizer.normalize_many([t.encode("utf-8") for t in texts])
-        ids, starts, ends = self._segment_core(normalized)
-        return [self._pieces_of(text, ids[a:b].tolist(), starts[a:b].tolist())
-                for text, a, b in zip(normalized, ends[:-1].tolist(), ends[1:].tolist())]
-
-    def _segment_core(self, normalized):
-        """(ids, starts, ends) of the normalized texts from the core (-1: a character in no piece)."""
-        offsets = np.zeros(len(normalized) + 1, dtype=np.int64)   # (n_texts + 1,)
-        np.cumsum([len(t) for t in normalized], out=offsets[1:])
-        text = np.frombuffer(b"".join(normalized), dtype=np.uint8)
+        """(normalized texts joined, their offsets, ids, starts, ends): the core's segmentation of
+        every text, before unknown handling (id -1: a character in no piece)."""
+        joined, offsets = self._normalizer.normalize_many([t.encode("utf-8") for t in texts])
+        data = np.frombuffer(joined, dtype=np.uint8)
         if self._model.trainer_spec["model_type"] == UNIGRAM:
-            return self._lattice.encode(text, offsets)
-        keys, starts, ends = self._merger.encode(text, offsets)
-        return np.where(keys >= 0, self._key_to_id[np.maximum(keys, 0)], -1), starts, ends
+            ids, starts, ends = self._lattice.encode(data, offsets)
+        else:
+            keys, starts, ends = self._merger.encode(data, offsets)
+            ids = np.where(keys >= 0, self._key_to_id[np.maximum(keys, 0)], -1)
+        return joined, offsets, ids, starts, ends
 
     def _pieces_of(self, text, ids, starts):
         """[(piece bytes, id)] of a segmentation of `text` (id -1: PieceToId of the piece itself)."""
@@ -562,24 +556,31 @@ class SentencePieceTokenizer(Tokenizer):
             prev_unk = unk
         return ids, pieces
 
+    def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
+        """Encode many texts (as sentencepiece's encode of a list); the core releases the GIL.
+
+        A sentencepiece model has no special tokens to match in text (control pieces never are), so
+        this skips the base class's special-token pass; the two keyword arguments are accepted for
+        the common signature and change nothing."""
+        return self._encode_chunks(_checked_texts(texts), num_threads)
+
     def _encode_ordinary_many(self, texts):
-        normalized = self._normalizer.normalize_many([t.encode("utf-8") for t in texts])
-        ids, starts, ends = self._segment_core(normalized)   # (n_tokens,), (n_tokens,), (n_texts + 1,)
+        joined, offsets, ids, starts, ends = self._segment_many(texts)
         # the core's ids are the answer except in texts holding an unknown piece
-        odd = np.flatnonzero((ids == self.unk_id) | (ids < 0))
-        slow = set(np.searchsorted(ends, odd, side="right").tolist())
-        out = []
-        for k, (a, b) in enumerate(zip(ends[:-1].tolist(), ends[1:].tolist())):
-            if k + 1 in slow:
-                out.append(self._finish(self._pieces_of(normalized[k], ids[a:b].tolist(), starts[a:b].tolist()))[0])
-            else:
-                out.append(ids[a:b].tolist())
+        slow = np.searchsorted(ends, np.flatnonzero((ids == self.unk_id) | (ids < 0)), side="right") - 1
+        ends, all_ids = ends.tolist(), ids.tolist()
+        out = [all_ids[a:b] for a, b in zip(ends[:-1], ends[1:])]
+        for k in set(slow.tolist()):
+            text = joined[offsets[k]:offsets[k + 1]]
+            a, b = ends[k], ends[k + 1]
+            out[k] = self._finish(self._pieces_of(text, all_ids[a:b], starts[a:b].tolist()))[0]
         return out
 
     def encode_pieces(self, text):
         """The pieces of `text` as sentencepiece's `encode(text, out_type=str)` gives them (a run of
         unknown characters is one piece holding those characters)."""
-        return self._finish(self._segment_many([_checked_text(text)])[0])[1]
+        joined, _, ids, starts, _ = self._segment_many([_checked_text(text)])
+        return self._finish(self._pieces_of(joined, ids.tolist(), starts.tolist()))[1]
 
     # -- decoding ---------------------------------------------------------------------------------
 

@@ -37,7 +37,9 @@ def test_core_bpe_matches_the_reference(vocab, text):
     expected = bpe_segment(normalized, pieces={t.encode("utf-8"): (score, kind == UNUSED)
                                                for t, (score, kind) in vocab.items()},
                            symbols={t.encode("utf-8") for t, (_, kind) in vocab.items() if kind == USER_DEFINED})
-    assert [p for p, _ in tok._segment_many([text])[0]] == expected
+    joined, _, _, starts, _ = tok._segment_many([text])
+    bounds = starts.tolist() + [len(joined)]
+    assert [joined[a:b] for a, b in zip(bounds, bounds[1:])] == expected
 
 
 def test_equal_scores_merge_the_leftmost_pair():
