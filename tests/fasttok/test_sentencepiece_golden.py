@@ -77,3 +77,13 @@ def test_loading_checks_what_sentencepiece_checks():
         SentencePieceTokenizer.from_bytes(build(SPECIALS + BYTES[:-1], byte_fallback=True))
     with pytest.raises(ModelFileError, match="not supported"):
         SentencePieceTokenizer.from_bytes(build(SPECIALS, model_type=4))
+
+
+def test_deep_nesting_costs_no_recursion():
+    """Unknown fields are kept as bytes, never parsed, so nesting depth cannot exhaust the stack."""
+    deep = b"x"
+    for _ in range(5000):
+        deep = write_message([(7, 2, deep)])
+    data = build(SPECIALS + [("a", -1.0, NORMAL)]) + write_message([(200, 2, deep)])
+    tok = SentencePieceTokenizer.from_bytes(data)
+    assert tok.to_bytes() == data and tok.encode_pieces("a") == ["▁", "a"]
