@@ -426,7 +426,10 @@ class SentencePieceTokenizer(Tokenizer):
         keys = dict(self._normal_ids)
         n_keys = len(pieces)
         chars = {}
-        for piece in self._normal_ids:
+        # characters inside pieces, and single-character reserved pieces (so that a character the core
+        # cannot key, -1, always stands for the unknown id)
+        singles = [p.encode("utf-8") for p in self._reserved_ids if len(p) == 1]
+        for piece in list(self._normal_ids) + singles:
             for ch in piece.decode("utf-8"):
                 raw = ch.encode("utf-8")
                 if raw not in keys:
@@ -522,14 +525,14 @@ class SentencePieceTokenizer(Tokenizer):
 
     def _segment_many(self, texts):
         """(normalized texts joined, their offsets, ids, starts, ends): the core's segmentation of
-        every text, before unknown handling (id -1: a character in no piece)."""
+        every text, before unknown handling."""
         joined, offsets = self._normalizer.normalize_many([t.encode("utf-8") for t in texts])
         data = np.frombuffer(joined, dtype=np.uint8)
         if self._model.trainer_spec["model_type"] == UNIGRAM:
             ids, starts, ends = self._lattice.encode(data, offsets)
         else:
             keys, starts, ends = self._merger.encode(data, offsets)
-            ids = np.where(keys >= 0, self._key_to_id[np.maximum(keys, 0)], -1)
+            ids = np.where(keys >= 0, self._key_to_id[np.maximum(keys, 0)], self.unk_id).astype(np.int32)
         return joined, offsets, ids, starts, ends
 
     def _pieces_of(self, text, ids, starts):
@@ -566,15 +569,39 @@ class SentencePieceTokenizer(Tokenizer):
 
     def _encode_ordinary_many(self, texts):
         joined, offsets, ids, starts, ends = self._segment_many(texts)
-        # the core's ids are the answer except in texts holding an unknown piece
-        slow = np.searchsorted(ends, np.flatnonzero((ids == self.unk_id) | (ids < 0)), side="right") - 1
+        ids, ends = self._resolve_unknown(joined, offsets, ids, starts, ends)
         ends, all_ids = ends.tolist(), ids.tolist()
-        out = [all_ids[a:b] for a, b in zip(ends[:-1], ends[1:])]
-        for k in set(slow.tolist()):
-            text = joined[offsets[k]:offsets[k + 1]]
-            a, b = ends[k], ends[k + 1]
-            out[k] = self._finish(self._pieces_of(text, all_ids[a:b], starts[a:b].tolist()))[0]
-        return out
+        return [all_ids[a:b] for a, b in zip(ends[:-1], ends[1:])]
+
+    def _resolve_unknown(self, joined, offsets, ids, starts, ends):
+        """(ids, ends) after sentencepiece's unknown rule, on whole arrays: with byte fallback each
+        unknown piece becomes the byte pieces of its UTF-8 bytes; without it, an unknown piece right
+        after another one in the same text is dropped (the two are one unknown)."""
+        unk = ids == self.unk_id                                  # (n_tokens,)
+        if not unk.any():
+            return ids, ends
+        first = np.zeros(len(ids), dtype=bool)                    # the first token of each text
+        first[ends[:-1][np.diff(ends) > 0]] = True
+        if not self.byte_fallback:
+            keep = ~(unk & ~first & np.concatenate([[False], unk[:-1]]))
+            kept = np.concatenate([[0], np.cumsum(keep)])
+            return ids[keep], kept[ends]
+        # token spans in `joined`: a token ends where the next one starts, the last at its text's end
+        text_of = np.repeat(np.arange(len(ends) - 1), np.diff(ends))
+        begin = offsets[text_of] + starts                         # (n_tokens,)
+        end = np.empty_like(begin)
+        end[:-1] = begin[1:]
+        last = np.concatenate([first[1:], [True]])
+        end[last] = offsets[text_of[last] + 1]
+        counts = np.where(unk, end - begin, 1)
+        total = np.concatenate([[0], np.cumsum(counts)])          # (n_tokens + 1,)
+        token = np.repeat(np.arange(len(ids)), counts)            # (n_out,)
+        out = ids[token]
+        expand = unk[token]
+        position = begin[token] + np.arange(len(token)) - total[token]
+        data = np.frombuffer(joined, dtype=np.uint8)
+        out[expand] = np.asarray(self._byte_ids, dtype=np.int32)[data[position[expand]]]
+        return out, total[ends]
 
     def encode_pieces(self, text):
         """The pieces of `text` as sentencepiece's `encode(text, out_type=str)` gives them (a run of

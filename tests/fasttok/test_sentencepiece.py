@@ -111,6 +111,14 @@ def test_held_out_lines_agree(pair):
     assert tok.encode_batch(HELD_OUT, num_threads=2) == sp.encode(HELD_OUT)
 
 
+def test_unknown_runs_never_join_across_texts_of_a_batch(pair):
+    """The unknown rule runs on the whole batch at once: runs must stop at text boundaries."""
+    sp, tok = pair
+    batch = ["東", "", "京x", "東京", "", "😀", "😀😀 ⿰", "x", "⿰⿱"] * 3
+    assert tok.encode_batch(batch, num_threads=1) == sp.encode(batch)
+    assert [tok.encode(t) for t in batch] == sp.encode(batch)
+
+
 def test_training_lines_agree(pair):
     sp, tok = pair
     lines = TRAIN[::7]
