@@ -377,6 +377,9 @@ class SentencePieceTokenizer(Tokenizer):
                 byte_ids[_BYTE_INDEX[p.piece]] = i
         if unk_id is None:
             raise ModelFileError("the model has no unknown piece")
+        if trainer["model_type"] == BPE and normal.keys() & reserved.keys():
+            # sentencepiece 0.2.3 refuses this for BPE models (and accepts it for Unigram ones)
+            raise ModelFileError(f"piece {min(normal.keys() & reserved.keys())!r} is defined twice")
         if trainer["byte_fallback"] and len(byte_ids) != 256:
             raise ModelFileError(f"byte_fallback is on but the model has {len(byte_ids)} of the 256 byte pieces")
         self._token_to_id = {**normal, **reserved}
@@ -418,7 +421,7 @@ class SentencePieceTokenizer(Tokenizer):
                                        unk_id=self.unk_id, unk_score=_f32(min_score - _UNK_PENALTY))
 
     def _build_merger(self, pieces, user):
-        """The core's BPE tables, and the id each symbol key stands for (sentencepiece's PieceToId).
+        """The core's BPE tables, and the id each symbol key stands for.
 
         Keys: every entry of the piece table (normal, user-defined, unused) is keyed by its id; a single
         character inside some piece that is not itself one gets a key above them. Every split of a
@@ -426,10 +429,7 @@ class SentencePieceTokenizer(Tokenizer):
         keys = dict(self._normal_ids)
         n_keys = len(pieces)
         chars = {}
-        # characters inside pieces, and single-character reserved pieces (so that a character the core
-        # cannot key, -1, always stands for the unknown id)
-        singles = [p.encode("utf-8") for p in self._reserved_ids if len(p) == 1]
-        for piece in list(self._normal_ids) + singles:
+        for piece in self._normal_ids:
             for ch in piece.decode("utf-8"):
                 raw = ch.encode("utf-8")
                 if raw not in keys:
@@ -462,7 +462,10 @@ class SentencePieceTokenizer(Tokenizer):
             np.array(right, dtype=np.int32), np.array(joined, dtype=np.int32), scores,
             np.array([len(r) for r in key_strings], dtype=np.int32), unused,
             [(u.encode("utf-8"), self._normal_ids[u.encode("utf-8")]) for u in user])
-        key_to_id = np.array([self.piece_to_id(raw.decode("utf-8")) for raw in key_strings],
+        # A symbol's id is its entry in the piece table, else the unknown id. (sentencepiece 0.2.3's
+        # BPE gives a character that is only a control piece the unknown id, although its PieceToId
+        # finds the control piece: measured, see test_sentencepiece_golden.)
+        key_to_id = np.array([self._normal_ids.get(raw, self.unk_id) for raw in key_strings],
                              dtype=np.int32)   # (n_keys,)
         return merger, key_to_id
 

@@ -61,6 +61,16 @@ def test_bpe_merges_by_score_leftmost_first_and_resplits_unused():
     assert tok.encode_pieces("aaab") == ["▁", "aa", "a", "b"]
 
 
+def test_a_character_that_is_only_a_control_piece_is_unknown():
+    """Measured on sentencepiece 0.2.3, for both model types: "q" is a control piece, and encoding
+    the character q gives the unknown id (piece_to_id("q") still finds the control piece)."""
+    pieces = SPECIALS + [("▁", 0.0, NORMAL), ("a", 0.0, NORMAL), ("q", 0.0, CONTROL)]
+    for model_type in (1, 2):
+        tok = SentencePieceTokenizer.from_bytes(build(pieces, model_type=model_type))
+        assert tok.encode("aq") == [3, 4, 0] and tok.encode_pieces("aq") == ["▁", "a", "q"]
+        assert tok.piece_to_id("q") == 5
+
+
 def test_leading_space_rules_in_decode():
     keep = SentencePieceTokenizer.from_bytes(build(UNIGRAM, add_dummy_prefix=False, remove_extra_whitespaces=False))
     assert keep.decode(keep.encode(" ab")) == " ab"
@@ -75,6 +85,10 @@ def test_loading_checks_what_sentencepiece_checks():
         SentencePieceTokenizer.from_bytes(build(SPECIALS + BYTES))
     with pytest.raises(ModelFileError, match="255 of the 256"):
         SentencePieceTokenizer.from_bytes(build(SPECIALS + BYTES[:-1], byte_fallback=True))
+    twice = SPECIALS + [("a", 0.0, NORMAL), ("a", 0.0, CONTROL)]
+    SentencePieceTokenizer.from_bytes(build(twice, model_type=1))      # a Unigram model may do this
+    with pytest.raises(ModelFileError, match="defined twice"):
+        SentencePieceTokenizer.from_bytes(build(twice, model_type=2))  # a BPE model may not
     with pytest.raises(ModelFileError, match="not supported"):
         SentencePieceTokenizer.from_bytes(build(SPECIALS, model_type=4))
 
