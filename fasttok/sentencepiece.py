@@ -382,6 +382,8 @@ class SentencePieceTokenizer(Tokenizer):
             raise ModelFileError(f"piece {min(normal.keys() & reserved.keys())!r} is defined twice")
         if trainer["byte_fallback"] and len(byte_ids) != 256:
             raise ModelFileError(f"byte_fallback is on but the model has {len(byte_ids)} of the 256 byte pieces")
+        if trainer["model_type"] == UNIGRAM and not normal:
+            raise ModelFileError("a Unigram model needs at least one normal, user-defined or unused piece")
         self._token_to_id = {**normal, **reserved}
         self._normal_ids = {p.encode("utf-8"): i for p, i in normal.items()}
         self._reserved_ids = reserved
@@ -462,11 +464,13 @@ class SentencePieceTokenizer(Tokenizer):
             np.array(right, dtype=np.int32), np.array(joined, dtype=np.int32), scores,
             np.array([len(r) for r in key_strings], dtype=np.int32), unused,
             [(u.encode("utf-8"), self._normal_ids[u.encode("utf-8")]) for u in user])
-        # A symbol's id is its entry in the piece table, else the unknown id. (sentencepiece 0.2.3's
-        # BPE gives a character that is only a control piece the unknown id, although its PieceToId
-        # finds the control piece: measured, see test_sentencepiece_golden.)
-        key_to_id = np.array([self._normal_ids.get(raw, self.unk_id) for raw in key_strings],
-                             dtype=np.int32)   # (n_keys,)
+        # A symbol's id is its entry in the piece table, else the unknown id; an unused piece that
+        # is still a symbol at the end (one the merges never made, so it cannot be split back) is
+        # unknown too. Both are sentencepiece 0.2.3's behaviour, measured (test_sentencepiece_golden):
+        # its source would give a character that is only a control piece the control id, and an
+        # unused one its own id.
+        key_to_id = np.array([i if i is not None and pieces[i].type != UNUSED else self.unk_id
+                              for i in map(self._normal_ids.get, key_strings)], dtype=np.int32)   # (n_keys,)
         return merger, key_to_id
 
     # -- construction and files -------------------------------------------------------------------

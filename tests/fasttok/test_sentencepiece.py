@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from fasttok._protobuf import float_bits, read_message, write_message
 from fasttok._reference_sentencepiece import normalize
 from fasttok.errors import ModelFileError
-from fasttok.sentencepiece import (BYTE, CONTROL, NORMAL, UNUSED, SentencePieceModel, SentencePieceTokenizer,
-                                   _split_charsmap, load_model, looks_like_model)
+from fasttok.sentencepiece import (BYTE, CONTROL, NORMAL, UNUSED, USER_DEFINED, SentencePieceModel,
+                                   SentencePieceTokenizer, _split_charsmap, load_model, looks_like_model)
 from tests.conftest import missing
+from tests.fasttok.spm_models import BYTES, SPECIALS, build
 from tests.texts import docs_lines, generated_text
 
 try:
@@ -311,4 +312,35 @@ def test_custom_rules_and_a_denormalizer_agree(spm, tmp_path):
     assert tok.proto.denormalizer_spec is not None
     assert tok.normalize("ab é~\u3000--") == "▁X▁e▁—"
     for text in HELD_OUT + ["abé -- ~tilde~ ABBA About", "A cat ab ab"]:
+        _agree(sp, tok, text)
+
+
+_FUZZ_CHARS = ["a", "b", "é", "東", "▁", " ", "😀", "x"]
+_fuzz_piece = st.lists(st.sampled_from(_FUZZ_CHARS), min_size=1, max_size=4).map("".join)
+
+
+@settings(deadline=None)
+@given(vocab=st.dictionaries(_fuzz_piece, st.tuples(
+           st.sampled_from([0.0, -1.0, -2.0, -1.5, -0.25, -3.0]),
+           st.sampled_from([NORMAL] * 8 + [USER_DEFINED, UNUSED, CONTROL])), max_size=25),
+       texts=st.lists(st.lists(st.sampled_from(_FUZZ_CHARS + ["z", "  ", "\t", "<s>"]), max_size=30).map("".join),
+                      min_size=1, max_size=5),
+       flags=st.fixed_dictionaries({"model_type": st.sampled_from([1, 2]), "byte_fallback": st.booleans(),
+                                    "add_dummy_prefix": st.booleans(), "remove_extra_whitespaces": st.booleans(),
+                                    "escape_whitespaces": st.booleans(), "treat_whitespace_as_suffix": st.booleans()}))
+def test_random_hand_built_models_agree(spm, vocab, texts, flags):
+    """Models no trainer would make (equal scores, unused and control pieces anywhere, every flag):
+    sentencepiece and fasttok load the same ones and agree on everything they encode and decode."""
+    pieces = SPECIALS + [(p, s, k) for p, (s, k) in vocab.items() if p not in ("<unk>", "<s>", "</s>")]
+    if flags["byte_fallback"]:
+        pieces += BYTES
+    data = build(pieces, **flags)
+    try:
+        sp = spm.SentencePieceProcessor(model_proto=data)
+    except RuntimeError:
+        with pytest.raises(ModelFileError):
+            SentencePieceTokenizer.from_bytes(data)
+        return
+    tok = SentencePieceTokenizer.from_bytes(data)
+    for text in texts:
         _agree(sp, tok, text)

@@ -5,25 +5,12 @@ test_sentencepiece.py do that on trained models in CI).
 """
 import pytest
 
-from fasttok._protobuf import float_bits, write_message
+from fasttok._protobuf import write_message
 from fasttok.errors import ModelFileError
-from fasttok.sentencepiece import (BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED, SentencePieceTokenizer,
-                                   decode_utf8_bytes)
+from fasttok.sentencepiece import CONTROL, NORMAL, UNUSED, USER_DEFINED, SentencePieceTokenizer, decode_utf8_bytes
+from tests.fasttok.spm_models import BYTES, SPECIALS, build
 
 
-def build(pieces, *, model_type=1, byte_fallback=False, add_dummy_prefix=True, remove_extra_whitespaces=True):
-    """The bytes of a .model: pieces [(text, score, type)], identity normalization."""
-    fields = [(1, 2, write_message([(1, 2, t.encode("utf-8")), (2, 5, float_bits(s)), (3, 0, k)]))
-              for t, s, k in pieces]
-    trainer = [(3, 0, model_type)] + ([(35, 0, 1)] if byte_fallback else [])
-    fields.append((2, 2, write_message(trainer)))
-    fields.append((3, 2, write_message([(1, 2, b"identity"), (3, 0, int(add_dummy_prefix)),
-                                        (4, 0, int(remove_extra_whitespaces))])))
-    return write_message(fields)
-
-
-SPECIALS = [("<unk>", 0.0, UNKNOWN), ("<s>", 0.0, CONTROL), ("</s>", 0.0, CONTROL)]
-BYTES = [(f"<0x{b:02X}>", 0.0, BYTE) for b in range(256)]
 UNIGRAM = SPECIALS + [("▁", -2.0, NORMAL), ("a", -3.0, NORMAL), ("b", -3.0, NORMAL), ("ab", -4.0, NORMAL),
                       ("▁ab", -4.5, NORMAL), ("ba", -5.0, UNUSED), ("<sep>", 0.0, USER_DEFINED)]
 
@@ -69,6 +56,14 @@ def test_a_character_that_is_only_a_control_piece_is_unknown():
         tok = SentencePieceTokenizer.from_bytes(build(pieces, model_type=model_type))
         assert tok.encode("aq") == [3, 4, 0] and tok.encode_pieces("aq") == ["▁", "a", "q"]
         assert tok.piece_to_id("q") == 5
+
+
+def test_an_unused_piece_left_as_a_symbol_is_unknown():
+    """Measured on sentencepiece 0.2.3: in a BPE model an unused piece that no merge made (here a single
+    character) comes out as the unknown id, and joins a run of unknowns."""
+    pieces = SPECIALS + [("a", 0.0, UNUSED), ("b", 0.0, NORMAL), ("ab", -1.0, UNUSED), ("abb", -1.0, NORMAL)]
+    tok = SentencePieceTokenizer.from_bytes(build(pieces, model_type=2, add_dummy_prefix=False))
+    assert [tok.encode(t) for t in ("a", "ab", "abb", "ba", "az")] == [[0], [0, 4], [6], [4, 0], [0]]
 
 
 def test_leading_space_rules_in_decode():
