@@ -570,8 +570,9 @@ class SentencePieceTokenizer(Tokenizer):
         """Encode many texts (as sentencepiece's encode of a list); the core releases the GIL.
 
         A sentencepiece model has no special tokens to match in text (control pieces never are), so
-        this skips the base class's special-token pass; the two keyword arguments are accepted for
-        the common signature and change nothing."""
+        this skips the base class's special-token pass; the two keyword arguments are checked as
+        everywhere (naming a token that is not special is a ValueError) and change nothing."""
+        self._special_sets(allowed_special, disallowed_special)
         return self._encode_chunks(_checked_texts(texts), num_threads)
 
     def _encode_ordinary_many(self, texts):

@@ -96,3 +96,14 @@ def test_deep_nesting_costs_no_recursion():
     data = build(SPECIALS + [("a", -1.0, NORMAL)]) + write_message([(200, 2, deep)])
     tok = SentencePieceTokenizer.from_bytes(data)
     assert tok.to_bytes() == data and tok.encode_pieces("a") == ["▁", "a"]
+
+
+def test_the_common_verbs():
+    tok = SentencePieceTokenizer.from_bytes(build(UNIGRAM))
+    assert tok.vocab_size == len(UNIGRAM) and tok.id_to_token(7) == "▁ab" and tok.token_to_id("▁ab") == 7
+    assert tok.encode_batch(["ab", "", "b"]) == [[7], [], [3, 5]] == [tok.encode(t) for t in ["ab", "", "b"]]
+    assert tok.encode("<s>ab") == tok.encode("<s>ab", allowed_special="all")   # control pieces are text
+    with pytest.raises(ValueError, match="not special tokens"):
+        tok.encode("ab", allowed_special={"<s>"})
+    with pytest.raises(TypeError):
+        tok.encode_batch("ab")
