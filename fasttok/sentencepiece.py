@@ -113,6 +113,13 @@ def _read_spec(fields, schema, what):
     return spec
 
 
+def _read_nested(data, what):
+    try:
+        return read_message(data)
+    except ModelFileError as e:
+        raise ModelFileError(f"{what}: {e} (bytes counted from the start of {what})") from None
+
+
 def _message_field(fields, number, what):
     """The fields of the nested message `number` (several occurrences merge, as protobuf merges them)."""
     out = []
@@ -120,7 +127,7 @@ def _message_field(fields, number, what):
         if f.number == number:
             if f.wire != LEN:
                 raise ModelFileError(f"{what} has wire type {f.wire}, expected a nested message")
-            out.extend(read_message(f.value))
+            out.extend(_read_nested(f.value, what))
     return out
 
 
@@ -164,7 +171,7 @@ class SentencePieceModel:
                 continue
             if f.wire != LEN:
                 raise ModelFileError(f"piece {len(pieces)} has wire type {f.wire}, expected a nested message")
-            sub = read_message(f.value)
+            sub = _read_nested(f.value, f"piece {len(pieces)}")
             text, score, kind = None, 0.0, NORMAL
             for number, wire, value in sub:
                 if number == 1 and wire == LEN:
