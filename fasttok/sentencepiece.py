@@ -29,10 +29,10 @@ from fasttok._files import atomic_write
 from fasttok._protobuf import (FIXED32, LEN, VARINT, Field, as_bool, as_float, as_int32, float_bits, read_message,
                                write_message)
 from fasttok.errors import ModelFileError
-from fasttok.tokenizer import Tokenizer, _checked_text, _checked_texts
+from fasttok.tokenizer import Tokenizer, _checked_text
 
 __all__ = ["SentencePieceTokenizer", "SentencePieceModel", "Piece", "Normalizer", "load_model",
-           "looks_like_model", "SPACE", "NORMAL", "UNKNOWN", "CONTROL", "USER_DEFINED", "UNUSED", "BYTE"]
+           "looks_like_model", "is_model_file", "SPACE", "NORMAL", "UNKNOWN", "CONTROL", "USER_DEFINED", "UNUSED", "BYTE"]
 
 SPACE = "\u2581"                    # ▁, the meta symbol that stands for a space
 _SPACE = SPACE.encode("utf-8")
@@ -259,6 +259,16 @@ def looks_like_model(head: bytes) -> bool:
     if pos - start + piece_size < message_size:      # more fields in the piece: the next is score or type
         return after >= len(head) or head[after] in (0x15, 0x18)
     return True
+
+
+def is_model_file(path) -> bool:
+    """Whether the file at `path` starts like a sentencepiece `.model` (False when it cannot be read:
+    the caller's reader then reports why). The sniffer for `fasttok.load`."""
+    try:
+        with open(path, "rb") as f:
+            return looks_like_model(f.read(64))
+    except OSError:
+        return False
 
 
 def load_model(path):
@@ -579,8 +589,10 @@ class SentencePieceTokenizer(Tokenizer):
         A sentencepiece model has no special tokens to match in text (control pieces never are), so
         this skips the base class's special-token pass; the two keyword arguments are checked as
         everywhere (naming a token that is not special is a ValueError) and change nothing."""
+        if isinstance(texts, str):
+            raise TypeError("encode_batch takes a list of texts, not one str (use encode)")
         self._special_sets(allowed_special, disallowed_special)
-        return self._encode_chunks(_checked_texts(texts), num_threads)
+        return self._encode_chunks([_checked_text(t) for t in texts], num_threads)
 
     def _encode_ordinary_many(self, texts):
         joined, offsets, ids, starts, ends = self._segment_many(texts)

@@ -14,7 +14,8 @@ from fasttok._protobuf import float_bits, read_message, write_message
 from fasttok._reference_sentencepiece import normalize
 from fasttok.errors import ModelFileError
 from fasttok.sentencepiece import (BYTE, CONTROL, NORMAL, UNUSED, USER_DEFINED, SentencePieceModel,
-                                   SentencePieceTokenizer, _split_charsmap, load_model, looks_like_model)
+                                   SentencePieceTokenizer, _split_charsmap, is_model_file, load_model,
+                                   looks_like_model)
 from tests.conftest import missing
 from tests.fasttok.spm_models import BYTES, SPECIALS, build
 from tests.texts import docs_lines, generated_text
@@ -202,6 +203,10 @@ def test_pickle_and_equality(pair):
 
 def test_sniffer(spm, tmp_path):
     assert looks_like_model(train(spm, "bpe")[:64])
+    (tmp_path / "m.model").write_bytes(train(spm, "bpe"))
+    (tmp_path / "v.txt").write_text("[PAD]\n[UNK]\n", encoding="utf-8")
+    assert is_model_file(tmp_path / "m.model")
+    assert not is_model_file(tmp_path / "v.txt") and not is_model_file(tmp_path / "missing")
     for head in (b"fasttok bpe 1\n{}", b'{"version": "1.0"}', b"[PAD]\n[UNK]\n", b"", b"\n", b"\n\n\n\n\nword\n"):
         assert not looks_like_model(head)
 
