@@ -18,12 +18,14 @@ from fasttok.bpe import BPETokenizer, load_gpt2, train_bpe, train_bpe_from_count
 from fasttok.counts import WordCounts, count_words
 from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
 from fasttok.io import load
+from fasttok.sentencepiece import SentencePieceTokenizer
 from fasttok.tokenizer import Tokenizer, TrainingWarning
 from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab, train_wordpiece
 
 __all__ = [
     "train_bpe", "train_bpe_from_counts", "train_wordpiece", "count_words", "WordCounts",
     "load", "load_gpt2", "load_bert_vocab", "Tokenizer", "BPETokenizer", "WordPieceTokenizer",
+    "SentencePieceTokenizer",
     "FasttokError", "CorpusError", "ModelFileError", "UnknownTokenError", "TrainingWarning",
 ]
 __version__ = "0.1.0"

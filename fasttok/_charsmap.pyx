@@ -3,7 +3,7 @@
 
 Mechanism only: fasttok/sentencepiece.py reads the NormalizerSpec and hands over the double-array
 units, the replacement strings, the user-defined symbols and four flags. The rules, step by step, are
-stated in the pure-Python twin `fasttok/_reference_sentencepiece.py` (`normalize`), which the tests
+stated in the pure-Python twin `fasttok/_reference/sentencepiece.py` (`normalize`), which the tests
 compare with this module under hypothesis. Texts are UTF-8 bytes in and out; the loop runs without
 the GIL.
 

@@ -5,7 +5,7 @@ Mechanism only. Python (fasttok/sentencepiece.py) gives every string that can be
 piece of sentencepiece's piece table (normal, user-defined, unused) its id, and each single character
 that occurs in some piece but is not one a new key above them. It lists every way a piece splits into
 two keyed strings, `(left key, right key) -> piece`, with the piece's float32 score, and maps keys back
-to ids at the end. The rules are stated in the pure-Python twin, fasttok/_reference_sentencepiece.py
+to ids at the end. The rules are stated in the pure-Python twin, fasttok/_reference/sentencepiece.py
 (`bpe_segment`), which the tests compare with this module under hypothesis.
 
 Per text: symbols start as characters (a user-defined symbol, matched longest-first, is one frozen

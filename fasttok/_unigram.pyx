@@ -3,7 +3,7 @@
 
 Mechanism only. Python (fasttok/sentencepiece.py) reads the model, normalizes the text, and turns
 the (start, id) path into sentencepiece's ids (unknown runs merged, or byte fallback). The slow twin
-that states the rules is fasttok/_reference_unigram.py; the two are compared under hypothesis.
+that states the rules is fasttok/_reference/unigram.py; the two are compared under hypothesis.
 
 The pieces live in a byte trie: the root's 256 children in a plain array, deeper edges in the shared
 integer table of fasttok/_hash.pxd, keyed (node << 8 | byte). From each character start the walk
@@ -102,7 +102,7 @@ cdef class UnigramLattice:
     cdef Py_ssize_t _viterbi(self, const uint8_t* text, Py_ssize_t n, float* best, int64_t* start_of,
                              token_t* id_of, int64_t* out_start, token_t* out_id) noexcept nogil:
         # Fills out_start/out_id (room for n entries) from the back and returns how many tokens the
-        # path has; they are out_*[n - count : n]. The rules are stated in _reference_unigram.py.
+        # path has; they are out_*[n - count : n]. The rules are stated in _reference/unigram.py.
         cdef Py_ssize_t s = 0, e, width, count
         cdef int32_t node
         cdef float here, candidate

@@ -6,7 +6,7 @@ share is fasttok/_format.py. This module only tells the formats apart.
 import json
 import os
 
-from fasttok import _format
+from fasttok import _format, sentencepiece
 from fasttok.bpe import BPETokenizer
 from fasttok.errors import FasttokError, ModelFileError
 from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab
@@ -19,7 +19,8 @@ _HF_MODELS = {"BPE": BPETokenizer, "WordPiece": WordPieceTokenizer}
 
 
 def load(path, *, lowercase=None, strip_accents=None):
-    """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, or a BERT vocab.txt.
+    """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, a BERT vocab.txt, or a
+    SentencePiece `.model` file.
 
     A `.txt` file that is neither native nor JSON is read as a BERT WordPiece vocab.txt by
     fasttok.load_bert_vocab, with the settings of the tokenizer_config.json beside it if there is one.
@@ -39,6 +40,8 @@ def load(path, *, lowercase=None, strip_accents=None):
 
 
 def _load_any(path, lowercase, strip_accents):
+    if sentencepiece.is_model_file(path):  # binary: sniffed before the file is read as text
+        return sentencepiece.load_model(path)
     text = _format.read_text(path)
     if _format.is_native(text):
         model, version, settings, records = _format.read_native(text, path)

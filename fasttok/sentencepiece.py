@@ -29,7 +29,7 @@ from fasttok._files import atomic_write
 from fasttok._protobuf import (FIXED32, LEN, VARINT, Field, as_bool, as_float, as_int32, float_bits, read_message,
                                write_message)
 from fasttok.errors import ModelFileError
-from fasttok.tokenizer import Tokenizer, _checked_text
+from fasttok.tokenizer import Tokenizer, checked_text, checked_texts
 
 __all__ = ["SentencePieceTokenizer", "SentencePieceModel", "Piece", "Normalizer", "load_model",
            "looks_like_model", "is_model_file", "SPACE", "NORMAL", "UNKNOWN", "CONTROL", "USER_DEFINED", "UNUSED", "BYTE"]
@@ -310,7 +310,7 @@ class Normalizer:
     The precompiled character map is `<uint32 trie size><Darts double-array trie><NUL-terminated
     replacement strings>`: the trie maps byte strings to offsets of their replacements, and at each
     position the longest rule that matches wins. The work is done by the core
-    (`fasttok/_charsmap.pyx`); the rules are stated in `fasttok/_reference_sentencepiece.py`.
+    (`fasttok/_charsmap.pyx`); the rules are stated in `fasttok/_reference/sentencepiece.py`.
     """
 
     def __init__(self, spec, *, treat_whitespace_as_suffix=False, user_defined_symbols=()):
@@ -360,6 +360,7 @@ class SentencePieceTokenizer(Tokenizer):
     """
 
     model = "sentencepiece"
+    formats = ("sentencepiece",)
 
     def __init__(self, model: SentencePieceModel):
         super().__init__(special_tokens={})
@@ -501,10 +502,8 @@ class SentencePieceTokenizer(Tokenizer):
         """The `.model` file's bytes."""
         return self._model.to_bytes()
 
-    def save(self, path, *, format="sentencepiece"):
-        """Write the `.model` file atomically (the only format a sentencepiece model has here)."""
-        if format != "sentencepiece":
-            raise ValueError(f"unknown format {format!r} for a sentencepiece tokenizer; use 'sentencepiece'")
+    def _write(self, path, format):
+        """Write the `.model` file (the one format a sentencepiece model has here)."""
         data = self.to_bytes()
         with atomic_write(path, "wb") as f:
             f.write(data)
@@ -518,9 +517,6 @@ class SentencePieceTokenizer(Tokenizer):
     def model_type(self):
         """"unigram" or "bpe"."""
         return self._model.model_type
-
-    def _native(self):
-        raise ValueError("a sentencepiece tokenizer is saved as a .model file: use save(path)")
 
     def __eq__(self, other):
         return type(self) is type(other) and self.to_bytes() == other.to_bytes()
@@ -589,10 +585,9 @@ class SentencePieceTokenizer(Tokenizer):
         A sentencepiece model has no special tokens to match in text (control pieces never are), so
         this skips the base class's special-token pass; the two keyword arguments are checked as
         everywhere (naming a token that is not special is a ValueError) and change nothing."""
-        if isinstance(texts, str):
-            raise TypeError("encode_batch takes a list of texts, not one str (use encode)")
+        texts = checked_texts(texts)
         self._special_sets(allowed_special, disallowed_special)
-        return self._encode_chunks([_checked_text(t) for t in texts], num_threads)
+        return self._encode_chunks(texts, num_threads)
 
     def _encode_ordinary_many(self, texts):
         joined, offsets, ids, starts, ends = self._segment_many(texts)
@@ -633,7 +628,7 @@ class SentencePieceTokenizer(Tokenizer):
     def encode_pieces(self, text):
         """The pieces of `text` as sentencepiece's `encode(text, out_type=str)` gives them (a run of
         unknown characters is one piece holding those characters)."""
-        joined, _, ids, starts, _ = self._segment_many([_checked_text(text)])
+        joined, _, ids, starts, _ = self._segment_many([checked_text(text)])
         return self._finish(self._pieces_of(joined, ids.tolist(), starts.tolist()))[1]
 
     # -- decoding ---------------------------------------------------------------------------------

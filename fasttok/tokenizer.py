@@ -125,7 +125,7 @@ class Tokenizer:
 
     def encode_ordinary(self, text):
         """Encode text ignoring special tokens entirely."""
-        return self._encode_ordinary_many([_checked_text(text)])[0]
+        return self._encode_ordinary_many([checked_text(text)])[0]
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts; the core releases the GIL, so threads run in parallel.
@@ -228,9 +228,12 @@ class Tokenizer:
 
     # -- files ------------------------------------------------------------------------------------
 
-    def save(self, path, *, format="native"):
-        """Write the tokenizer atomically, in one of `self.formats`: "native" (fasttok's own),
-        "tokenizer.json" (Hugging Face's; "hf" is accepted too), "vocab.txt" (WordPiece: BERT's)."""
+    def save(self, path, *, format=None):
+        """Write the tokenizer atomically, in one of `self.formats` (None: the first, the model's own):
+        "native" (fasttok's own), "tokenizer.json" (Hugging Face's; "hf" is accepted too), "vocab.txt"
+        (WordPiece: BERT's), "sentencepiece" (a `.model` file)."""
+        if format is None:
+            format = self.formats[0]
         canonical = FORMAT_ALIASES.get(format, format) if isinstance(format, str) else format
         if canonical not in self.formats:
             names = ", ".join(repr(f) for f in self.formats)
@@ -259,7 +262,7 @@ class Tokenizer:
         return f"<{type(self).__name__} vocab_size={self.vocab_size} special_tokens={len(self._special)}>"
 
 
-def _checked_text(text):
+def checked_text(text):
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     return repair_surrogates(text)
@@ -268,7 +271,7 @@ def _checked_text(text):
 def checked_texts(texts):
     if isinstance(texts, str):
         raise TypeError("encode_batch takes a list of texts, not one str (use encode)")
-    return [_checked_text(t) for t in texts]
+    return [checked_text(t) for t in texts]
 
 
 def _token_id(value):

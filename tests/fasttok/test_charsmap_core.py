@@ -1,4 +1,4 @@
-"""The core normalizer (fasttok/_charsmap.pyx) against its twin (fasttok/_reference_sentencepiece.py).
+"""The core normalizer (fasttok/_charsmap.pyx) against its twin (fasttok/_reference/sentencepiece.py).
 
 Real character maps (nmt_nfkc, nmt_nfkc_cf) are compared in tests/fasttok/test_sentencepiece.py, where
 sentencepiece makes them; here the maps are random and often hostile (indices past the array, offsets
@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from fasttok import _charsmap
-from fasttok._reference_sentencepiece import normalize
+from fasttok._reference.sentencepiece import normalize
 
 FLAGS = st.fixed_dictionaries({k: st.booleans() for k in (
     "add_dummy_prefix", "remove_extra_whitespaces", "escape_whitespaces", "treat_whitespace_as_suffix")})

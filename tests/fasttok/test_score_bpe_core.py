@@ -1,4 +1,4 @@
-"""The core's sentencepiece-BPE (fasttok/_score_bpe.pyx) against its twin (fasttok/_reference_sentencepiece.py).
+"""The core's sentencepiece-BPE (fasttok/_score_bpe.pyx) against its twin (fasttok/_reference/sentencepiece.py).
 
 Random vocabularies over a few characters (multi-byte ones too), with many equal scores so the
 leftmost-pair rule decides often, unused pieces (split back at the end) and user-defined symbols
@@ -7,7 +7,7 @@ leftmost-pair rule decides often, unused pieces (split back at the end) and user
 from hypothesis import given, strategies as st
 
 from fasttok._protobuf import float_bits, write_message
-from fasttok._reference_sentencepiece import bpe_segment
+from fasttok._reference.sentencepiece import bpe_segment
 from fasttok.sentencepiece import NORMAL, UNKNOWN, UNUSED, USER_DEFINED, SentencePieceTokenizer
 
 _CHARS = ["a", "b", "c", "é", "東", "😀", "▁"]

@@ -10,8 +10,9 @@ import pickle
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import fasttok
 from fasttok._protobuf import float_bits, read_message, write_message
-from fasttok._reference_sentencepiece import normalize
+from fasttok._reference.sentencepiece import normalize
 from fasttok.errors import ModelFileError
 from fasttok.sentencepiece import (BYTE, CONTROL, NORMAL, UNUSED, USER_DEFINED, SentencePieceModel,
                                    SentencePieceTokenizer, _split_charsmap, is_model_file, load_model,
@@ -180,6 +181,9 @@ def test_model_file_round_trips_byte_for_byte(pair, tmp_path, spm):
     again = spm.SentencePieceProcessor(model_file=str(path))
     assert again.encode(HELD_OUT) == tok.encode_batch(HELD_OUT)
     assert load_model(path) == tok
+    assert fasttok.load(path) == tok  # the one loader tells a .model file from the text formats
+    tok.save(tmp_path / "again.model", format="sentencepiece")
+    assert (tmp_path / "again.model").read_bytes() == path.read_bytes()
 
 
 def test_a_changed_model_written_by_us_loads_in_sentencepiece(spm, tmp_path):

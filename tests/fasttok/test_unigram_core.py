@@ -1,9 +1,9 @@
-"""The core's Viterbi (fasttok/_unigram.pyx) against the pure-Python twin (fasttok/_reference_unigram.py)."""
+"""The core's Viterbi (fasttok/_unigram.pyx) against the pure-Python twin (fasttok/_reference/unigram.py)."""
 import numpy as np
 from hypothesis import given, strategies as st
 
 from fasttok import _unigram
-from fasttok._reference_unigram import f32, viterbi
+from fasttok._reference.unigram import f32, viterbi
 
 # A few multi-byte characters, so pieces and unknown characters cross UTF-8 boundaries; scores from a
 # small set, so equal totals (the tie rule) are common.
