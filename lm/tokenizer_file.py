@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import fasttok
 
 from .errors import TokenizerFileError
+from .files import open_regular
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,19 @@ class TokenizerFile:
     data: bytes
     path: str | None = None  # where it was read from; None for a copy embedded in a model file
 
+    def __post_init__(self):
+        # An embedded copy is written under `name` in a temporary directory: a name from a hostile file
+        # must not reach outside it.
+        if (not isinstance(self.name, str) or self.name in ("", ".", "..") or "/" in self.name
+                or "\\" in self.name or "\0" in self.name):
+            raise TokenizerFileError(f"tokenizer name {self.name!r} is not a plain file name")
+
     @classmethod
     def read(cls, path) -> "TokenizerFile":
         path = os.fspath(path)
         try:
-            with open(path, "rb") as f:
+            f, _ = open_regular(path, TokenizerFileError)  # a FIFO or device is refused, not read forever
+            with f:
                 data = f.read()
         except OSError as exc:
             raise TokenizerFileError(f"cannot load tokenizer {path}: {exc.strerror}") from None
