@@ -146,6 +146,22 @@ class TrainingConfig:
         "seed); 0: every validation window")})
     checkpoint_every: int = 500   # checkpoint every N steps
 
+    def __post_init__(self):
+        """Refuse values no run can use (the command line reports them as usage errors): NaN fails every
+        range below."""
+        ranges = [("steps", self.steps >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
+                  ("lr", 0 < self.lr < math.inf, "finite and > 0"),
+                  ("warmup", self.warmup is None or self.warmup >= 0, ">= 0"),
+                  ("gamma", 0 < self.gamma <= 1, "in (0, 1]"),
+                  ("weight_decay", 0 <= self.weight_decay < math.inf, "finite and >= 0"),
+                  ("clip", 0 <= self.clip < math.inf, "finite and >= 0 (0: no clipping)"),
+                  ("val_fraction", 0 <= self.val_fraction < 1, "in [0, 1)"),
+                  ("eval_every", self.eval_every >= 0, ">= 0"), ("eval_iters", self.eval_iters >= 0, ">= 0"),
+                  ("checkpoint_every", self.checkpoint_every >= 0, ">= 0")]
+        for name, ok, what in ranges:
+            if not ok:
+                raise ValueError(f"{name} must be {what}, got {getattr(self, name)}")
+
     def n_warmup(self) -> int:
         """The warm-up steps: `warmup`, or by default at most a tenth of the run; never the whole run."""
         warm = min(DEFAULT_WARMUP, self.steps // 10) if self.warmup is None else self.warmup

@@ -589,6 +589,31 @@ def _frozen(a, dtype) -> np.ndarray:
     return a
 
 
+def check_train_options(*, order: int = 3, smoothing: str = "mkn", min_count: int = 1, k: float = 1.0,
+                        alpha: float = 0.4, discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK) -> None:
+    """Raise ValueError unless `train_ngram` can use these options; the command line calls it before reading
+    any data. k and alpha are checked whatever the smoothing: a value out of range is a mistake even where
+    it is unused. NaN fails every range.
+
+    >>> check_train_options(smoothing="add_k", k=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: k must be finite and > 0, got 0
+    """
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    if smoothing not in estimators.SMOOTHINGS:
+        raise ValueError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(estimators.SMOOTHINGS)}")
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
+    if not 0 < k < math.inf:
+        raise ValueError(f"k must be finite and > 0, got {k!r}")
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if len(discount_fallback) != 3 or not all(0 <= d <= j for j, d in zip((1, 2, 3), discount_fallback)):
+        raise ValueError("discount_fallback must be (D1, D2, D3+) with 0 <= Dj <= j")
+
+
 def train_ngram(
     sentences: Iterable[Sequence],
     *,
@@ -618,18 +643,8 @@ def train_ngram(
     >>> round(10 ** m.logprob("content", ["suis"]), 6)
     0.5
     """
-    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
-        raise ValueError(f"order must be an integer >= 1, got {order!r}")
-    if smoothing not in estimators.SMOOTHINGS:
-        raise ValueError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(estimators.SMOOTHINGS)}")
-    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
-    if smoothing == "add_k" and not k > 0:
-        raise ValueError(f"k must be > 0, got {k!r}")
-    if smoothing == "stupid_backoff" and not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-    if len(discount_fallback) != 3 or not all(0 <= d <= j for j, d in zip((1, 2, 3), discount_fallback)):
-        raise ValueError("discount_fallback must be (D1, D2, D3+) with 0 <= Dj <= j")
+    check_train_options(order=order, smoothing=smoothing, min_count=min_count, k=k, alpha=alpha,
+                        discount_fallback=discount_fallback)
     if len({bos, eos, unk}) != 3:
         raise ValueError("bos, eos and unk must be three different tokens")
 

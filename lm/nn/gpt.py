@@ -152,7 +152,7 @@ class GPT(LanguageModel):
         The context is cropped to the last ``block_size`` tokens. temperature 0 means greedy. Runs through a
         key/value cache (``lm.nn.generation.generate``): the same tokens as a full forward per step.
         """
-        check_sampling(temperature=temperature, top_k=top_k)
+        check_sampling(temperature=temperature, top_k=top_k, n=n)
         ids = np.asarray(ids)
         squeeze = ids.ndim == 1
         out = ids[None, :] if squeeze else ids

@@ -102,7 +102,7 @@ class T5(LanguageModel):
     def generate(self, enc_ids, n: int, *, start_id: int, rng: np.random.Generator, temperature: float = 1.0,
                  top_k: int | None = None, enc_mask=None) -> np.ndarray:
         """Decode ``n`` tokens after ``start_id`` for each encoder input; returns (B, n)."""
-        check_sampling(temperature=temperature, top_k=top_k)
+        check_sampling(temperature=temperature, top_k=top_k, n=n)
         enc_ids = np.asarray(enc_ids)
         out = np.full((enc_ids.shape[0], 1), start_id, dtype=np.int64)
         with self.evaluating():
