@@ -1,15 +1,16 @@
 """Checkpoints: one ``.npz`` holding the parameters, the optimiser state and a JSON header.
 
-Layout: ``__meta__`` is a JSON string {"format": "lm-checkpoint", "version": 1, "family", "config",
-"step", "optimizer", "rng_state", "history", "extra", "tokenizer"}; ``param/<name>`` arrays hold the
+Layout: ``__meta__`` is a JSON string {"format": "lm-checkpoint", "version": 2, "family", "config",
+"step", "optimizer", "rng_state", "history", "extra", "tokenizer", "sha256"}; ``param/<name>`` arrays hold the
 weights and ``optim/<key>`` arrays the optimiser's moments. A checkpoint saved with a tokenizer embeds the
 tokenizer file's exact bytes as the uint8 array ``tokenizer``, with {"name", "sha256"} in the header, so
 a checkpoint moved without its tokenizer file still samples and evaluates (``read_tokenizer``). The file
 is written to a temporary file in the same directory and moved into place (``fasttok._files.atomic_write``),
 so a crash never leaves a half-written checkpoint.
 Read the header alone with ``read_meta(path)``. Loading trusts nothing in the file (see ``_read`` and
-``lm.files``): the header's fields, the config, the arrays' sizes and the recorded SHA-256 are all checked
-before a model is built; a checkpoint written before the SHA-256 was recorded is loaded after the other checks.
+``lm.files``): the header's fields, the config, the arrays' sizes and the recorded SHA-256 (``content_hash``
+of the header and every array) are all checked before a model is built; a version 1 checkpoint, written
+before the SHA-256 was recorded, is loaded after the other checks.
 """
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ from fasttok._files import atomic_write  # the one atomic writer of both package
 from .errors import CheckpointError, TokenizerFileError
 from .files import NpzFile, content_hash
 from .nn import BERT, GPT, MLPLM, T5, BERTConfig, GPTConfig, MLPLMConfig, T5Config
-from .tokenizer_file import TokenizerFile
+from .tokenizer_file import TokenizerFile, is_plain_name
 
-FORMAT, VERSION = "lm-checkpoint", 1
+FORMAT, VERSION = "lm-checkpoint", 2  # version 2: the header records the SHA-256 of the content, required
+OLD_VERSIONS = (1,)  # written before the SHA-256 was recorded: loaded after every other check
 FAMILIES = {"gpt": (GPT, GPTConfig), "bert": (BERT, BERTConfig), "t5": (T5, T5Config), "mlplm": (MLPLM, MLPLMConfig)}
 
 
@@ -67,7 +69,7 @@ META_FIELDS = {
     "rng_state": (lambda v: v is None or isinstance(v, dict), None),
     "history": (lambda v: isinstance(v, dict) and all(isinstance(x, list) for x in v.values()), {}),
     "extra": (lambda v: isinstance(v, dict), {}),
-    "tokenizer": (lambda v: v is None or (isinstance(v, dict) and isinstance(v.get("name"), str)
+    "tokenizer": (lambda v: v is None or (isinstance(v, dict) and is_plain_name(v.get("name"))
                                           and isinstance(v.get("sha256"), str)), None),
     "sha256": (lambda v: isinstance(v, str), None),
 }
@@ -84,8 +86,10 @@ def _read_meta(data: NpzFile, path) -> dict:
     meta = data.read_json("__meta__")
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path} is not an lm checkpoint (its header is a JSON {type(meta).__name__})")
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    if meta.get("format") != FORMAT or meta.get("version") not in (VERSION, *OLD_VERSIONS):
         raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r} v{meta.get('version')}")
+    if meta["version"] == VERSION and not isinstance(meta.get("sha256"), str):
+        raise CheckpointError(f"{path}: its header lacks the SHA-256 of its content")
     if not isinstance(meta.get("family"), str) or meta["family"] not in FAMILIES:
         raise CheckpointError(f"{path}: unknown model family {meta.get('family')!r}")
     for name, (ok, default) in META_FIELDS.items():

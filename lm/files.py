@@ -21,6 +21,7 @@ import math
 import os
 import stat
 import struct
+import tokenize
 import zipfile
 import zlib
 
@@ -31,9 +32,10 @@ from .errors import LMFileError
 
 DEFLATE_RATIO = 1032  # the most DEFLATE can expand: a member claiming more than this is forged
 ARRAY_KINDS = "biufU"  # bool, integers, floats, str: no object (pickle), void or structured arrays
-# What zipfile, zlib and numpy's header parser raise on damaged bytes (RecursionError is a RuntimeError).
+# What zipfile, zlib and numpy's .npy header parser (tokenize, then ast.literal_eval) raise on damaged bytes;
+# RecursionError is a RuntimeError.
 READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, LookupError,
-               TypeError, OverflowError, SyntaxError, RuntimeError, struct.error)
+               TypeError, OverflowError, SyntaxError, RuntimeError, struct.error, tokenize.TokenError)
 
 
 def open_regular(path, error: type[LMFileError]):

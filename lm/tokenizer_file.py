@@ -23,6 +23,13 @@ from .errors import TokenizerFileError
 from .files import open_regular
 
 
+def is_plain_name(name) -> bool:
+    """Whether `name` is a file name without any directory part: an embedded copy is written under its name
+    in a temporary directory, and a name from a hostile file must not reach outside it."""
+    return (isinstance(name, str) and name not in ("", ".", "..")
+            and not any(ch in name for ch in ("/", "\\", "\0")))
+
+
 @dataclass(frozen=True)
 class TokenizerFile:
     """The bytes of one tokenizer file. `name` is its base name: shown in messages, and kept when embedded
@@ -33,10 +40,7 @@ class TokenizerFile:
     path: str | None = None  # where it was read from; None for a copy embedded in a model file
 
     def __post_init__(self):
-        # An embedded copy is written under `name` in a temporary directory: a name from a hostile file
-        # must not reach outside it.
-        if (not isinstance(self.name, str) or self.name in ("", ".", "..") or "/" in self.name
-                or "\\" in self.name or "\0" in self.name):
+        if not is_plain_name(self.name):
             raise TokenizerFileError(f"tokenizer name {self.name!r} is not a plain file name")
 
     @classmethod

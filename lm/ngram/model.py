@@ -25,7 +25,8 @@ from . import estimators
 from .arpa import read_arpa, write_arpa
 from .counts import count_ngrams, lookup_rows
 
-NPZ_FORMAT = "lm.ngram/1"
+NPZ_FORMAT = "lm.ngram/2"  # /2: the header records the SHA-256 of the content, and load requires it
+OLD_NPZ_FORMATS = ("lm.ngram/1",)  # written before the SHA-256 was recorded: loaded after every other check
 EVAL_CHUNK = 20_000  # sentences scored at a time by `evaluate`: bounded memory, and progress on long runs
 
 
@@ -461,7 +462,7 @@ class NgramModel:
         """Read a model written by `save`, trusting nothing in it: a malformed header, a table that is not
         what scoring assumes (`_check_tables`) or content that differs from the hash `save` recorded raises
         NgramFileError naming the file (FileNotFoundError for a missing file). Files written before the
-        hash was recorded are loaded when every check passes."""
+        hash was recorded (OLD_NPZ_FORMATS) are loaded when every other check passes."""
         with NpzFile(path, NgramFileError, kind=f"a readable {NPZ_FORMAT} model") as data:
             if "__meta__" in data:  # a neural checkpoint, a common mix-up
                 meta = data.read_json("__meta__")
@@ -498,8 +499,10 @@ def _check_header(header, path, *, n_arrays: int) -> dict:
 
     if not isinstance(header, dict):
         fail(f"the header is a JSON {type(header).__name__}, not an object")
-    if header.get("format") != NPZ_FORMAT:
+    if header.get("format") not in (NPZ_FORMAT, *OLD_NPZ_FORMATS):
         fail(f"format is {header.get('format')!r}")
+    if header["format"] == NPZ_FORMAT and "sha256" not in header:
+        fail("its header lacks the SHA-256 of its content")
     order, vocab, smoothing = header.get("order"), header.get("vocab"), header.get("smoothing")
     if not _is_int(order) or not 1 <= order <= n_arrays:
         fail(f"order {order!r} is not an integer in 1..{n_arrays}")
