@@ -62,13 +62,18 @@ def save(path, model, *, optimizer=None, step: int = 0, rng: np.random.Generator
     return path
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 # What a header holds besides format, version, family and config: (its check, its value when absent).
 META_FIELDS = {
     "step": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, 0),
     "optimizer": (lambda v: v is None or isinstance(v, str), None),
     "rng_state": (lambda v: v is None or isinstance(v, dict), None),
-    "history": (lambda v: isinstance(v, dict) and all(isinstance(x, list) for x in v.values()), {}),
-    "extra": (lambda v: isinstance(v, dict), {}),
+    "history": (lambda v: isinstance(v, dict) and all(isinstance(x, list) and all(_is_number(y) for y in x)
+                                                      for x in v.values()), {}),
+    "extra": (lambda v: isinstance(v, dict) and isinstance(v.get("tokenizer", ""), (str, type(None))), {}),
     "tokenizer": (lambda v: v is None or (isinstance(v, dict) and is_plain_name(v.get("name"))
                                           and isinstance(v.get("sha256"), str)), None),
     "sha256": (lambda v: isinstance(v, str), None),
