@@ -15,6 +15,7 @@ from fasttok._progress import Progress  # the progress printer of both packages'
 from . import checkpoint as ckpt
 from .functional import IGNORE_INDEX
 from .optim import clip_grad_norm
+from .ranges import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, check_ranges, optional
 from .schedules import SCHEDULES, make_schedule
 
 DEFAULT_WARMUP = 100  # warm-up steps of TrainingConfig, unless the run is short: then a tenth of it
@@ -147,20 +148,12 @@ class TrainingConfig:
     checkpoint_every: int = 500   # checkpoint every N steps
 
     def __post_init__(self):
-        """Refuse values no run can use (the command line reports them as usage errors): NaN fails every
-        range below."""
-        ranges = [("steps", self.steps >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
-                  ("lr", 0 < self.lr < math.inf, "finite and > 0"),
-                  ("warmup", self.warmup is None or self.warmup >= 0, ">= 0"),
-                  ("gamma", 0 < self.gamma <= 1, "in (0, 1]"),
-                  ("weight_decay", 0 <= self.weight_decay < math.inf, "finite and >= 0"),
-                  ("clip", 0 <= self.clip < math.inf, "finite and >= 0 (0: no clipping)"),
-                  ("val_fraction", 0 <= self.val_fraction < 1, "in [0, 1)"),
-                  ("eval_every", self.eval_every >= 0, ">= 0"), ("eval_iters", self.eval_iters >= 0, ">= 0"),
-                  ("checkpoint_every", self.checkpoint_every >= 0, ">= 0")]
-        for name, ok, what in ranges:
-            if not ok:
-                raise ValueError(f"{name} must be {what}, got {getattr(self, name)}")
+        """Refuse values no run can use (the command line reports them as usage errors)."""
+        check_ranges(self, {"steps": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE, "lr": POSITIVE,
+                            "warmup": optional(NON_NEGATIVE), "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
+                            "weight_decay": NON_NEGATIVE, "clip": NON_NEGATIVE, "val_fraction": FRACTION,
+                            "eval_every": NON_NEGATIVE, "eval_iters": NON_NEGATIVE,
+                            "checkpoint_every": NON_NEGATIVE})
 
     def n_warmup(self) -> int:
         """The warm-up steps: `warmup`, or by default at most a tenth of the run; never the whole run."""

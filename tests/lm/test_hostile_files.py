@@ -445,3 +445,13 @@ def test_hostile_model_files_fail_the_cli_in_one_line(files, king_files, tmp_pat
                        (["gpt", "sample", str(forged), "--prompt", "the"], "parameters"),
                        (["gpt", "eval", str(tmp_path / "dir.npz"), str(corpus)], "directory")]:
         fails_naming(capsys, argv, word, status=1)
+
+
+RLHF_BAD_OPTIONS = [(["--ppo-lr", "nan"], "lr"), (["--ppo-clip-eps", "1"], "clip_eps"),
+                    (["--ppo-target-kl", "-1"], "target_kl"), (["--pretrain-steps", "-1"], "pretrain_steps"),
+                    (["--dpo-beta", "inf"], "dpo_beta"), (["--n-heldout", "10000"], "n_heldout")]
+
+
+@pytest.mark.parametrize("options, word", RLHF_BAD_OPTIONS, ids=[" ".join(o) for o, _ in RLHF_BAD_OPTIONS])
+def test_a_bad_rlhf_demo_option_is_a_usage_error(capsys, options, word):
+    fails_naming(capsys, ["rlhf", "demo", "--quick", "--quiet", "--plot", "", *options], word, status=2)
