@@ -70,11 +70,15 @@ LOADERS = {
 
 def rewrite_npz(src, dst, *, header: str, edit=None, text: str | None = None, arrays: dict | None = None,
                 rehash: bool = True) -> Path:
-    """Copy the .npz at `src` to `dst` with its JSON header (the member `header`) changed by edit(header) ->
-    header or replaced by the raw `text`, and members replaced from `arrays` ({name: array, or None to drop
-    it}). With `rehash` the header's "sha256" is recomputed, as a deliberate forger would."""
-    with np.load(src) as data:
-        content = {k: data[k] for k in data.files}
+    """Copy the .npz at `src` (or the {member: array} dict `src`) to `dst` with its JSON header (the member
+    `header`) changed by edit(header) -> header or replaced by the raw `text`, and members replaced from
+    `arrays` ({name: array, or None to drop it}). With `rehash` the header's "sha256" is recomputed, as a
+    deliberate forger would."""
+    if isinstance(src, dict):
+        content = dict(src)
+    else:
+        with np.load(src) as data:
+            content = {k: data[k] for k in data.files}
     meta = json.loads(str(content.pop(header)))
     for name, value in (arrays or {}).items():
         if value is None:
@@ -195,5 +199,57 @@ def fuzz(kind: str, path: str, n: int, seed: int, *, rezip: bool = False) -> dic
     return counts
 
 
+HOSTILE_VALUES = [None, True, -1, 0, 10 ** 40, -(10 ** 40), 1e308, float("nan"), float("inf"), 2.5, "", "x" * 1000,
+                  [], {}, [[[]]], {"a": [1]}, [1, "a", None]]
+
+
+def header_fields(header: dict) -> list[tuple]:
+    """Paths (tuples of keys) of every field of a header and of its nested objects (config, tokenizer...)."""
+    paths = []
+    for key, value in header.items():
+        paths.append((key,))
+        if isinstance(value, dict):
+            paths.extend((key, sub) for sub in value)
+    return paths
+
+
+def replace_field(header: dict, path: tuple, value) -> dict:
+    header = json.loads(json.dumps(header))
+    target = header
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return header
+
+
+def grid(kind: str, path: str) -> dict:
+    """Every header field (nested ones too) set to each of HOSTILE_VALUES, the header's SHA-256 recomputed
+    (a forger's file): each must load (it is then a valid, different model) or raise LMFileError."""
+    name = {"checkpoint": "__meta__", "ngram": "header"}[kind]
+    with np.load(path) as data:
+        content = {k: data[k] for k in data.files}
+    header = json.loads(str(content[name]))
+    counts = {"loaded": 0, "refused": 0, "escaped": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        forged = Path(tmp) / Path(path).name
+        for field in header_fields(header):
+            for value in HOSTILE_VALUES:
+                rewrite_npz(content, forged, header=name, edit=lambda h: replace_field(h, field, value))
+                try:
+                    LOADERS[kind](forged)
+                    counts["loaded"] += 1
+                except LMFileError:
+                    counts["refused"] += 1
+                except BaseException as exc:  # noqa: BLE001 -- exactly what must not happen
+                    counts["escaped"].append(f"{field} = {value!r:.40}: {type(exc).__name__}: {exc}"[:300])
+    counts["n_escaped"] = len(counts["escaped"])
+    counts["escaped"] = counts["escaped"][:5]
+    return counts
+
+
 if __name__ == "__main__":
-    print(json.dumps(fuzz(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), rezip="--rezip" in sys.argv)))
+    if sys.argv[1] == "grid":
+        print(json.dumps(grid(sys.argv[2], sys.argv[3])))
+    else:
+        print(json.dumps(fuzz(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
+                              rezip="--rezip" in sys.argv)))

@@ -68,54 +68,73 @@ def test_fuzzed_files_load_identically_or_fail_typed(files, kind, name, rezip):
 # ----------------------------------------------------------------------------- 1. memory bounded by the file
 
 LOAD_IN_CHILD = """
-import sys
+import json, sys
 from lm import checkpoint as ckpt
 from lm.ngram import NgramModel
-load = {"checkpoint": ckpt.load, "ngram": NgramModel.load}[sys.argv[1]]
-try:
-    load(sys.argv[2])
-except Exception as exc:
-    print(type(exc).__name__, exc)
-else:
-    print("loaded")
+out = {}
+for case, kind, path in json.loads(sys.argv[1]):
+    try:
+        {"checkpoint": ckpt.load, "ngram": NgramModel.load}[kind](path)
+        out[case] = "loaded"
+    except Exception as exc:
+        out[case] = f"{type(exc).__name__} {exc}"
+print(json.dumps(out))
 """
 
-
-def _load_limited(kind, path):
-    run = run_limited(["-c", LOAD_IN_CHILD, kind, str(path)], timeout=60)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run.stdout.strip()
-
-
-@pytest.mark.parametrize("kind, name, member", [("checkpoint", "c.npz", "param/wte.weight"),
-                                                ("checkpoint", "c.npz", "__meta__"),
-                                                ("ngram", "m.npz", "keys2"), ("ngram", "m.npz", "header")])
-def test_a_forged_npy_header_is_refused_before_allocation(files, tmp_path, kind, name, member):
-    """A member whose .npy header claims shape (1e11,) (800 GB) over 16 bytes: refused from the header."""
-    path = forge_npy_header(files / name, tmp_path / name, member, (10 ** 11,))
-    out = _load_limited(kind, path)
-    assert out.startswith(("CheckpointError", "NgramFileError")) and "claims shape (100000000000,)" in out, out
-    assert str(path) in out
+NPY_HEADERS = [("checkpoint", "c.npz", "param/wte.weight"), ("checkpoint", "c.npz", "__meta__"),
+               ("ngram", "m.npz", "keys2"), ("ngram", "m.npz", "header")]
+ZIP_SIZES = [("checkpoint", "c.npz", "param/wte.weight"), ("ngram", "m.npz", "logp3")]
+BIG_CONFIGS = [("vocab_size", 10 ** 10), ("d_model", 10 ** 6), ("n_layer", 10 ** 5), ("block_size", 10 ** 9),
+               ("d_ff", 10 ** 9)]
 
 
-@pytest.mark.parametrize("kind, name, member", [("checkpoint", "c.npz", "param/wte.weight"),
-                                                ("ngram", "m.npz", "logp3")])
-def test_a_forged_zip_size_is_refused(files, tmp_path, kind, name, member):
-    path = forge_zip_size(files / name, tmp_path / name, member, 2 ** 32 - 2)
-    out = _load_limited(kind, path)
-    assert out.startswith(("CheckpointError", "NgramFileError")) and "more than the file can hold" in out, out
-
-
-@pytest.mark.parametrize("field, value", [("vocab_size", 10 ** 10), ("d_model", 10 ** 6), ("n_layer", 10 ** 5),
-                                          ("block_size", 10 ** 9), ("d_ff", 10 ** 9)])
-def test_a_checkpoint_config_larger_than_its_arrays_is_refused_before_building(files, tmp_path, field, value):
-    """The header's config (its SHA-256 recomputed) claims a model far larger than the arrays in the file:
-    refused by comparing the config's parameter count with the arrays' sizes, no model built."""
+def _set_config(field, value):
     def edit(meta):
         meta["config"][field] = value
         return meta
-    path = rewrite_npz(files / "c.npz", tmp_path / "c.npz", header="__meta__", edit=edit)
-    out = _load_limited("checkpoint", path)
+    return edit
+
+
+@pytest.fixture(scope="module")
+def forged(files, tmp_path_factory):
+    """{case: what loading it did} for every file forged to make a trusting loader allocate what it claims,
+    all loaded in one child under RLIMIT_AS (2 GiB) and a time limit."""
+    d = tmp_path_factory.mktemp("forged")
+    cases = []
+    for kind, name, member in NPY_HEADERS:
+        path = forge_npy_header(files / name, d / f"npy-{len(cases)}-{name}", member, (10 ** 11,))
+        cases.append((f"npy {kind} {member}", kind, str(path)))
+    for kind, name, member in ZIP_SIZES:
+        path = forge_zip_size(files / name, d / f"zip-{len(cases)}-{name}", member, 2 ** 32 - 2)
+        cases.append((f"zip {kind} {member}", kind, str(path)))
+    for field, value in BIG_CONFIGS:
+        path = rewrite_npz(files / "c.npz", d / f"config-{field}.npz", header="__meta__",
+                           edit=_set_config(field, value))
+        cases.append((f"config {field}", "checkpoint", str(path)))
+    run = run_limited(["-c", LOAD_IN_CHILD, json.dumps(cases)], timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout)
+
+
+@pytest.mark.parametrize("kind, name, member", NPY_HEADERS)
+def test_a_forged_npy_header_is_refused_before_allocation(forged, kind, name, member):
+    """A member whose .npy header claims shape (1e11,) (800 GB) over 16 bytes: refused from the header."""
+    out = forged[f"npy {kind} {member}"]
+    assert out.startswith(("CheckpointError", "NgramFileError")) and "claims shape (100000000000,)" in out, out
+    assert "npy-" in out and name in out  # the message names the file
+
+
+@pytest.mark.parametrize("kind, name, member", ZIP_SIZES)
+def test_a_forged_zip_size_is_refused(forged, kind, name, member):
+    out = forged[f"zip {kind} {member}"]
+    assert out.startswith(("CheckpointError", "NgramFileError")) and "more than the file can hold" in out, out
+
+
+@pytest.mark.parametrize("field, value", BIG_CONFIGS)
+def test_a_checkpoint_config_larger_than_its_arrays_is_refused_before_building(forged, field, value):
+    """The header's config (its SHA-256 recomputed) claims a model far larger than the arrays in the file:
+    refused by comparing the config's parameter count with the arrays' sizes, no model built."""
+    out = forged[f"config {field}"]
     assert out.startswith("CheckpointError") and "parameters" in out, out
 
 
@@ -455,3 +474,14 @@ RLHF_BAD_OPTIONS = [(["--ppo-lr", "nan"], "lr"), (["--ppo-clip-eps", "1"], "clip
 @pytest.mark.parametrize("options, word", RLHF_BAD_OPTIONS, ids=[" ".join(o) for o, _ in RLHF_BAD_OPTIONS])
 def test_a_bad_rlhf_demo_option_is_a_usage_error(capsys, options, word):
     fails_naming(capsys, ["rlhf", "demo", "--quick", "--quiet", "--plot", "", *options], word, status=2)
+
+
+@pytest.mark.parametrize("kind, name", [("checkpoint", "c.npz"), ("ngram", "m.npz")])
+def test_every_header_field_set_to_hostile_values_loads_or_fails_typed(files, kind, name):
+    """Each header field, nested ones too (config, tokenizer record), set to None, bools, huge and negative
+    ints, NaN, inf, long strings, lists and objects, with the SHA-256 recomputed: LMFileError or a load."""
+    run = run_limited(["-m", "tests.lm.hostile", "grid", kind, str(files / name)])
+    assert run.returncode == 0, run.stderr[-2000:]
+    counts = json.loads(run.stdout)
+    assert counts["n_escaped"] == 0, counts["escaped"]
+    assert counts["refused"] > counts["loaded"]
