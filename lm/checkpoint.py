@@ -78,7 +78,7 @@ META_FIELDS = {
                                           and isinstance(v.get("sha256"), str)), None),
     "sha256": (lambda v: isinstance(v, str), None),
 }
-ARRAY_KINDS = {"param/": "f", "optim/": "fiu", "tokenizer": "u"}  # what each kind of member may hold
+MEMBER_KINDS = {"param/": "f", "optim/": "fiu", "tokenizer": "u"}  # what each kind of member may hold
 
 
 def _read_meta(data: NpzFile, path) -> dict:
@@ -91,7 +91,8 @@ def _read_meta(data: NpzFile, path) -> dict:
     meta = data.read_json("__meta__")
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path} is not an lm checkpoint (its header is a JSON {type(meta).__name__})")
-    if meta.get("format") != FORMAT or meta.get("version") not in (VERSION, *OLD_VERSIONS):
+    version = meta.get("version")
+    if meta.get("format") != FORMAT or type(version) is not int or version not in (VERSION, *OLD_VERSIONS):
         raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r} v{meta.get('version')}")
     if meta["version"] == VERSION and not isinstance(meta.get("sha256"), str):
         raise CheckpointError(f"{path}: its header lacks the SHA-256 of its content")
@@ -104,7 +105,7 @@ def _read_meta(data: NpzFile, path) -> dict:
             raise CheckpointError(f"{path}: malformed header field {name!r}")
     _config(meta, path)
     for name in data.files:
-        kinds = next((k for prefix, k in ARRAY_KINDS.items() if name.startswith(prefix)), None)
+        kinds = next((k for prefix, k in MEMBER_KINDS.items() if name.startswith(prefix)), None)
         if name != "__meta__" and (kinds is None or data.dtype(name).kind not in kinds):
             raise CheckpointError(f"{path}: unexpected array {name!r} of dtype {data.dtype(name)}")
     return meta

@@ -306,6 +306,7 @@ CHECKPOINT_HEADERS = {  # name -> edit of the header dict, or raw JSON text
     "tokenizer-escapes": lambda m: {**m, "tokenizer": {**m["tokenizer"], "name": "../../evil.json"}},
     "tokenizer-absolute": lambda m: {**m, "tokenizer": {**m["tokenizer"], "name": "/tmp/evil.json"}},
     "version-str": lambda m: {**m, "version": "2"}, "sha-int": lambda m: {**m, "sha256": 5},
+    "version-bool-no-hash": lambda m: {**{k: v for k, v in m.items() if k != "sha256"}, "version": True},
 }
 NGRAM_HEADERS = {
     "list": "[1, 2, 3]", "string": '"lm.ngram/2"', "deep": DEEP, "huge-int": "9" * 5000,
