@@ -122,16 +122,17 @@ def _config(meta: dict, path):
         raise CheckpointError(f"{path}: invalid {config_cls.__name__}: {exc}") from None
 
 
-def _read(path, *, arrays: bool = True) -> tuple[dict, dict]:
+def _read(path, *, only: tuple | None = None) -> tuple[dict, dict]:
     """(checked header, {member: array}) of the checkpoint at `path`. Before any array is read, the config's
     parameter count is checked against the sizes the arrays' headers claim (themselves checked against the
-    file), so memory stays bounded by the file's size; then the recorded SHA-256, if any, is checked."""
+    file), so memory stays bounded by the file's size; then the recorded SHA-256, if any, is checked. With
+    `only`, just those members are read and the SHA-256 of the whole is not checked (`read_meta`)."""
     if not Path(path).exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
     with NpzFile(path, CheckpointError, kind="an lm checkpoint") as data:
         meta = _read_meta(data, path)
-        if not arrays:
-            return meta, {}
+        if only is not None:
+            return meta, {k: data[k] for k in only if k in data}
         want = _config(meta, path).n_params()
         have = sum(math.prod(data.shape(k)) for k in data.files if k.startswith("param/"))
         if want != have:
@@ -152,11 +153,13 @@ def _prefixed(content: dict, prefix: str) -> dict:
 
 def read_meta(path) -> dict:
     """The checked header alone (no array is read, so its SHA-256 is not checked here)."""
-    return _read(path, arrays=False)[0]
+    return _read(path, only=())[0]
 
 
 def read_tokenizer(path) -> TokenizerFile | None:
-    """The tokenizer file embedded in the checkpoint, or None when it was saved without one."""
+    """The tokenizer file embedded in the checkpoint, or None when it was saved without one. The whole file
+    is checked as by `load` (the header's record of the tokenizer's name, which decides how fasttok reads the
+    bytes, is covered only by the SHA-256 of the whole), and the bytes against their own SHA-256."""
     meta, content = _read(path)
     record = meta["tokenizer"]
     if record is None:
