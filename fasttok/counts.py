@@ -15,7 +15,7 @@ from fasttok._checks import check_num_threads
 from fasttok._files import (BLOCK_SIZE, atomic_write, corpus_and_files, corpus_items, open_corpus_file,
                             read_blocks, utf8_error)
 from fasttok.errors import ModelFileError
-from fasttok.pretokenize import compile_pattern, pattern_name, pattern_source, safe_cut
+from fasttok.pretokenize import pattern_name, pattern_source, safe_cut, splitter
 
 _FORMAT = "fasttok-counts"
 _VERSION = 1
@@ -47,7 +47,7 @@ class WordCounts:
             if text:
                 self._table.add_counts([text.encode("utf-8")], [1])
         else:
-            self._add_pieces(compile_pattern(self._source).findall(text))
+            self._add_pieces(splitter(self._source)(text))
 
     def _add_unit(self, unit):
         """Count one work unit of count_words: ("text", [str...]) or ("file", path, start, stop)."""
