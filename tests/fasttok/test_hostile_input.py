@@ -197,3 +197,71 @@ def test_every_corpus_file_error_is_a_corpus_error_for_any_thread_count(tmp_path
                                                                            num_threads=num_threads)}[call]
         with pytest.raises(CorpusError, match=message):
             function(**arguments)
+
+
+# ------------------------------------------------------------------------------------------------
+# Integer options of absurd size or the wrong type: one validator, the option and its range named
+
+@pytest.fixture(scope="module")
+def small_models():
+    bpe = fasttok.train_bpe(["hello world"], vocab_size=260)
+    wordpiece = fasttok.train_wordpiece(["hello world"] * 3, vocab_size=60)
+    return {"bpe": bpe, "wordpiece": wordpiece, "counts": fasttok.count_words("hello world"),
+            "vocab": [wordpiece.id_to_token(i) for i in range(wordpiece.vocab_size)]}
+
+
+INT_OPTIONS = {  # public function -> (its integer options, a call that passes one of them)
+    "train_bpe": (["vocab_size", "min_frequency", "max_token_length", "num_threads"],
+                  lambda m, **o: fasttok.train_bpe(["hello world"], **{"vocab_size": 260, **o})),
+    "train_bpe_from_counts": (["vocab_size", "min_frequency", "max_token_length"],
+                              lambda m, **o: fasttok.train_bpe_from_counts(m["counts"], **{"vocab_size": 260, **o})),
+    "train_wordpiece": (["vocab_size", "min_frequency", "max_token_length", "num_threads"],
+                        lambda m, **o: fasttok.train_wordpiece(["hello world"], **{"vocab_size": 60, **o})),
+    "count_words": (["num_threads"], lambda m, **o: fasttok.count_words(["hello"], **o)),
+    "count_bert_words": (["num_threads"], lambda m, **o: fasttok.wordpiece.count_bert_words(["hello"], **o)),
+    "BPETokenizer.encode_batch": (["num_threads"], lambda m, **o: m["bpe"].encode_batch(["hello"] * 40, **o)),
+    "WordPieceTokenizer.encode_batch": (["num_threads"],
+                                        lambda m, **o: m["wordpiece"].encode_batch(["hello"] * 40, **o)),
+    "WordPieceTokenizer": (["max_input_chars_per_word"], lambda m, **o: fasttok.WordPieceTokenizer(m["vocab"], **o)),
+}
+BAD_VALUES = [(10**30, ValueError, "must be at most"), (-1, ValueError, "must be at least"),
+              (True, TypeError, "must be an int"), (1.5, TypeError, "must be an int"), ("3", TypeError, "must be an int")]
+
+
+@pytest.mark.parametrize("value, error, message", BAD_VALUES, ids=["1e30", "-1", "True", "1.5", "'3'"])
+@pytest.mark.parametrize("function, option", [(f, o) for f, (options, _) in INT_OPTIONS.items() for o in options])
+def test_every_integer_option_is_checked_by_name_and_range(small_models, function, option, value, error, message):
+    call = INT_OPTIONS[function][1]
+    with pytest.raises(error, match=rf"^{option} {message}.*\(?(allowed: )?\d+\.\.\d+"):
+        call(small_models, **{option: value})
+
+
+# ------------------------------------------------------------------------------------------------
+# The Unicode version (README, "Unicode version"): exactly which code points the peers class otherwise
+
+def test_the_code_points_tiktoken_and_hf_class_as_letters_or_numbers_and_fasttok_does_not():
+    tiktoken = pytest.importorskip("tiktoken")
+    tokenizers = pytest.importorskip("tokenizers")
+    import unicodedata
+
+    from tests.fasttok.unicode_agreement import newer_code_points
+    candidates = sorted(newer_code_points())   # every code point our table and `regex` class differently
+    letter_texts = {cp: f"a{chr(cp)}b" for cp in candidates}
+    number_texts = {cp: f"1{chr(cp)}" for cp in candidates}
+    # tiktoken returns a piece's own rank when the piece is a token: a one-id result means one piece.
+    ranks = {bytes([b]): b for b in range(256)}
+    for text in [*letter_texts.values(), *number_texts.values()]:
+        ranks[text.encode()] = len(ranks)
+    peer = tiktoken.Encoding("pieces", pat_str=pretokenize.GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    hf = tokenizers.pre_tokenizers.Split(tokenizers.Regex(pretokenize.hf_pattern(pretokenize.GPT2_PATTERN)),
+                                         behavior="isolated")
+
+    def one_piece(split):
+        return {cp for cp in candidates if len(split(letter_texts[cp])) == 1 or len(split(number_texts[cp])) == 1}
+
+    by_tiktoken = one_piece(peer.encode_ordinary)
+    assert one_piece(hf.pre_tokenize_str) == by_tiktoken
+    assert not one_piece(lambda text: pretokenize.split(text, "gpt2"))
+    assert all(unicodedata.category(chr(cp)) == "Cn" for cp in by_tiktoken)
+    if (unicodedata.unidata_version, tiktoken.__version__, tokenizers.__version__) == ("14.0.0", "0.14.0", "0.23.3"):
+        assert len(by_tiktoken) == 9392 and (min(by_tiktoken), max(by_tiktoken)) == (0x1C89, 0x323AF)
