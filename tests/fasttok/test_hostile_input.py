@@ -87,6 +87,16 @@ def test_the_command_line_refuses_a_custom_pattern_unless_trusted(hostile_files,
     assert stopped.returncode == 1 and "backtracks catastrophically" in stopped.stderr and seconds < 30
 
 
+def test_a_word_counts_file_with_a_custom_pattern_is_refused_unless_trusted(tmp_path):
+    counts = fasttok.count_words(["aa aaaa"], pattern=CATASTROPHIC)
+    counts.save(tmp_path / "c")
+    with pytest.raises(ModelFileError, match="trust_pattern=True"):
+        fasttok.WordCounts.load(tmp_path / "c")
+    assert fasttok.WordCounts.load(tmp_path / "c", trust_pattern=True) == counts
+    fasttok.count_words(["hello world"], pattern="gpt4").save(tmp_path / "named")
+    assert fasttok.WordCounts.load(tmp_path / "named").pattern == "gpt4"
+
+
 def test_count_words_and_training_with_a_catastrophic_pattern_stop():
     stdout, seconds = run_python(f"""
         import fasttok
