@@ -45,12 +45,81 @@ def pattern_source(pattern):
     else:
         raise TypeError(f"pattern must be a name, a regex string or a compiled regex, not {type(pattern).__name__}")
     if source not in _SCANNED:
+        _check_expanded_size(source)
         regex = _regex_module()
         try:
             regex.compile(source)
         except regex.error as e:
             raise ValueError(f"invalid pattern regex {source!r}: {e}") from None
     return source
+
+
+# Compiling is not bounded by the matching time bound, and the regex module expands counted repeats
+# when it compiles: a{1000000} takes 0.5 s, (?:a{65535}){65535} or a{4294967294} longer than anyone
+# waits. So a pattern whose counted repeats, multiplied through their nesting and added up, exceed
+# this is refused before it is compiled.
+MAX_EXPANDED_SIZE = 1_000_000
+
+
+def _check_expanded_size(source):
+    size = _expanded_size(source)
+    if size > MAX_EXPANDED_SIZE:
+        raise ValueError(f"pattern {source[:80]!r} repeats too much: its counted repeats ({{m,n}}) expand to "
+                         f"about {size} atoms, more than {MAX_EXPANDED_SIZE} (compiling it would take too long)")
+
+
+def _expanded_size(source):
+    """About how many atoms `source` has once every {m,n} repeat is written out (* + ? count once).
+
+    >>> _expanded_size(r"\p{N}{1,3}+|(?:ab){10}"), _expanded_size("(?:a{1000}){1000}")
+    (23, 1000000)
+    """
+    frames = [0]      # summed size of each open group
+    last = 0          # size of the last atom (what a quantifier repeats)
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            i = _ESCAPE.match(source, i).end()
+            last = 1
+        elif c == "[":
+            i = _class_end(source, i)
+            last = 1
+        elif c == "(":
+            m = _GROUP.match(source, i)
+            i, last = m.end(), 0
+            if m["backref"]:
+                last = 1
+            elif not (m["comment"] or m["end"] == ")"):  # not a comment nor inline flags: a group opens
+                frames.append(0)
+                continue
+        elif c == ")" and len(frames) > 1:
+            last = max(frames.pop(), 1)
+            i += 1
+        elif c in "*+?{" and (m := _QUANTIFIER.match(source, i)):
+            bounds = [int(b) for b in _re_std.findall(r"\d+", m.group())] or [1]
+            frames[-1] += last * (max(bounds) - 1)
+            i, last = m.end(), 0
+            continue
+        else:
+            last = 0 if c == "|" else 1
+            i += 1
+        frames[-1] += last
+    return sum(frames)
+
+
+def _class_end(source, i):
+    """The index after the character class that starts at source[i] (escapes and [:name:] skipped)."""
+    j = i + 1 + source.startswith("^", i + 1)
+    j += source.startswith("]", j)
+    while j < len(source) and source[j] != "]":
+        if source[j] == "\\":
+            j += 2
+        elif (m := _POSIX.match(source, j)) is not None:
+            j = m.end()
+        else:
+            j += 1
+    return j + 1
 
 
 def _regex_module():

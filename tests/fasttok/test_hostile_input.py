@@ -125,6 +125,32 @@ def test_named_and_literal_patterns_load_from_files_without_trust(tmp_path):
     assert fasttok.load(tmp_path / "t").encode("xa.b(y") == tok.encode("a.b(")
 
 
+HUGE_REPEATS = ["(?:a{65535}){65535}", "a{4294967294}", "(?:(?:a{1000}){1000}){1000}", "x(?:[ab]{99999}c){99}"]
+
+
+def test_a_pattern_that_would_take_forever_to_compile_is_refused_first(hostile_files, tmp_path):
+    # The regex module expands counted repeats when it compiles: these would not compile in minutes.
+    native = hostile_files["native"].read_text()
+    files = []
+    for k, pattern in enumerate(HUGE_REPEATS):
+        path = tmp_path / f"huge{k}.fasttok"
+        path.write_text(native.replace(json.dumps(CATASTROPHIC)[1:-1], json.dumps(pattern)[1:-1]))
+        files.append(str(path))
+    stdout, seconds = run_python(f"""
+        import fasttok
+        for pattern, path in zip({HUGE_REPEATS!r}, {files!r}):
+            for call in (lambda: fasttok.count_words("a", pattern=pattern),
+                         lambda: fasttok.load(path, trust_pattern=True)):
+                try:
+                    call()
+                except ValueError as e:
+                    assert "repeats too much" in str(e), e
+                    print("refused")
+    """)
+    assert stdout.split() == ["refused"] * 2 * len(HUGE_REPEATS) and seconds < 30
+    assert pretokenize.pattern_source("(?:a{1000}){1000}")   # at the limit: compiles in well under a second
+
+
 @pytest.mark.parametrize("source, safe", [
     ("gpt2", True), (pretokenize.GPT2_PATTERN, True), (pretokenize.WHITESPACE_PATTERN, True), (None, True),
     (regex.escape("a+b (c)"), True), ("hello", True), (CATASTROPHIC, False), (r"\w+", False), ("a+", False),
