@@ -304,3 +304,11 @@ def test_the_code_points_tiktoken_and_hf_class_as_letters_or_numbers_and_fasttok
     assert all(unicodedata.category(chr(cp)) == "Cn" for cp in by_tiktoken)
     if (unicodedata.unidata_version, tiktoken.__version__, tokenizers.__version__) == ("14.0.0", "0.14.0", "0.23.3"):
         assert len(by_tiktoken) == 9392 and (min(by_tiktoken), max(by_tiktoken)) == (0x1C89, 0x323AF)
+
+
+def test_the_time_bound_can_be_turned_off_and_named_patterns_run_without_it(monkeypatch):
+    monkeypatch.setattr(pretokenize, "TIMEOUT_SECONDS", None)
+    assert pretokenize.split("aaaa", CATASTROPHIC) == ["aaaa"]
+    monkeypatch.setattr(pretokenize, "TIMEOUT_SECONDS", 0.0)   # would stop anything that checks the clock
+    monkeypatch.setattr(pretokenize, "TIMEOUT_SECONDS_PER_CHAR", 0.0)
+    assert pretokenize.split("hello, world", "whitespace") == ["hello", ",", "world"]
