@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import fasttok
 from fasttok import pretokenize
+from fasttok._reference import bpe as reference
 from fasttok.errors import CorpusError, ModelFileError, PatternTimeoutError
 
 CATASTROPHIC = r"(a|aa)+$"   # exponential backtracking on "aaa...ab": over 90 s for 41 characters
@@ -201,6 +202,7 @@ def test_patterns_with_groups_round_trip_and_count_as_their_group_free_twin(patt
     twin = regex.sub(r"\((?!\?)", "(?:", pattern)           # the same pattern, every group non-capturing
     counts = fasttok.count_words(texts, pattern=pattern)
     assert counts.to_dict() == fasttok.count_words(texts, pattern=twin).to_dict()
+    assert counts.to_dict() == {p: c for p, c in reference.count_pieces(texts, pattern).items() if p}
     if not counts.total():
         return
     tok = fasttok.train_bpe(texts, vocab_size=270, pattern=pattern)
