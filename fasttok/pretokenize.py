@@ -69,7 +69,7 @@ def _check_expanded_size(source):
 
 
 def _expanded_size(source):
-    """About how many atoms `source` has once every {m,n} repeat is written out (* + ? count once).
+    r"""About how many atoms `source` has once every {m,n} repeat is written out (* + ? count once).
 
     >>> _expanded_size(r"\p{N}{1,3}+|(?:ab){10}"), _expanded_size("(?:a{1000}){1000}")
     (23, 1000000)
