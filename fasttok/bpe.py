@@ -16,8 +16,8 @@ from fasttok import _bpe, _format, _pretok
 from fasttok._checks import check_num_threads
 from fasttok.counts import WordCounts, count_words
 from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
-from fasttok.pretokenize import (GPT2_PATTERN, PATTERNS, WHITESPACE_PATTERN, hf_pattern, pattern_from_hf,
-                                 pattern_name, pattern_source, safe_cut, splitter)
+from fasttok.pretokenize import (GPT2_PATTERN, PATTERNS, WHITESPACE_PATTERN, check_stored_pattern, hf_pattern,
+                                 pattern_from_hf, pattern_name, pattern_source, safe_cut, splitter)
 from fasttok.tokenizer import Tokenizer, TrainerOptions
 
 __all__ = ["BPETokenizer", "BPEOptions", "train_bpe", "train_bpe_from_counts", "load_gpt2",
@@ -278,11 +278,13 @@ class BPETokenizer(Tokenizer):
         return settings, _format.with_end(records)
 
     @classmethod
-    def from_native(cls, settings, records, version=1):
+    def from_native(cls, settings, records, version=1, *, trust_pattern=True):
+        """trust_pattern=False refuses a custom split regex (see pretokenize.check_stored_pattern)."""
         byte_level = settings.get("byte_level", True)
+        pattern = check_stored_pattern(settings.get("pattern"), trust_pattern=trust_pattern)
         base, merges = _parse_records(_format.without_end(records), byte_level=byte_level)
         return cls(base=base, merges=merges, special_tokens=settings.get("special_tokens") or {},
-                   pattern=settings.get("pattern"), byte_level=byte_level,
+                   pattern=pattern, byte_level=byte_level,
                    continuing_subword_prefix=settings.get("continuing_subword_prefix"),
                    end_of_word_suffix=settings.get("end_of_word_suffix"),
                    unk_token=settings.get("unk_token"), info=settings.get("info"))
@@ -312,14 +314,17 @@ class BPETokenizer(Tokenizer):
         }
 
     @classmethod
-    def from_hf_json(cls, data):
-        """The tokenizer of a Hugging Face tokenizer.json with a BPE model (ModelFileError for what it cannot read)."""
+    def from_hf_json(cls, data, *, trust_pattern=True):
+        """The tokenizer of a Hugging Face tokenizer.json with a BPE model (ModelFileError for what it cannot read).
+
+        trust_pattern=False refuses a custom Split regex (see pretokenize.check_stored_pattern)."""
         model = data["model"]
         if model.get("byte_fallback") or model.get("dropout") or model.get("ignore_merges"):
             raise ModelFileError("BPE options byte_fallback, dropout and ignore_merges are not supported")
         if data.get("normalizer"):
             raise ModelFileError("tokenizer.json normalizers are not supported for BPE models")
         byte_level, pattern = _read_hf_pre_tokenizer(data.get("pre_tokenizer"))
+        pattern = check_stored_pattern(pattern, trust_pattern=trust_pattern)
         merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
         special = {t["content"]: t["id"] for t in data.get("added_tokens", [])}
         vocab = {t: i for t, i in model["vocab"].items() if t not in special}

@@ -15,7 +15,7 @@ from fasttok._checks import check_num_threads
 from fasttok._files import (BLOCK_SIZE, atomic_write, corpus_and_files, corpus_items, open_corpus_file,
                             read_blocks, utf8_error)
 from fasttok.errors import ModelFileError
-from fasttok.pretokenize import compile_pattern, pattern_name, pattern_source, safe_cut
+from fasttok.pretokenize import check_stored_pattern, pattern_name, pattern_source, safe_cut, splitter
 
 _FORMAT = "fasttok-counts"
 _VERSION = 1
@@ -47,7 +47,7 @@ class WordCounts:
             if text:
                 self._table.add_counts([text.encode("utf-8")], [1])
         else:
-            self._add_pieces(compile_pattern(self._source).findall(text))
+            self._add_pieces(splitter(self._source)(text))
 
     def _add_unit(self, unit):
         """Count one work unit of count_words: ("text", [str...]) or ("file", path, start, stop)."""
@@ -178,7 +178,9 @@ class WordCounts:
                 f.write(f"{c} {w.hex()}\n")
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, trust_pattern=False):
+        """Read a file written by `save`. Its pattern is chosen by the file: as with fasttok.load, only
+        named patterns and literals are accepted unless trust_pattern=True (pretokenize.check_stored_pattern)."""
         path = os.fspath(path)
         try:
             with open(path, encoding="utf-8") as f:
@@ -201,7 +203,11 @@ class WordCounts:
             raise ModelFileError(f"{path}: corrupt word-counts file") from None
         if lines[-1] != "" or len(words) != settings.get("n_words"):
             raise ModelFileError(f"{path}: truncated word-counts file")
-        return _from_items(pattern_source(settings["pattern"]), words, np.array(counts, dtype=np.int64))
+        try:
+            pattern = check_stored_pattern(settings["pattern"], trust_pattern=trust_pattern)
+        except ModelFileError as e:
+            raise ModelFileError(f"{path}: {e}") from None
+        return _from_items(pattern_source(pattern), words, np.array(counts, dtype=np.int64))
 
 
 def _from_items(source, words, counts):

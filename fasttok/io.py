@@ -3,6 +3,7 @@
 Each model reads and writes its own formats (fasttok/bpe.py, fasttok/wordpiece.py); the framing they
 share is fasttok/_format.py. This module only tells the formats apart.
 """
+import functools
 import json
 import os
 
@@ -18,7 +19,7 @@ MODELS = {"bpe": BPETokenizer, "wordpiece": WordPieceTokenizer}
 _HF_MODELS = {"BPE": BPETokenizer, "WordPiece": WordPieceTokenizer}
 
 
-def load(path, *, lowercase=None, strip_accents=None):
+def load(path, *, lowercase=None, strip_accents=None, trust_pattern=False):
     """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, a BERT vocab.txt, or a
     SentencePiece `.model` file.
 
@@ -26,11 +27,16 @@ def load(path, *, lowercase=None, strip_accents=None):
     fasttok.load_bert_vocab, with the settings of the tokenizer_config.json beside it if there is one.
     lowercase, strip_accents: None keeps the file's settings (a bare vocab.txt: BERT uncased);
     True/False override them for a WordPiece tokenizer (a BPE tokenizer has no such settings).
+    trust_pattern: a BPE file's split pattern is a regex its author chose; only the named patterns and
+    literal strings are run unless this is True (ModelFileError otherwise; fasttok.pretokenize,
+    "Patterns read from files").
     """
     for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
         if value not in (None, True, False):
             raise TypeError(f"{name} must be None, True or False, got {value!r}")
-    tok = _load_any(os.fspath(path), lowercase, strip_accents)
+    if trust_pattern not in (True, False):
+        raise TypeError(f"trust_pattern must be True or False, got {trust_pattern!r}")
+    tok = _load_any(os.fspath(path), lowercase, strip_accents, trust_pattern)
     if lowercase is None and strip_accents is None:
         return tok
     if not isinstance(tok, WordPieceTokenizer):
@@ -39,7 +45,7 @@ def load(path, *, lowercase=None, strip_accents=None):
     return tok.with_normalizer(lowercase=lowercase, strip_accents=strip_accents)
 
 
-def _load_any(path, lowercase, strip_accents):
+def _load_any(path, lowercase, strip_accents, trust_pattern):
     if sentencepiece.is_model_file(path):  # binary: sniffed before the file is read as text
         return sentencepiece.load_model(path)
     text = _format.read_text(path)
@@ -51,7 +57,8 @@ def _load_any(path, lowercase, strip_accents):
         if version not in cls.native_versions:
             raise ModelFileError(f"{path}: {model} format version {version} is not supported (this fasttok "
                                  f"reads {', '.join(map(str, cls.native_versions))})")
-        return _read(path, "record", cls.from_native, settings, records, version)
+        reader = functools.partial(cls.from_native, trust_pattern=trust_pattern) if cls is BPETokenizer else cls.from_native
+        return _read(path, "record", reader, settings, records, version)
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
@@ -62,7 +69,9 @@ def _load_any(path, lowercase, strip_accents):
         kind = data["model"].get("type")
         if kind not in _HF_MODELS:
             raise ModelFileError(f"{path}: tokenizer.json model type {kind!r} is not supported (BPE, WordPiece)")
-        return _read(path, "tokenizer.json", _HF_MODELS[kind].from_hf_json, data)
+        cls = _HF_MODELS[kind]
+        reader = functools.partial(cls.from_hf_json, trust_pattern=trust_pattern) if cls is BPETokenizer else cls.from_hf_json
+        return _read(path, "tokenizer.json", reader, data)
     if path.endswith(".txt"):
         return load_bert_vocab(path, lowercase=lowercase, strip_accents=strip_accents)
     raise ModelFileError(f"{path}: unknown tokenizer file format (expected a '{_format.HEADER} ...' "

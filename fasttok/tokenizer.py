@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fasttok import _format
-from fasttok._checks import check_int, check_special_tokens
+from fasttok._checks import check_int, check_optional_num_threads, check_special_tokens
 from fasttok.errors import UnknownTokenError
 from fasttok.normalize import repair_surrogates
 
@@ -134,6 +134,7 @@ class Tokenizer:
         tiktoken does (`fasttok.normalize.repair_surrogates`), so every str can be encoded.
         """
         texts = checked_texts(texts)
+        num_threads = check_optional_num_threads(num_threads)
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
         if self._special_regex is not None and (allowed or disallowed):
             split = [self._split_special(t, allowed, disallowed) for t in texts]
@@ -318,9 +319,7 @@ class TrainerOptions:
 
     def __post_init__(self):
         fix = self._set
-        fix("vocab_size", check_int("vocab_size", self.vocab_size, 1))
-        if self.vocab_size > MAX_VOCAB_SIZE:
-            raise ValueError(f"vocab_size {self.vocab_size} is larger than the {MAX_VOCAB_SIZE} ids fasttok can address")
+        fix("vocab_size", check_int("vocab_size", self.vocab_size, 1, MAX_VOCAB_SIZE))
         fix("min_frequency", check_int("min_frequency", self.min_frequency, 1))
         if self.max_token_length is not None:
             fix("max_token_length", check_int("max_token_length", self.max_token_length, 1))

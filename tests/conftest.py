@@ -40,6 +40,15 @@ if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
     set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "fasttok-hypothesis")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _class_table_cache_in_tmp(tmp_path_factory):
+    """fasttok caches its Unicode class table on disk ($FASTTOK_CACHE_DIR, else ~/.cache/fasttok): the
+    suite, and the subprocesses it starts, write that cache in a session temporary directory instead."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FASTTOK_CACHE_DIR", str(tmp_path_factory.mktemp("fasttok-cache")))
+        yield
+
+
 def refs_dir() -> Path:
     return Path(os.environ.get(REFS_VARIABLE) or REPO.parent / "shared" / "refs")
 
