@@ -3,7 +3,6 @@
 Each model reads and writes its own formats (fasttok/bpe.py, fasttok/wordpiece.py); the framing they
 share is fasttok/_format.py. This module only tells the formats apart.
 """
-import json
 import os
 
 from fasttok import _format
@@ -41,7 +40,8 @@ def load(path, *, lowercase=None, strip_accents=None):
 def _load_any(path, lowercase, strip_accents):
     text = _format.read_text(path)
     if _format.is_native(text):
-        model, version, settings, records = _format.read_native(text, path)
+        model, version, settings, records = _format.read_native(
+            text, path, hash_since=lambda name: MODELS[name].native_hash_since if name in MODELS else None)
         if model not in MODELS:
             raise ModelFileError(f"{path}: unknown model {model!r} in header")
         cls = MODELS[model]
@@ -50,10 +50,7 @@ def _load_any(path, lowercase, strip_accents):
                                  f"reads {', '.join(map(str, cls.native_versions))})")
         return _read(path, "record", cls.from_native, settings, records, version)
     if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ModelFileError(f"{path}: truncated or corrupt JSON ({e.msg} at line {e.lineno})") from None
+        data = _format.json_loads(text, f"{path}: truncated or corrupt JSON")
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
             raise ModelFileError(f"{path}: JSON without a 'model' object is not a tokenizer.json")
         kind = data["model"].get("type")
@@ -72,6 +69,6 @@ def _read(path, what, reader, *args):
         return reader(*args)
     except ModelFileError as e:
         raise ModelFileError(f"{path}: {e}") from None
-    except (KeyError, TypeError, ValueError, IndexError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as e:
         kind = "corrupt record" if what == "record" else f"malformed {what}"
         raise ModelFileError(f"{path}: {kind} ({type(e).__name__}: {e})") from None
