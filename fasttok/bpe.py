@@ -480,12 +480,12 @@ def split_pattern(source, behavior, invert):
     gap = rf"(?:(?!{m})[\s\S])"
     if behavior == "Isolated":
         piece = m
+    elif behavior == "Contiguous":
+        piece = rf"(?>{m}+)"
     elif (behavior == "MergedWithPrevious") != invert:
         piece = rf"{gap}*+{m}"
-    elif behavior in ("MergedWithPrevious", "MergedWithNext"):
-        piece = rf"{m}{gap}*+"
     else:
-        piece = rf"(?>{m}+)"
+        piece = rf"{m}{gap}*+"
     return rf"{piece}|{gap}++"
 
 

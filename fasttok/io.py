@@ -15,6 +15,8 @@ __all__ = ["load", "MODELS"]
 # The model classes by their name in native files, and by their type in a tokenizer.json.
 MODELS = {"bpe": BPETokenizer, "wordpiece": WordPieceTokenizer}
 _HF_MODELS = {"BPE": BPETokenizer, "WordPiece": WordPieceTokenizer}
+_HF_KEYS = {"version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor",
+            "decoder", "model"}
 
 
 def load(path, *, lowercase=None, strip_accents=None):
@@ -53,9 +55,12 @@ def _load_any(path, lowercase, strip_accents):
         data = _format.json_loads(text, f"{path}: truncated or corrupt JSON")
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
             raise ModelFileError(f"{path}: JSON without a 'model' object is not a tokenizer.json")
+        unknown = sorted(set(data) - _HF_KEYS)
+        if unknown:
+            raise ModelFileError(f"{path}: unknown tokenizer.json key {unknown[0][:40]!r}")
         kind = data["model"].get("type")
-        if kind not in _HF_MODELS:
-            raise ModelFileError(f"{path}: tokenizer.json model type {kind!r} is not supported (BPE, WordPiece)")
+        if not isinstance(kind, str) or kind not in _HF_MODELS:
+            raise ModelFileError(f"{path}: tokenizer.json model type {str(kind)[:40]!r} is not supported (BPE, WordPiece)")
         return _read(path, "tokenizer.json", _HF_MODELS[kind].from_hf_json, data)
     if path.endswith(".txt"):
         return load_bert_vocab(path, lowercase=lowercase, strip_accents=strip_accents)

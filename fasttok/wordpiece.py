@@ -426,6 +426,10 @@ def _read_vocab_lines(path: Path) -> list[str]:
         token = line.rstrip()  # HF trims trailing whitespace (and a \r)
         if not token:
             raise ModelFileError(f"{path}: line {n} is empty")
+        if any(ch.isspace() for ch in token):
+            # BERT's pre-tokenizer splits at whitespace, so such a token could never be matched: the file
+            # is something else (a damaged native file, say) or damaged itself.
+            raise ModelFileError(f"{path}: line {n} ({token[:40]!r}) holds whitespace; it is not a vocab.txt token")
         vocab.append(token)
     return vocab
 
