@@ -47,11 +47,12 @@ def read_bytes(path, what="tokenizer file"):
         fd = os.open(shown, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
         raise ModelFileError(f"cannot read {what} {shown!r}: {e.strerror}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise ModelFileError(f"cannot read {what} {shown!r}: it is {kind}")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise ModelFileError(f"cannot read {what} {shown!r}: it is {kind}")
         if st.st_size > MAX_FILE_BYTES:
             raise ModelFileError(f"cannot read {what} {shown!r}: {st.st_size} bytes is more than the "
                                  f"{MAX_FILE_BYTES} fasttok reads")

@@ -436,6 +436,7 @@ def _find_pretokenizers(node):
     return steps
 
 
+_NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 # HF's Split behaviours, as tokenizer.json spells them.
 SPLIT_BEHAVIORS = ("Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous")
 # Patterns that match at every position of every text, so that a Split with them never leaves a gap.
@@ -511,6 +512,8 @@ def _read_hf_pre_tokenizer(node):
                 raise ModelFileError(f"Split pattern {str(spec)[:60]!r} is not {{'Regex': str}} or {{'String': str}} "
                                      f"(non-empty)")
             source = pattern_from_hf(spec["Regex"]) if "Regex" in spec else re.escape(spec["String"])
+            if _NAME_LIKE.fullmatch(source):
+                source = f"(?:{source})"  # a regex that matches a word, not the pattern of that name
             pattern = split_pattern(pattern_source(source), p.get("behavior"), p.get("invert", False))
         elif kind == "ByteLevel":
             for key, default in (("add_prefix_space", True), ("use_regex", True), ("trim_offsets", True)):
