@@ -296,27 +296,34 @@ def test_every_split_behaviour_gives_hf_pieces(texts):
                         (hf_regex, behavior, invert, text)
 
 
-@pytest.fixture(scope="module")
-def isolated_json(tmp_path_factory):
-    """A byte-level tokenizer.json whose Split is Isolated on a pattern that leaves gaps."""
+SUPPORTED = [(b, invert) for b in BEHAVIORS for invert in (False, True) if (b, invert) != ("Removed", False)]
+
+
+@pytest.fixture(scope="module", params=SUPPORTED, ids=lambda p: f"{p[0]}-invert={p[1]}")
+def split_json(request, tmp_path_factory):
+    """A byte-level tokenizer.json whose Split leaves gaps, with each supported behaviour."""
+    behavior, invert = request.param
     tok = fasttok.train_bpe(["hello world, hello there! 123 hello"] * 5, vocab_size=270)
     data = tok.to_hf_json()
     data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
-        {"type": "Split", "pattern": {"Regex": "hello| "}, "behavior": "Isolated", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "hello| "}, "behavior": behavior, "invert": invert},
         {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
-    path = tmp_path_factory.mktemp("isolated") / "tokenizer.json"
+    path = tmp_path_factory.mktemp("split") / "tokenizer.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    return path
+    return path, behavior
 
 
-def test_an_isolated_split_keeps_the_text_between_matches(isolated_json, tmp_path):
+def test_a_split_file_gives_hf_ids_and_exports_the_same(split_json, tmp_path):
+    # e.g. Isolated keeps the text between matches: "hello world" is [hello][ ][world], not [hello][ ]
     tokenizers = pytest.importorskip("tokenizers")
-    hf = tokenizers.Tokenizer.from_file(str(isolated_json))
-    tok = fasttok.load(isolated_json)
-    texts = ["hello world", "say hello, world!", "xhellohello  yz", ""]
+    split_json, behavior = split_json
+    hf = tokenizers.Tokenizer.from_file(str(split_json))
+    tok = fasttok.load(split_json)
+    texts = ["hello world", "say hello, world!", "xhellohello  yz", "  hello", ""]
     expected = [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
     assert tok.encode_batch(texts) == expected
-    assert tok.decode(tok.encode("say hello, world!")) == "say hello, world!"
+    if behavior != "Removed":  # every behaviour but Removed keeps all the text
+        assert tok.decode(tok.encode("say hello, world!")) == "say hello, world!"
     # and our own export of it gives the same ids in HF and reads back
     tok.save(tmp_path / "again.json", format="tokenizer.json")
     again = tokenizers.Tokenizer.from_file(str(tmp_path / "again.json"))
