@@ -9,6 +9,11 @@ import dataclasses
 import re
 import warnings
 
+try:  # the standard library's regex parser, used only to bound a pattern's match width (see _may_match_empty)
+    from re import _parser as _sre_parser
+except ImportError:  # Python 3.10
+    import sre_parse as _sre_parser
+
 import numpy as np
 
 from fasttok import _bpe, _format, _pretok
@@ -477,6 +482,10 @@ def split_pattern(source, behavior, invert):
     if _NOT_REPEATABLE.search(source):
         raise ModelFileError(f"Split behavior {behavior!r} is supported for patterns without backreferences, "
                              f"recursion, \\G or \\K; this one has one: {source[:60]!r}")
+    if _may_match_empty(source):
+        raise ModelFileError(f"Split behavior {behavior!r} is supported for patterns that cannot match the empty "
+                             f"string (Oniguruma and `regex` step past empty matches differently); this one may: "
+                             f"{source[:60]!r}")
     m = f"(?:{source})"
     gap = rf"(?:(?!{m})[\s\S])"
     if behavior == "Isolated":
@@ -488,6 +497,25 @@ def split_pattern(source, behavior, invert):
     else:
         piece = rf"{m}{gap}*+"
     return rf"{piece}|{gap}++"
+
+
+_ONE_CHAR_ESCAPES = re.compile(r"\\(?:[pPN]\{[^}]*\}|[pP][A-Za-z]|x\{[0-9A-Fa-f]+\}|X)|\\.")
+
+
+def _may_match_empty(source):
+    """Whether a match of `source` may be empty: its minimum width as the standard library's parser
+    measures it (lookarounds and anchors have none) is 0, or the parser cannot read it. The `regex`
+    escapes it does not know (\\p{..}, \\x{..}, \\X) each match one character or more, so each is
+    measured as one.
+
+    >>> _may_match_empty(r" ?\\p{L}+"), _may_match_empty(r"\\b"), _may_match_empty("a|")
+    (False, True, True)
+    """
+    one = _ONE_CHAR_ESCAPES.sub(lambda e: e.group() if len(e.group()) == 2 and e.group() != "\\X" else "x", source)
+    try:
+        return _sre_parser.parse(one).getwidth()[0] == 0
+    except Exception:  # noqa: BLE001 -- any failure to parse means "cannot tell", which refuses
+        return True
 
 
 def _read_hf_pre_tokenizer(node):

@@ -273,7 +273,7 @@ def test_dead_and_duplicate_ids_in_tokenizer_json_are_refused(bpe, tmp_path):
 
 BEHAVIORS = {"Removed": "removed", "Isolated": "isolated", "MergedWithPrevious": "merged_with_previous",
              "MergedWithNext": "merged_with_next", "Contiguous": "contiguous"}
-SPLIT_TEXT = st.text(st.sampled_from("abXx y1 23\n\té中.!'s"), max_size=30)
+SPLIT_TEXT = st.text(st.sampled_from("abABXx y1 23\n\té中.!'s"), max_size=30)
 
 
 @settings(max_examples=40, deadline=None)
@@ -282,7 +282,8 @@ def test_every_split_behaviour_gives_hf_pieces(texts):
     tokenizers = pytest.importorskip("tokenizers")
     regex = pytest.importorskip("regex")
     from fasttok.pretokenize import GPT2_PATTERN, GPT4_PATTERN, hf_pattern, pattern_from_hf
-    for hf_regex in (r"ab|X", r"\s+", r"\p{L}+", r" ?\d", hf_pattern(GPT2_PATTERN), hf_pattern(GPT4_PATTERN)):
+    for hf_regex in (r"ab|X", r"\s+", r"\p{L}+", r" ?\d", r"(?<=a)b", r"[a-z]+(?=\d)", r"(?i:AB)", r"(?:ab)+x?",
+                     hf_pattern(GPT2_PATTERN), hf_pattern(GPT4_PATTERN)):
         for behavior, name in BEHAVIORS.items():
             for invert in (False, True):
                 hf = tokenizers.pre_tokenizers.Split(tokenizers.Regex(hf_regex), name, invert=invert)
@@ -344,6 +345,8 @@ def test_a_split_file_gives_hf_ids_and_exports_the_same(split_json, tmp_path):
     ({"type": "Split", "pattern": {"Regex": ""}, "behavior": "Isolated", "invert": False}, "non-empty"),
     ({"type": "Split", "pattern": {"Regex": "(a)\\1"}, "behavior": "Isolated", "invert": False},
      "backreferences|cannot be written"),
+    ({"type": "Split", "pattern": {"Regex": "a*"}, "behavior": "Isolated", "invert": False}, "empty string"),
+    ({"type": "Split", "pattern": {"Regex": "\\b"}, "behavior": "Contiguous", "invert": True}, "empty string"),
     ({"type": "Digits", "individual_digits": True}, "'Digits' is not supported"),
     ({"type": "Sequence", "pretokenizers": "x"}, "needs a list"),
 ])
