@@ -25,7 +25,7 @@ import stat
 from fasttok._files import atomic_write
 from fasttok.errors import ModelFileError
 
-__all__ = ["HEADER", "MAX_FILE_BYTES", "read_bytes", "read_text", "write_native", "read_native", "is_native",
+__all__ = ["HEADER", "MAX_FILE_BYTES", "read_bytes", "read_text", "decode_text", "write_native", "read_native", "is_native",
            "with_end", "without_end", "hashed_text", "check_hash", "write_json", "hf_added_tokens",
            "json_loads", "check_settings", "check_id"]
 
@@ -68,7 +68,11 @@ def read_bytes(path, what="tokenizer file"):
 def read_text(path, what="tokenizer file"):
     """The text of a UTF-8 model file (see read_bytes); ModelFileError naming `path` when it cannot be
     read or decoded."""
-    raw = read_bytes(path, what)
+    return decode_text(read_bytes(path, what), path, what)
+
+
+def decode_text(raw, path, what="tokenizer file"):
+    """`raw` as UTF-8 text; ModelFileError naming `path` and the offset of the first invalid byte."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:

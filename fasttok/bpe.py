@@ -20,8 +20,8 @@ from fasttok import _bpe, _format, _pretok
 from fasttok._checks import check_num_threads
 from fasttok.counts import WordCounts, count_words
 from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
-from fasttok.pretokenize import (GPT2_PATTERN, PATTERNS, WHITESPACE_PATTERN, hf_pattern, pattern_from_hf,
-                                 pattern_name, pattern_source, safe_cut, splitter)
+from fasttok.pretokenize import (GPT2_PATTERN, PATTERNS, WHITESPACE_PATTERN, check_stored_pattern, hf_pattern,
+                                 pattern_from_hf, pattern_name, pattern_source, safe_cut, splitter)
 from fasttok.tokenizer import Tokenizer, TrainerOptions
 
 __all__ = ["BPETokenizer", "BPEOptions", "train_bpe", "train_bpe_from_counts", "load_gpt2",
@@ -291,15 +291,17 @@ class BPETokenizer(Tokenizer):
         return settings, _format.with_end(records)
 
     @classmethod
-    def from_native(cls, settings, records, version=2):
+    def from_native(cls, settings, records, version=2, *, trust_pattern=True):
+        """trust_pattern=False refuses a custom split regex (see pretokenize.check_stored_pattern)."""
         _format.check_settings(settings, _NATIVE_SETTINGS)
         byte_level = settings["byte_level"]
         special = settings["special_tokens"]
         for tok, i in special.items():
             _format.check_id(i, f"the id of special token {tok!r}")
+        pattern = check_stored_pattern(settings["pattern"], trust_pattern=trust_pattern)
         base, merges = _parse_records(_format.without_end(records), byte_level=byte_level)
         return cls(base=base, merges=merges, special_tokens=special,
-                   pattern=settings["pattern"], byte_level=byte_level,
+                   pattern=pattern, byte_level=byte_level,
                    continuing_subword_prefix=settings.get("continuing_subword_prefix"),
                    end_of_word_suffix=settings.get("end_of_word_suffix"),
                    unk_token=settings.get("unk_token"), info=settings.get("info"))
@@ -329,9 +331,11 @@ class BPETokenizer(Tokenizer):
         }
 
     @classmethod
-    def from_hf_json(cls, data):
+    def from_hf_json(cls, data, *, trust_pattern=True):
         """The tokenizer of a Hugging Face tokenizer.json with a BPE model (ModelFileError for what it cannot
-        read, or would read as a different model)."""
+        read, or would read as a different model).
+
+        trust_pattern=False refuses a custom Split regex (see pretokenize.check_stored_pattern)."""
         model = data["model"]
         unknown = set(model) - _HF_MODEL_KEYS
         if unknown:
@@ -345,7 +349,7 @@ class BPETokenizer(Tokenizer):
             if not isinstance(model.get(key), _OPTIONAL_STR):
                 raise ModelFileError(f"model {key} is {str(model[key])[:40]!r}, not a string or null")
             options[key] = model.get(key)
-        byte_level, pattern = _read_hf_pre_tokenizer(data.get("pre_tokenizer"))
+        byte_level, pattern = _read_hf_pre_tokenizer(data.get("pre_tokenizer"), trust_pattern)
         vocab, merges = model.get("vocab"), model.get("merges")
         if not isinstance(vocab, dict) or not isinstance(merges, list):
             raise ModelFileError("a BPE model needs a 'vocab' object and a 'merges' list")
@@ -518,8 +522,12 @@ def _may_match_empty(source):
         return True
 
 
-def _read_hf_pre_tokenizer(node):
+def _read_hf_pre_tokenizer(node, trust_pattern=True):
     """(byte_level, pattern) of a tokenizer.json pre_tokenizer; ModelFileError for one fasttok cannot run.
+
+    trust_pattern=False refuses a Split regex that is not a named pattern or a literal
+    (pretokenize.check_stored_pattern), checked as the file states it, before the Split behaviour is
+    written around it (split_pattern only adds possessive and atomic steps, so a safe pattern stays safe).
 
     fasttok runs at most one splitting step (a Split, Whitespace, or ByteLevel with use_regex), before the
     ByteLevel byte mapping if there is one: a Split after it would see byte glyphs, not the text.
@@ -540,6 +548,7 @@ def _read_hf_pre_tokenizer(node):
                 raise ModelFileError(f"Split pattern {str(spec)[:60]!r} is not {{'Regex': str}} or {{'String': str}} "
                                      f"(non-empty)")
             source = pattern_from_hf(spec["Regex"]) if "Regex" in spec else re.escape(spec["String"])
+            source = check_stored_pattern(source, trust_pattern=trust_pattern)
             if _NAME_LIKE.fullmatch(source):
                 source = f"(?:{source})"  # a regex that matches a word, not the pattern of that name
             pattern = split_pattern(pattern_source(source), p.get("behavior"), p.get("invert", False))

@@ -120,6 +120,8 @@ def _load(args):
         options["lowercase"] = args.lowercase
     if args.strip_accents not in (None, "auto"):
         options["strip_accents"] = args.strip_accents == "yes"
+    if args.trust_pattern:
+        options["trust_pattern"] = True
     return fasttok.load(args.tokenizer, **options)
 
 
@@ -297,6 +299,8 @@ def build_parser():
 
     tokenizer = argparse.ArgumentParser(add_help=False)
     tokenizer.add_argument("-t", "--tokenizer", required=True, help="native file, tokenizer.json or vocab.txt")
+    tokenizer.add_argument("--trust-pattern", action="store_true",
+                           help="run the file's split regex even if it is not a named pattern (see README)")
     bare = tokenizer.add_argument_group("a bare vocab.txt (default: tokenizer_config.json beside it, "
                                         "else BERT uncased)")
     case = bare.add_mutually_exclusive_group()

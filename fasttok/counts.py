@@ -15,7 +15,7 @@ from fasttok._checks import check_num_threads
 from fasttok._files import (BLOCK_SIZE, atomic_write, corpus_and_files, corpus_items, open_corpus_file,
                             read_blocks, utf8_error)
 from fasttok.errors import ModelFileError
-from fasttok.pretokenize import compile_pattern, pattern_name, pattern_source, safe_cut
+from fasttok.pretokenize import check_stored_pattern, pattern_name, pattern_source, safe_cut, splitter
 
 _FORMAT = "fasttok-counts"
 _VERSION = 2  # 2 ends with `end N sha256=...` (see fasttok/_format.py); version 1 files, without it, still load
@@ -48,7 +48,7 @@ class WordCounts:
             if text:
                 self._table.add_counts([text.encode("utf-8")], [1])
         else:
-            self._add_pieces(compile_pattern(self._source).findall(text))
+            self._add_pieces(splitter(self._source)(text))
 
     def _add_unit(self, unit):
         """Count one work unit of count_words: ("text", [str...]) or ("file", path, start, stop)."""
@@ -179,9 +179,11 @@ class WordCounts:
             f.write(_format.hashed_text(lines))
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, trust_pattern=False):
         """Read a file `save` wrote; ModelFileError naming it for anything else (a damaged, truncated or
-        changed file: a wrong hash, a malformed or repeated word, a count that is not a positive int64)."""
+        changed file: a wrong hash, a malformed or repeated word, a count that is not a positive int64).
+        Its pattern is chosen by the file: as with fasttok.load, only named patterns and literals are
+        accepted unless trust_pattern=True (pretokenize.check_stored_pattern)."""
         path = os.fspath(path)
         text = _format.read_text(path, "word counts")
         header = text[:text.find("\n")] if "\n" in text else text
@@ -209,7 +211,7 @@ class WordCounts:
             words, counts = _parse_counts(records)
             if len(words) != settings["n_words"]:
                 raise ModelFileError("truncated word-counts file (n_words says otherwise)")
-            source = pattern_source(settings["pattern"])
+            source = pattern_source(check_stored_pattern(settings["pattern"], trust_pattern=trust_pattern))
         except (ModelFileError, ValueError) as e:
             raise ModelFileError(f"{path}: {e}") from None
         return _from_items(source, words, np.array(counts, dtype=np.int64))

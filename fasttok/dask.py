@@ -13,6 +13,7 @@ import pathlib
 import warnings
 
 from fasttok import counts
+from fasttok._checks import check_int
 from fasttok.pretokenize import pattern_source
 
 
@@ -33,6 +34,7 @@ def count_words_dask(bag_or_paths, *, pattern="gpt2", split_every=8):
     import dask.bag as db
 
     source = pattern_source(pattern)
+    split_every = check_int("split_every", split_every, 2)
     if isinstance(bag_or_paths, db.Bag):
         partials = bag_or_paths.map_partitions(_count_texts, source)
     else:

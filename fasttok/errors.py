@@ -13,6 +13,10 @@ class ModelFileError(FasttokError):
     """A tokenizer file is truncated, corrupt or of an unknown format or version."""
 
 
+class PatternTimeoutError(FasttokError):
+    """A custom split regex ran longer than its time bound on one text (fasttok.pretokenize.TIMEOUT_SECONDS)."""
+
+
 class UnknownTokenError(FasttokError, KeyError):
     """A token id or token string is not in the vocabulary."""
 

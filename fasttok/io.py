@@ -3,9 +3,10 @@
 Each model reads and writes its own formats (fasttok/bpe.py, fasttok/wordpiece.py); the framing they
 share is fasttok/_format.py. This module only tells the formats apart.
 """
+import functools
 import os
 
-from fasttok import _format
+from fasttok import _format, sentencepiece
 from fasttok.bpe import BPETokenizer
 from fasttok.errors import FasttokError, ModelFileError
 from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab
@@ -19,18 +20,24 @@ _HF_KEYS = {"version", "truncation", "padding", "added_tokens", "normalizer", "p
             "decoder", "model"}
 
 
-def load(path, *, lowercase=None, strip_accents=None):
-    """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, or a BERT vocab.txt.
+def load(path, *, lowercase=None, strip_accents=None, trust_pattern=False):
+    """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, a BERT vocab.txt, or a
+    SentencePiece `.model` file.
 
     A `.txt` file that is neither native nor JSON is read as a BERT WordPiece vocab.txt by
     fasttok.load_bert_vocab, with the settings of the tokenizer_config.json beside it if there is one.
     lowercase, strip_accents: None keeps the file's settings (a bare vocab.txt: BERT uncased);
     True/False override them for a WordPiece tokenizer (a BPE tokenizer has no such settings).
+    trust_pattern: a BPE file's split pattern is a regex its author chose; only the named patterns and
+    literal strings are run unless this is True (ModelFileError otherwise; fasttok.pretokenize,
+    "Patterns read from files").
     """
     for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
         if value not in (None, True, False):
             raise TypeError(f"{name} must be None, True or False, got {value!r}")
-    tok = _load_any(os.fspath(path), lowercase, strip_accents)
+    if trust_pattern not in (True, False):
+        raise TypeError(f"trust_pattern must be True or False, got {trust_pattern!r}")
+    tok = _load_any(os.fspath(path), lowercase, strip_accents, trust_pattern)
     if lowercase is None and strip_accents is None:
         return tok
     if not isinstance(tok, WordPieceTokenizer):
@@ -39,8 +46,11 @@ def load(path, *, lowercase=None, strip_accents=None):
     return tok.with_normalizer(lowercase=lowercase, strip_accents=strip_accents)
 
 
-def _load_any(path, lowercase, strip_accents):
-    text = _format.read_text(path)
+def _load_any(path, lowercase, strip_accents, trust_pattern):
+    raw = _format.read_bytes(path)  # a regular file, at most MAX_FILE_BYTES: read once, then sniffed
+    if sentencepiece.looks_like_model(raw[:64]):  # binary: sniffed before the bytes are read as text
+        return _read(path, "sentencepiece model", sentencepiece.SentencePieceTokenizer.from_bytes, raw)
+    text = _format.decode_text(raw, path)
     if _format.is_native(text):
         model, version, settings, records = _format.read_native(
             text, path, hash_since=lambda name: MODELS[name].native_hash_since if name in MODELS else None)
@@ -50,7 +60,8 @@ def _load_any(path, lowercase, strip_accents):
         if version not in cls.native_versions:
             raise ModelFileError(f"{path}: {model} format version {version} is not supported (this fasttok "
                                  f"reads {', '.join(map(str, cls.native_versions))})")
-        return _read(path, "record", cls.from_native, settings, records, version)
+        reader = functools.partial(cls.from_native, trust_pattern=trust_pattern) if cls is BPETokenizer else cls.from_native
+        return _read(path, "record", reader, settings, records, version)
     if text.lstrip().startswith("{"):
         data = _format.json_loads(text, f"{path}: truncated or corrupt JSON")
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
@@ -61,7 +72,9 @@ def _load_any(path, lowercase, strip_accents):
         kind = data["model"].get("type")
         if not isinstance(kind, str) or kind not in _HF_MODELS:
             raise ModelFileError(f"{path}: tokenizer.json model type {str(kind)[:40]!r} is not supported (BPE, WordPiece)")
-        return _read(path, "tokenizer.json", _HF_MODELS[kind].from_hf_json, data)
+        cls = _HF_MODELS[kind]
+        reader = functools.partial(cls.from_hf_json, trust_pattern=trust_pattern) if cls is BPETokenizer else cls.from_hf_json
+        return _read(path, "tokenizer.json", reader, data)
     if path.endswith(".txt"):
         return load_bert_vocab(path, lowercase=lowercase, strip_accents=strip_accents)
     raise ModelFileError(f"{path}: unknown tokenizer file format (expected a '{_format.HEADER} ...' "

@@ -8,7 +8,7 @@ import re as _re_std
 import unicodedata
 
 from fasttok import _pretok
-from fasttok.errors import FasttokError, ModelFileError
+from fasttok.errors import FasttokError, ModelFileError, PatternTimeoutError
 from fasttok.normalize import WHITESPACE, is_punctuation
 
 # The published patterns, character for character: GPT-2's from OpenAI's encoder.py, GPT-4's
@@ -45,12 +45,81 @@ def pattern_source(pattern):
     else:
         raise TypeError(f"pattern must be a name, a regex string or a compiled regex, not {type(pattern).__name__}")
     if source not in _SCANNED:
+        _check_expanded_size(source)
         regex = _regex_module()
         try:
             regex.compile(source)
         except regex.error as e:
             raise ValueError(f"invalid pattern regex {source!r}: {e}") from None
     return source
+
+
+# Compiling is not bounded by the matching time bound, and the regex module expands counted repeats
+# when it compiles: a{1000000} takes 0.5 s, (?:a{65535}){65535} or a{4294967294} longer than anyone
+# waits. So a pattern whose counted repeats, multiplied through their nesting and added up, exceed
+# this is refused before it is compiled.
+MAX_EXPANDED_SIZE = 1_000_000
+
+
+def _check_expanded_size(source):
+    size = _expanded_size(source)
+    if size > MAX_EXPANDED_SIZE:
+        raise ValueError(f"pattern {source[:80]!r} repeats too much: its counted repeats ({{m,n}}) expand to "
+                         f"about {size} atoms, more than {MAX_EXPANDED_SIZE} (compiling it would take too long)")
+
+
+def _expanded_size(source):
+    r"""About how many atoms `source` has once every {m,n} repeat is written out (* + ? count once).
+
+    >>> _expanded_size(r"\p{N}{1,3}+|(?:ab){10}"), _expanded_size("(?:a{1000}){1000}")
+    (23, 1000000)
+    """
+    frames = [0]      # summed size of each open group
+    last = 0          # size of the last atom (what a quantifier repeats)
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            i = _ESCAPE.match(source, i).end()
+            last = 1
+        elif c == "[":
+            i = _class_end(source, i)
+            last = 1
+        elif c == "(":
+            m = _GROUP.match(source, i)
+            i, last = m.end(), 0
+            if m["backref"]:
+                last = 1
+            elif not (m["comment"] or m["end"] == ")"):  # not a comment nor inline flags: a group opens
+                frames.append(0)
+                continue
+        elif c == ")" and len(frames) > 1:
+            last = max(frames.pop(), 1)
+            i += 1
+        elif c in "*+?{" and (m := _QUANTIFIER.match(source, i)):
+            bounds = [int(b) for b in _re_std.findall(r"\d+", m.group())] or [1]
+            frames[-1] += last * (max(bounds) - 1)
+            i, last = m.end(), 0
+            continue
+        else:
+            last = 0 if c == "|" else 1
+            i += 1
+        frames[-1] += last
+    return sum(frames)
+
+
+def _class_end(source, i):
+    """The index after the character class that starts at source[i] (escapes and [:name:] skipped)."""
+    j = i + 1 + source.startswith("^", i + 1)
+    j += source.startswith("]", j)
+    while j < len(source) and source[j] != "]":
+        if source[j] == "\\":
+            j += 2
+        elif (m := _POSIX.match(source, j)) is not None:
+            j = m.end()
+        else:
+            j += 1
+    return j + 1
 
 
 def _regex_module():
@@ -79,28 +148,112 @@ def compile_pattern(source):
     return _compiled[source]
 
 
+# A custom regex (any pattern but the named ones, which cannot backtrack) is stopped when one call
+# takes longer than this: a pattern that backtracks catastrophically (`(a|aa)+$` takes over 90 s on
+# 41 characters) raises PatternTimeoutError instead of hanging. The bound grows with the text, so it
+# is a floor on speed (100,000 characters a second), far below what real split patterns reach
+# (1-90 MB/s, docs/pretok.md), even on a loaded machine. The regex module checks the clock as it
+# goes, which makes matching about 3x slower (10.8 -> 3.7 MB/s for GPT-2's pattern run as a custom
+# regex on the CPython docs text); TIMEOUT_SECONDS = None turns the bound off for patterns you trust.
+TIMEOUT_SECONDS = 1.0
+TIMEOUT_SECONDS_PER_CHAR = 1e-5
+
+
+def _regex_splitter(source):
+    """text -> the whole matches of `source`, in order, within the time bound (custom patterns)."""
+    compiled = compile_pattern(source)
+    # findall returns a pattern's groups when it has any ("(ab)+" finds "ab" in "abab"), which would
+    # silently drop text: with groups, take each match whole, as HF's Split and tiktoken do.
+    find = compiled.findall if compiled.groups == 0 else _whole_matches(compiled)
+    if source in PATTERNS.values():
+        # concurrent=True lets the regex module release the GIL, so encode_batch threads overlap.
+        return functools.partial(find, concurrent=True)
+
+    def split_text(text):
+        if TIMEOUT_SECONDS is None:
+            return find(text, concurrent=True)
+        timeout = TIMEOUT_SECONDS + TIMEOUT_SECONDS_PER_CHAR * len(text)
+        try:
+            return find(text, concurrent=True, timeout=timeout)
+        except TimeoutError:
+            raise PatternTimeoutError(
+                f"the split pattern {source!r} took more than {timeout:.2f} s on a text of {len(text)} "
+                "characters and was stopped: it backtracks catastrophically on this text") from None
+    return split_text
+
+
+def _whole_matches(compiled):
+    def find(text, **options):
+        return [m.group() for m in compiled.finditer(text, **options)]
+    return find
+
+
 def splitter(source):
     """A function text -> pieces for a pattern source (see `split`)."""
     if source is None:
         return lambda text: [text] if text else []
     if source in _SCANNED:
         return functools.partial(_pretok.split, pattern=pattern_name(source))
-    # concurrent=True lets the regex module release the GIL, so encode_batch threads overlap.
-    return functools.partial(compile_pattern(source).findall, concurrent=True)
+    return _regex_splitter(source)
 
 
 def split(text, pattern):
-    """Cut `text` into pre-tokens; with pattern None the whole text is one piece.
+    r"""Cut `text` into pre-tokens: the whole matches of the pattern; with pattern None the whole text is
+    one piece. A pattern other than gpt2/gpt4 stops with PatternTimeoutError if it runs too long.
 
     >>> split("Hello world's end", "gpt2")
     ['Hello', ' world', "'s", ' end']
+    >>> split("abab cd", r"(ab)+|\s+|\w+")
+    ['abab', ' ', 'cd']
     """
-    source = pattern_source(pattern)
+    return splitter(pattern_source(pattern))(text)
+
+
+# ------------------------------------------------------------------------------------------------
+# Patterns read from files
+#
+# A split pattern stored in a model file (a native file's "pattern", a tokenizer.json Split regex) is
+# code chosen by whoever wrote the file, and a backtracking engine runs it. fasttok.load therefore
+# accepts, from a file, only patterns that cannot backtrack catastrophically: the named patterns
+# (in their own or in HF's spelling; gpt2 and gpt4 run in the core's linear scanner, "whitespace" is
+# two linear runs) and literal strings (HF's Split with a String pattern). Any other regex is refused
+# unless the caller says it trusts the file (fasttok.load(path, trust_pattern=True), `fasttok encode
+# --trust-pattern`); even then it runs under the time bound above.
+# ------------------------------------------------------------------------------------------------
+
+_ESCAPED_CHAR = _re_std.compile(r"\\(.)", _re_std.S)
+
+
+def is_safe_pattern(source):
+    """Whether a pattern source is one a file may choose: None, a named pattern, or a literal string.
+
+    >>> is_safe_pattern("gpt4"), is_safe_pattern(GPT2_PATTERN), is_safe_pattern(_re_std.escape("a.b"))
+    (True, True, True)
+    >>> is_safe_pattern("(a|aa)+$")
+    False
+    """
     if source is None:
-        return [text] if text else []
-    if source in _SCANNED:
-        return _pretok.split(text, pattern_name(source))  # the core scanner: identical pieces, no regex
-    return compile_pattern(source).findall(text)
+        return True
+    if not isinstance(source, str):
+        return False
+    if source in PATTERNS or source in PATTERNS.values():
+        return True
+    # A literal: exactly what re.escape writes for the text it stands for, so it has no operator.
+    return _re_std.escape(_ESCAPED_CHAR.sub(r"\1", source)) == source
+
+
+def check_stored_pattern(source, *, trust_pattern):
+    """`source` unchanged if a file may choose it (is_safe_pattern, or the caller trusts the file), else
+    ModelFileError saying how to opt in. Call it before the pattern is compiled: compiling a regex
+    can be slow too."""
+    if trust_pattern or is_safe_pattern(source):
+        return source
+    raise ModelFileError(
+        f"the file's split pattern {source!r} is a custom regex: fasttok only runs {', '.join(PATTERNS)} "
+        "and literal strings from a file, because a regex can backtrack catastrophically. If you trust "
+        "the file, load it with fasttok.load(path, trust_pattern=True) (command line: --trust-pattern); "
+        f"each text is then still stopped with PatternTimeoutError after {TIMEOUT_SECONDS:g} s + "
+        f"{TIMEOUT_SECONDS_PER_CHAR * 1e6:g} µs per character")
 
 
 def _safe_cut(data, named):

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fasttok import _format
-from fasttok._checks import check_int, check_special_tokens
+from fasttok._checks import check_int, check_optional_num_threads, check_special_tokens
 from fasttok.errors import UnknownTokenError
 from fasttok.normalize import repair_surrogates
 
@@ -126,7 +126,7 @@ class Tokenizer:
 
     def encode_ordinary(self, text):
         """Encode text ignoring special tokens entirely."""
-        return self._encode_ordinary_many([_checked_text(text)])[0]
+        return self._encode_ordinary_many([checked_text(text)])[0]
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts; the core releases the GIL, so threads run in parallel.
@@ -135,6 +135,7 @@ class Tokenizer:
         tiktoken does (`fasttok.normalize.repair_surrogates`), so every str can be encoded.
         """
         texts = checked_texts(texts)
+        num_threads = check_optional_num_threads(num_threads)
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
         if self._special_regex is not None and (allowed or disallowed):
             split = [self._split_special(t, allowed, disallowed) for t in texts]
@@ -229,9 +230,12 @@ class Tokenizer:
 
     # -- files ------------------------------------------------------------------------------------
 
-    def save(self, path, *, format="native"):
-        """Write the tokenizer atomically, in one of `self.formats`: "native" (fasttok's own),
-        "tokenizer.json" (Hugging Face's; "hf" is accepted too), "vocab.txt" (WordPiece: BERT's)."""
+    def save(self, path, *, format=None):
+        """Write the tokenizer atomically, in one of `self.formats` (None: the first, the model's own):
+        "native" (fasttok's own), "tokenizer.json" (Hugging Face's; "hf" is accepted too), "vocab.txt"
+        (WordPiece: BERT's), "sentencepiece" (a `.model` file)."""
+        if format is None:
+            format = self.formats[0]
         canonical = FORMAT_ALIASES.get(format, format) if isinstance(format, str) else format
         if canonical not in self.formats:
             names = ", ".join(repr(f) for f in self.formats)
@@ -260,7 +264,7 @@ class Tokenizer:
         return f"<{type(self).__name__} vocab_size={self.vocab_size} special_tokens={len(self._special)}>"
 
 
-def _checked_text(text):
+def checked_text(text):
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     return repair_surrogates(text)
@@ -269,7 +273,7 @@ def _checked_text(text):
 def checked_texts(texts):
     if isinstance(texts, str):
         raise TypeError("encode_batch takes a list of texts, not one str (use encode)")
-    return [_checked_text(t) for t in texts]
+    return [checked_text(t) for t in texts]
 
 
 def _token_id(value):
@@ -316,9 +320,7 @@ class TrainerOptions:
 
     def __post_init__(self):
         fix = self._set
-        fix("vocab_size", check_int("vocab_size", self.vocab_size, 1))
-        if self.vocab_size > MAX_VOCAB_SIZE:
-            raise ValueError(f"vocab_size {self.vocab_size} is larger than the {MAX_VOCAB_SIZE} ids fasttok can address")
+        fix("vocab_size", check_int("vocab_size", self.vocab_size, 1, MAX_VOCAB_SIZE))
         fix("min_frequency", check_int("min_frequency", self.min_frequency, 1))
         if self.max_token_length is not None:
             fix("max_token_length", check_int("max_token_length", self.max_token_length, 1))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fasttok import _format, _wordpiece
-from fasttok._checks import check_num_threads
+from fasttok._checks import check_int, check_num_threads, check_optional_num_threads
 from fasttok._files import (BLOCK_SIZE, atomic_write, check_output_path, corpus_and_files, corpus_items,
                             read_blocks)
 from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
@@ -95,6 +95,7 @@ class WordPieceTokenizer(Tokenizer):
                  continuing_subword_prefix="##", max_input_chars_per_word=100, lowercase=True,
                  strip_accents=None, info=None):
         """vocab: the tokens in id order. info: what training recorded (as BPETokenizer.info)."""
+        max_input_chars_per_word = check_int("max_input_chars_per_word", max_input_chars_per_word, 1)
         vocab = list(vocab)
         if not vocab:
             raise ModelFileError("the WordPiece vocabulary is empty")
@@ -115,9 +116,6 @@ class WordPieceTokenizer(Tokenizer):
             raise ModelFileError(f"special tokens {missing} are not in the vocabulary")
         if not isinstance(continuing_subword_prefix, str):
             raise ModelFileError(f"continuing_subword_prefix must be a str, got {continuing_subword_prefix!r}")
-        if isinstance(max_input_chars_per_word, bool) or not isinstance(max_input_chars_per_word, int) \
-                or max_input_chars_per_word < 1:
-            raise ValueError(f"max_input_chars_per_word must be a positive int, got {max_input_chars_per_word!r}")
         if not isinstance(lowercase, bool):
             raise TypeError(f"lowercase must be True or False, got {lowercase!r}")
         if strip_accents not in (None, True, False):
@@ -154,6 +152,7 @@ class WordPieceTokenizer(Tokenizer):
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts (special tokens as in `encode`); the core releases the GIL."""
         texts = checked_texts(texts)
+        num_threads = check_optional_num_threads(num_threads)
         # Fast path: one regex scan over the whole batch instead of one split per text. Joining
         # with a newline cannot create a match, as special tokens never contain one here.
         if self._special_regex is not None \

@@ -46,8 +46,9 @@ from fasttok._progress import Progress  # the progress printer of both packages'
 from . import checkpoint as ckpt
 from .data import (causal_batches, causal_eval_batches, encode_corpus, mlm_batches, span_batches, special_ids,
                    split_ids)
-from .ngram import SMOOTHINGS, NgramModel, train_ngram
+from .ngram import SMOOTHINGS, NgramModel, check_train_options, train_ngram
 from .nn import BERT, GPT, T5, BERTConfig, GPTConfig, T5Config
+from .nn.generation import check_sampling
 from .optim import AdamW
 from .plot import plot_history
 from .rlhf import demo
@@ -291,6 +292,11 @@ def _is_npz(path) -> bool:
 
 
 def ngram_train(args, progress: Progress) -> int:
+    try:  # option values out of range are usage errors, found before any data is read
+        check_train_options(order=args.order, smoothing=args.smoothing, min_count=args.min_count, k=args.k,
+                            alpha=args.alpha)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     check_output_path(args.output)  # a bad -o fails now, not after training
     tokenizer_file = None if args.tokenizer is None else TokenizerFile.read(args.tokenizer)
     sentences = _read_sentences(args.train, tokenizer_file, lowercase=args.lowercase, progress=progress)
@@ -555,15 +561,16 @@ def t5_train(args, progress) -> int:
 
 
 def gpt_sample(args, progress) -> int:
+    try:  # --temperature, --top-k or -n out of range: a usage error, found before the checkpoint is read
+        check_sampling(temperature=args.temperature, top_k=args.top_k, n=args.tokens)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     model, meta, tok = load_checkpoint_and_tokenizer(args.checkpoint, args.tokenizer, command="sample")
     ids = list(tok.encode(args.prompt)) if args.prompt else []
     if not ids:
         raise UsageError("--prompt must encode to at least one token")
-    try:
-        out = model.generate(np.array(ids), args.tokens, temperature=args.temperature, top_k=args.top_k,
-                             rng=np.random.default_rng(args.seed))
-    except ValueError as exc:  # --temperature, --top-k or -n out of range
-        raise UsageError(str(exc)) from None
+    out = model.generate(np.array(ids), args.tokens, temperature=args.temperature, top_k=args.top_k,
+                         rng=np.random.default_rng(args.seed))
     print(tok.decode([int(i) for i in out]))
     return EXIT_OK
 

@@ -20,6 +20,14 @@ from dataclasses import dataclass
 import fasttok
 
 from .errors import TokenizerFileError
+from .files import open_regular
+
+
+def is_plain_name(name) -> bool:
+    """Whether `name` is a file name without any directory part: an embedded copy is written under its name
+    in a temporary directory, and a name from a hostile file must not reach outside it."""
+    return (isinstance(name, str) and name not in ("", ".", "..")
+            and not any(ch in name for ch in ("/", "\\", "\0")))
 
 
 @dataclass(frozen=True)
@@ -31,11 +39,16 @@ class TokenizerFile:
     data: bytes
     path: str | None = None  # where it was read from; None for a copy embedded in a model file
 
+    def __post_init__(self):
+        if not is_plain_name(self.name):
+            raise TokenizerFileError(f"tokenizer name {self.name!r} is not a plain file name")
+
     @classmethod
     def read(cls, path) -> "TokenizerFile":
         path = os.fspath(path)
         try:
-            with open(path, "rb") as f:
+            f, _ = open_regular(path, TokenizerFileError)  # a FIFO or device is refused, not read forever
+            with f:
                 data = f.read()
         except OSError as exc:
             raise TokenizerFileError(f"cannot load tokenizer {path}: {exc.strerror}") from None

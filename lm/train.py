@@ -15,6 +15,7 @@ from fasttok._progress import Progress  # the progress printer of both packages'
 from . import checkpoint as ckpt
 from .functional import IGNORE_INDEX
 from .optim import clip_grad_norm
+from .ranges import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, check_ranges, optional
 from .schedules import SCHEDULES, make_schedule
 
 DEFAULT_WARMUP = 100  # warm-up steps of TrainingConfig, unless the run is short: then a tenth of it
@@ -145,6 +146,14 @@ class TrainingConfig:
         "estimate the validation loss on N random batches, the same N at every evaluation (seeded by the run's "
         "seed); 0: every validation window")})
     checkpoint_every: int = 500   # checkpoint every N steps
+
+    def __post_init__(self):
+        """Refuse values no run can use (the command line reports them as usage errors)."""
+        check_ranges(self, {"steps": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE, "lr": POSITIVE,
+                            "warmup": optional(NON_NEGATIVE), "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
+                            "weight_decay": NON_NEGATIVE, "clip": NON_NEGATIVE, "val_fraction": FRACTION,
+                            "eval_every": NON_NEGATIVE, "eval_iters": NON_NEGATIVE,
+                            "checkpoint_every": NON_NEGATIVE})
 
     def n_warmup(self) -> int:
         """The warm-up steps: `warmup`, or by default at most a tenth of the run; never the whole run."""

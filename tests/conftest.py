@@ -40,6 +40,15 @@ if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
     set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "fasttok-hypothesis")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _class_table_cache_in_tmp(tmp_path_factory):
+    """fasttok caches its Unicode class table on disk ($FASTTOK_CACHE_DIR, else ~/.cache/fasttok): the
+    suite, and the subprocesses it starts, write that cache in a session temporary directory instead."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FASTTOK_CACHE_DIR", str(tmp_path_factory.mktemp("fasttok-cache")))
+        yield
+
+
 def refs_dir() -> Path:
     return Path(os.environ.get(REFS_VARIABLE) or REPO.parent / "shared" / "refs")
 
@@ -51,12 +60,17 @@ def missing(reason: str):
     pytest.skip(reason)
 
 
-def ref_path(*parts: str) -> Path:
-    path = refs_dir().joinpath(*parts)
-    if not path.is_file():
-        missing(f"reference file {'/'.join(parts)} not found in {refs_dir()}: set ${REFS_VARIABLE} to the "
-                "folder of published reference files (default: ../shared/refs beside the clone)")
+def present(path: Path | None, reason: str) -> Path:
+    """`path` when it names a file; otherwise skip (or, under CI, fail) the calling test with `reason`."""
+    if path is None or not path.is_file():
+        missing(reason)
     return path
+
+
+def ref_path(*parts: str) -> Path:
+    return present(refs_dir().joinpath(*parts),
+                   f"reference file {'/'.join(parts)} not found in {refs_dir()}: set ${REFS_VARIABLE} to the "
+                   "folder of published reference files (default: ../shared/refs beside the clone)")
 
 
 @pytest.fixture(scope="session")
@@ -66,11 +80,8 @@ def refs():
 
 
 def published_path(name: str) -> Path:
-    path = assets.cached(name)
-    if path is None:
-        missing(f"{name} (from {assets.PACKAGE}=={assets.VERSION}) is not in {assets.cache_dir()}: "
-                "run `python tests/assets.py` to fetch it")
-    return path
+    return present(assets.cached(name), f"{name} (from {assets.PACKAGE}=={assets.VERSION}) is not in "
+                   f"{assets.cache_dir()}: run `python tests/assets.py` to fetch it")
 
 
 @pytest.fixture(scope="session")

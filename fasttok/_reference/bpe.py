@@ -10,14 +10,15 @@ __all__ = ["split", "count_pieces", "count_pairs", "merge_word", "learn_merges",
 
 
 def split(text, pattern):
-    """Pre-tokens of one text by `regex.findall` itself; pattern None: the whole text is one piece."""
+    """Pre-tokens of one text: the whole matches of `regex.finditer` itself (not findall, which returns
+    a pattern's groups when it has any); pattern None: the whole text is one piece."""
     import regex
     source = pattern_source(pattern)
-    return regex.findall(source, text) if source is not None else ([text] if text else [])
+    return [m.group() for m in regex.finditer(source, text)] if source is not None else ([text] if text else [])
 
 
 def count_pieces(texts, pattern):
-    """{piece: count} over texts, split by `regex.findall` (what fasttok.count_words counts)."""
+    """{piece: count} over texts, split by `split` (what fasttok.count_words counts)."""
     counts = Counter()
     for text in [texts] if isinstance(texts, str) else texts:
         counts.update(split(text, pattern))

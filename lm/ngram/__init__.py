@@ -7,6 +7,7 @@
 """
 from ..errors import ArpaFormatError, NgramFileError
 from .estimators import SMOOTHINGS
-from .model import Evaluation, NgramModel, train_ngram
+from .model import Evaluation, NgramModel, check_train_options, train_ngram
 
-__all__ = ["ArpaFormatError", "NgramFileError", "Evaluation", "NgramModel", "SMOOTHINGS", "train_ngram"]
+__all__ = ["ArpaFormatError", "NgramFileError", "Evaluation", "NgramModel", "SMOOTHINGS", "check_train_options",
+           "train_ngram"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 from fasttok._files import atomic_write  # the one atomic writer of both packages
 
 from ..errors import ArpaFormatError
+from ..files import open_regular
 from .counts import lookup_rows
 
 LOG_ZERO = -99.0  # how ARPA files spell log10(0)
@@ -99,11 +101,13 @@ def write_arpa(path, *, vocab, keys, logp, logb, progress=None) -> None:
             stream.close()  # writes the gzip trailer; a GzipFile never closes the fileobj it was given
 
 
-def _open_text(path):
-    path = Path(path)
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _read_text(path) -> str:
+    """The whole text of a (gzipped, when the name ends in .gz) UTF-8 file; a FIFO or device is refused."""
+    raw, _ = open_regular(path, ArpaFormatError)
+    with raw:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if Path(path).name.endswith(".gz") else raw
+        with io.TextIOWrapper(stream, encoding="utf-8") as text:
+            return text.read()
 
 
 def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>") -> ArpaTables:
@@ -121,10 +125,9 @@ def read_arpa(path, *, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>") 
 
 def _read_arpa(path, *, bos: str, eos: str, unk: str) -> ArpaTables:
     try:
-        with _open_text(path) as f:
-            lines = f.read().split("\n")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ArpaFormatError(f"{path}: cannot read ARPA file ({exc})") from exc
+        lines = _read_text(path).split("\n")
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise ArpaFormatError(f"{path}: cannot read ARPA file ({type(exc).__name__}: {exc})") from None
 
     pos = 0
     n_lines = len(lines)
@@ -173,6 +176,11 @@ def _read_arpa(path, *, bos: str, eos: str, unk: str) -> ArpaTables:
             fail(f"malformed {k}-gram line {body[i]!r}")
         probs = _floats([q[0] for q in parts], pos, path)
         backs = _floats([q[k + 1] if len(q) == k + 2 else "0" for q in parts], pos, path)
+        # as KenLM: a log10 probability is <= 0 (-inf and -99 mean 0), a backoff a number; NaN is neither
+        bad = np.flatnonzero(~(probs <= 0) | np.isnan(backs) | np.isposinf(backs))
+        if bad.shape[0]:
+            pos += int(bad[0])
+            fail(f"{k}-gram line {lines[pos]!r}: a log10 probability must be <= 0 and a log10 backoff finite")
         grams = [q[1 : k + 1] for q in parts]
         if len(body) < sizes[k - 1]:
             raise ArpaFormatError(

@@ -9,6 +9,7 @@ model holds as a context. It runs vectorised over all positions at once: one `se
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain, repeat
@@ -19,11 +20,13 @@ import numpy as np
 from fasttok._files import atomic_write  # the one atomic writer of both packages
 
 from ..errors import NgramFileError
+from ..files import NpzFile, content_hash
 from . import estimators
 from .arpa import read_arpa, write_arpa
 from .counts import count_ngrams, lookup_rows
 
-NPZ_FORMAT = "lm.ngram/1"
+NPZ_FORMAT = "lm.ngram/2"  # /2: the header records the SHA-256 of the content, and load requires it
+OLD_NPZ_FORMATS = ("lm.ngram/1",)  # written before the SHA-256 was recorded: loaded after every other check
 EVAL_CHUNK = 20_000  # sentences scored at a time by `evaluate`: bounded memory, and progress on long runs
 
 
@@ -105,6 +108,7 @@ class NgramModel:
                 raise ValueError(f"order {k + 1}: keys, logp and logb lengths differ")
         if self._keys[0].shape[0] != len(self.vocab):
             raise ValueError("the unigram table must hold exactly the vocabulary")
+        _check_tables(self._keys, self._logp, self._logb, self._missing_logb)
         self._unigram_prob = _frozen(10.0 ** self._logp[0], np.float64)  # (V,) used by generate
         try:  # kept as JSON text: the model stays immutable and `save` can always write it
             self._metadata = json.dumps(metadata or {}, sort_keys=True)
@@ -438,49 +442,119 @@ class NgramModel:
             "missing_logb": self._missing_logb,
             "metadata": self.metadata,
         }
-        try:
-            header_text = json.dumps(header)
-        except TypeError as exc:
-            raise TypeError("only str and int tokens can be saved") from exc
-        arrays = {"header": np.array(header_text)}
+        arrays = {}
         for k in range(self.order):
             arrays[f"keys{k + 1}"] = self._keys[k]
             arrays[f"logp{k + 1}"] = self._logp[k]
             if k < self.order - 1:
                 arrays[f"logb{k + 1}"] = self._logb[k]
+        try:
+            header["sha256"] = content_hash(header, arrays)
+        except TypeError as exc:
+            raise TypeError("only str and int tokens can be saved") from exc
+        arrays["header"] = np.array(json.dumps(header))
 
         with atomic_write(path, "wb") as f:
             np.savez(f, **arrays)
 
     @classmethod
     def load(cls, path) -> "NgramModel":
-        """Read a model written by `save`."""
+        """Read a model written by `save`, trusting nothing in it: a malformed header, a table that is not
+        what scoring assumes (`_check_tables`) or content that differs from the hash `save` recorded raises
+        NgramFileError naming the file (FileNotFoundError for a missing file). Files written before the
+        hash was recorded (OLD_NPZ_FORMATS) are loaded when every other check passes."""
+        with NpzFile(path, NgramFileError, kind=f"a readable {NPZ_FORMAT} model") as data:
+            if "__meta__" in data:  # a neural checkpoint, a common mix-up
+                meta = data.read_json("__meta__")
+                family = meta.get("family") if isinstance(meta, dict) and isinstance(meta.get("family"), str) else "?"
+                raise NgramFileError(f"{path} holds a {family} checkpoint, not an n-gram model: use `lm {family}`")
+            if "header" not in data:
+                raise NgramFileError(f"{path}: not a {NPZ_FORMAT} model (no header)")
+            header = data.read_json("header")
+            fields = _check_header(header, path, n_arrays=len(data.files))
+            order = fields["order"]
+            names = [f"{t}{k}" for k in range(1, order + 1) for t in ("keys", "logp", "logb")
+                     if (t, k) != ("logb", order)]
+            for name in names:
+                want = "int64" if name.startswith("keys") else "float64"
+                if name not in data or data.dtype(name) != np.dtype(want) or len(data.shape(name)) != 1:
+                    raise NgramFileError(f"{path}: table {name} is missing or is not a 1-d {want} array")
+            arrays = {name: data[name] for name in names}
+        if "sha256" in header and header["sha256"] != content_hash(header, arrays):
+            raise NgramFileError(f"{path}: its content differs from the SHA-256 recorded when it was saved "
+                                 "(the file was modified or damaged)")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if "__meta__" in data.files:  # a neural checkpoint, a common mix-up
-                    family = json.loads(str(data["__meta__"])).get("family")
-                    raise NgramFileError(f"{path} holds a {family} checkpoint, not an n-gram model: use `lm {family}`")
-                header = json.loads(str(data["header"]))
-                if header.get("format") != NPZ_FORMAT:
-                    raise KeyError(f"format is {header.get('format')!r}")
-                order = int(header["order"])
-                keys = [data[f"keys{k}"] for k in range(1, order + 1)]
-                logp = [data[f"logp{k}"] for k in range(1, order + 1)]
-                logb = [data[f"logb{k}"] for k in range(1, order)]
-        except NgramFileError:
-            raise
-        except (KeyError, ValueError, OSError, EOFError) as exc:  # JSONDecodeError is a ValueError
-            raise NgramFileError(f"{path}: not a readable {NPZ_FORMAT} model ({exc})") from exc
-        return cls(
-            vocab=header["vocab"],
-            keys=keys,
-            logp=logp,
-            logb=logb,
-            smoothing=header["smoothing"],
-            discounts=header["discounts"],
-            missing_logb=header["missing_logb"],
-            metadata=header.get("metadata"),  # absent from files written before it was recorded
-        )
+            return cls(keys=[arrays[f"keys{k}"] for k in range(1, order + 1)],
+                       logp=[arrays[f"logp{k}"] for k in range(1, order + 1)],
+                       logb=[arrays[f"logb{k}"] for k in range(1, order)], **fields["model"])
+        except (ValueError, TypeError) as exc:
+            raise NgramFileError(f"{path}: not a valid n-gram model: {exc}") from None
+
+
+def _check_header(header, path, *, n_arrays: int) -> dict:
+    """{"order": int, "model": the other keyword arguments of NgramModel} of a .npz header, each field of
+    the type and range `save` writes; anything else raises NgramFileError."""
+    def fail(what):
+        raise NgramFileError(f"{path}: not a readable {NPZ_FORMAT} model: {what}")
+
+    if not isinstance(header, dict):
+        fail(f"the header is a JSON {type(header).__name__}, not an object")
+    if header.get("format") not in (NPZ_FORMAT, *OLD_NPZ_FORMATS):
+        fail(f"format is {header.get('format')!r}")
+    if header["format"] == NPZ_FORMAT and "sha256" not in header:
+        fail("its header lacks the SHA-256 of its content")
+    order, vocab, smoothing = header.get("order"), header.get("vocab"), header.get("smoothing")
+    if not _is_int(order) or not 1 <= order <= n_arrays:
+        fail(f"order {order!r} is not an integer in 1..{n_arrays}")
+    if not isinstance(vocab, list) or not all(isinstance(t, str) or _is_int(t) for t in vocab):
+        fail("vocab is not a list of str or int tokens")
+    if smoothing not in (*estimators.SMOOTHINGS, "arpa"):
+        fail(f"unknown smoothing {smoothing!r}")
+    discounts, missing_logb = header.get("discounts", []), header.get("missing_logb", 0.0)
+    if not isinstance(discounts, list) or not all(isinstance(d, list) and all(_is_finite(x) for x in d)
+                                                  for d in discounts):
+        fail("discounts are not lists of finite numbers")
+    if not _is_finite(missing_logb):
+        fail(f"missing_logb {missing_logb!r} is not a finite number")
+    metadata = header.get("metadata")  # absent from files written before it was recorded
+    if metadata is not None and not isinstance(metadata, dict):
+        fail("metadata is not a JSON object")
+    if "sha256" in header and not isinstance(header["sha256"], str):
+        fail("sha256 is not a string")
+    return {"order": order, "model": dict(vocab=vocab, smoothing=smoothing, discounts=discounts,
+                                          missing_logb=missing_logb, metadata=metadata)}
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_finite(x) -> bool:
+    return (isinstance(x, float) or _is_int(x)) and math.isfinite(x)
+
+
+def _check_tables(keys, logp, logb, missing_logb: float) -> None:
+    """Raise ValueError unless the tables are what scoring assumes (lengths are checked by the caller):
+    unigram keys are the ids 0..V-1; each higher order's keys are strictly increasing (sorted, unique) and
+    name a held (k-1)-gram prefix; log10 probabilities are <= 0 (-inf allowed: probability 0), never NaN;
+    log10 backoffs are not NaN or +inf; the missing-context backoff is finite and <= 0."""
+    V = keys[0].shape[0]
+    if not np.array_equal(keys[0], np.arange(V)):
+        raise ValueError("the unigram keys must be the ids 0..V-1 in order")
+    for k in range(2, len(keys) + 1):
+        key = keys[k - 1]
+        if key.shape[0] and (key[0] < 0 or key[-1] >= keys[k - 2].shape[0] * V):
+            raise ValueError(f"order {k}: a key is out of range (it names no held {k - 1}-gram prefix)")
+        if key.shape[0] > 1 and not (key[1:] > key[:-1]).all():
+            raise ValueError(f"order {k}: the keys are not sorted and unique")
+    for k, p in enumerate(logp, start=1):
+        if not (p <= 0).all():  # NaN fails this too
+            raise ValueError(f"order {k}: a log10 probability is NaN or positive")
+    for k, b in enumerate(logb, start=1):
+        if np.isnan(b).any() or np.isposinf(b).any():
+            raise ValueError(f"order {k}: a log10 backoff is NaN or +inf")
+    if not (math.isfinite(missing_logb) and missing_logb <= 0):
+        raise ValueError(f"missing_logb must be finite and <= 0, got {missing_logb}")
 
 
 def _words_and_lengths(sentences: list) -> tuple[list, np.ndarray]:
@@ -518,6 +592,31 @@ def _frozen(a, dtype) -> np.ndarray:
     return a
 
 
+def check_train_options(*, order: int = 3, smoothing: str = "mkn", min_count: int = 1, k: float = 1.0,
+                        alpha: float = 0.4, discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK) -> None:
+    """Raise ValueError unless `train_ngram` can use these options; the command line calls it before reading
+    any data. k and alpha are checked whatever the smoothing: a value out of range is a mistake even where
+    it is unused. NaN fails every range.
+
+    >>> check_train_options(smoothing="add_k", k=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: k must be finite and > 0, got 0
+    """
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    if smoothing not in estimators.SMOOTHINGS:
+        raise ValueError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(estimators.SMOOTHINGS)}")
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
+    if not 0 < k < math.inf:
+        raise ValueError(f"k must be finite and > 0, got {k!r}")
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if len(discount_fallback) != 3 or not all(0 <= d <= j for j, d in zip((1, 2, 3), discount_fallback)):
+        raise ValueError("discount_fallback must be (D1, D2, D3+) with 0 <= Dj <= j")
+
+
 def train_ngram(
     sentences: Iterable[Sequence],
     *,
@@ -547,18 +646,8 @@ def train_ngram(
     >>> round(10 ** m.logprob("content", ["suis"]), 6)
     0.5
     """
-    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
-        raise ValueError(f"order must be an integer >= 1, got {order!r}")
-    if smoothing not in estimators.SMOOTHINGS:
-        raise ValueError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(estimators.SMOOTHINGS)}")
-    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
-    if smoothing == "add_k" and not k > 0:
-        raise ValueError(f"k must be > 0, got {k!r}")
-    if smoothing == "stupid_backoff" and not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-    if len(discount_fallback) != 3 or not all(0 <= d <= j for j, d in zip((1, 2, 3), discount_fallback)):
-        raise ValueError("discount_fallback must be (D1, D2, D3+) with 0 <= Dj <= j")
+    check_train_options(order=order, smoothing=smoothing, min_count=min_count, k=k, alpha=alpha,
+                        discount_fallback=discount_fallback)
     if len({bos, eos, unk}) != 3:
         raise ValueError("bos, eos and unk must be three different tokens")
 
@@ -602,7 +691,7 @@ def train_ngram(
     return NgramModel(
         vocab=vocab,
         keys=[t.keys for t in counts.tables],
-        logp=est.logp,
+        logp=[np.minimum(p, 0.0) for p in est.logp],  # a probability rounded above 1 is 1
         logb=est.logb,
         smoothing=smoothing,
         discounts=est.discounts,

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import functional as F
 from .base import LanguageModel, TransformerConfig, check_ids, tied_logits, tied_logits_backward
-from .blocks import Block
+from .blocks import Block, n_block_params
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear
 from .module import Parameter, resolve_dtype
 
@@ -20,6 +20,14 @@ from .module import Parameter, resolve_dtype
 @dataclass
 class BERTConfig(TransformerConfig):
     """vocab_size counts the special ids ([PAD], [MASK], ...); block_size is the longest sequence."""
+
+    def n_params(self) -> int:
+        """What ``BERT(self).n_params()`` is, without building it: embeddings, blocks, final LayerNorm, then
+        the MLM head (Linear, LayerNorm, output bias)."""
+        c = self.d_model
+        block = n_block_params(c, self.ff_width)
+        return (self.vocab_size + self.block_size) * c + self.n_layer * block + 2 * c + (c * c + c) + 2 * c \
+            + self.vocab_size
 
 
 class BERT(LanguageModel):

@@ -16,6 +16,17 @@ def make_norm(kind: str, dim: int, *, bias: bool, dtype):
     raise ValueError(f"norm must be 'layer' or 'rms', got {kind!r}")
 
 
+def n_block_params(d_model: int, d_ff: int, *, cross: bool = False, norm: str = "layer", bias: bool = True) -> int:
+    """The parameters of one ``Block`` with these arguments, counted without building it (checkpoints check a
+    file's arrays against their config before allocating a model): each norm has a weight (and a LayerNorm
+    its bias), each attention four C×C maps (qkv + proj, or q + kv + proj), the MLP C×F and F×C."""
+    c, f, b = d_model, d_ff, int(bias)
+    n_norm = c * (1 + b) if norm == "layer" else c
+    n_attn = 4 * c * c + 4 * c * b
+    n_mlp = 2 * c * f + (f + c) * b
+    return 2 * n_norm + n_attn + n_mlp + (n_norm + n_attn if cross else 0)
+
+
 class MLP(Module):
     """Linear(C→F) → GELU → Linear(F→C) → dropout."""
 

@@ -27,11 +27,15 @@ def sample_logits(logits: np.ndarray, *, temperature: float, top_k: int | None,
     return np.minimum((p.cumsum(axis=-1) < u).sum(axis=-1), z.shape[-1] - 1)
 
 
-def check_sampling(*, temperature: float, top_k: int | None) -> None:
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+def check_sampling(*, temperature: float, top_k: int | None, n: int = 0) -> None:
+    """Raise ValueError unless temperature is finite and >= 0, top_k None or >= 1, and n (tokens to
+    sample) >= 0; the command line calls it before loading a model."""
+    if not 0 <= temperature < float("inf"):  # NaN fails too
+        raise ValueError(f"temperature must be finite and >= 0, got {temperature}")
     if top_k is not None and top_k <= 0:
         raise ValueError(f"top_k must be positive, got {top_k}")
+    if n < 0:
+        raise ValueError(f"the number of tokens to sample must be >= 0, got {n}")
 
 
 def cached_logits(model, ids: np.ndarray) -> np.ndarray:
@@ -50,7 +54,7 @@ def generate(model, ids: np.ndarray, n_new: int, *, temperature: float = 1.0, to
     the new token through the cache; once the window is full it slides, every position shifts, and the
     window is recomputed from scratch at each step (exactly what a full forward of the window computes).
     """
-    check_sampling(temperature=temperature, top_k=top_k)
+    check_sampling(temperature=temperature, top_k=top_k, n=n_new)
     ids = np.asarray(ids, dtype=np.int64)
     if ids.ndim != 2 or ids.shape[1] == 0:
         raise ValueError(f"generate needs (B, P) prompt ids with P >= 1, got shape {ids.shape}")

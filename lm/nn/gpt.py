@@ -45,7 +45,7 @@ import numpy as np
 from .. import functional as F
 from .attention import KVCache
 from .base import LanguageModel, TransformerConfig, check_ids, tied_logits, tied_logits_backward
-from .blocks import Block
+from .blocks import Block, n_block_params
 from .generation import check_sampling, generate, sample_logits
 from .layers import Dropout, Embedding, LayerNorm
 
@@ -55,6 +55,12 @@ __all__ = ["GPT", "GPTConfig", "check_ids", "sample_logits"]  # check_ids, sampl
 @dataclass
 class GPTConfig(TransformerConfig):
     bias: bool = True             # biases in Linear and LayerNorm
+
+    def n_params(self) -> int:
+        """What ``GPT(self).n_params()`` is, without building it: embeddings, blocks, final LayerNorm."""
+        c = self.d_model
+        block = n_block_params(c, self.ff_width, bias=self.bias)
+        return (self.vocab_size + self.block_size) * c + self.n_layer * block + c * (1 + int(self.bias))
 
 
 class GPT(LanguageModel):
@@ -146,7 +152,7 @@ class GPT(LanguageModel):
         The context is cropped to the last ``block_size`` tokens. temperature 0 means greedy. Runs through a
         key/value cache (``lm.nn.generation.generate``): the same tokens as a full forward per step.
         """
-        check_sampling(temperature=temperature, top_k=top_k)
+        check_sampling(temperature=temperature, top_k=top_k, n=n)
         ids = np.asarray(ids)
         squeeze = ids.ndim == 1
         out = ids[None, :] if squeeze else ids

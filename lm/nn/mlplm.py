@@ -26,6 +26,11 @@ class MLPLMConfig(ModelConfig):
 
     POSITIVE: ClassVar[tuple[str, ...]] = ("vocab_size", "context", "d_embed", "d_hidden")
 
+    def n_params(self) -> int:
+        """What ``MLPLM(self).n_params()`` is, without building it: embedding, hidden Linear, output Linear."""
+        v, h = self.vocab_size, self.d_hidden
+        return v * self.d_embed + (self.context * self.d_embed + 1) * h + (h + 1) * v
+
 
 class MLPLM(LanguageModel):
     def __init__(self, config: MLPLMConfig, *, rng: np.random.Generator):

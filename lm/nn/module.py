@@ -6,6 +6,8 @@ their two contributions) and returns the gradient w.r.t. the forward's input; ``
 """
 from __future__ import annotations
 
+import dataclasses
+import typing
 from contextlib import contextmanager
 
 import numpy as np
@@ -22,13 +24,40 @@ def resolve_dtype(dtype) -> type:
 
 
 def check_config(config, positive) -> None:
-    """The checks every model config shares: positive sizes, heads that divide the width, a known dtype."""
+    """The checks every model config shares: every field of its annotated type (a checkpoint's JSON may say
+    anything), positive sizes, probabilities (dropout, label smoothing) in [0, 1), heads that divide the
+    width, a known dtype."""
+    name_of = type(config).__name__
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value, hint = getattr(config, f.name), hints[f.name]
+        if not any(_has_type(value, t) for t in typing.get_args(hint) or (hint,)):
+            raise TypeError(f"{name_of}.{f.name} must be of type {getattr(hint, '__name__', hint)}, got {value!r}")
     for name in positive:
-        if int(getattr(config, name)) <= 0:
-            raise ValueError(f"{type(config).__name__}.{name} must be positive, got {getattr(config, name)}")
+        if getattr(config, name) <= 0:
+            raise ValueError(f"{name_of}.{name} must be positive, got {getattr(config, name)}")
+    for name in ("dropout", "label_smoothing"):
+        if not 0 <= getattr(config, name, 0.0) < 1:  # NaN fails too
+            raise ValueError(f"{name_of}.{name} must be in [0, 1), got {getattr(config, name)}")
+    if getattr(config, "d_ff", None) is not None and config.d_ff <= 0:
+        raise ValueError(f"{name_of}.d_ff must be positive or None, got {config.d_ff}")
     if hasattr(config, "n_head") and config.d_model % config.n_head:
         raise ValueError(f"d_model={config.d_model} is not divisible by n_head={config.n_head}")
     resolve_dtype(config.dtype)
+
+
+def _has_type(value, kind) -> bool:
+    """Whether `value` is a `kind` (bool, int, float, str or None) as a config field may hold it: an int is
+    not a bool, a float may be an int."""
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, (bool, np.bool_))
+    if kind is int:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return isinstance(value, kind) if isinstance(kind, type) else True
 
 
 class Parameter:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import functional as F
 from .base import LanguageModel, TransformerConfig, check_ids, tied_logits, tied_logits_backward
-from .blocks import Block
+from .blocks import Block, n_block_params
 from .generation import check_sampling, sample_logits
 from .layers import Dropout, Embedding, RMSNorm, _normal
 from .module import Parameter, resolve_dtype
@@ -28,6 +28,14 @@ class T5Config(TransformerConfig):
     target_size: int = 32         # longest decoder input
 
     POSITIVE: ClassVar[tuple[str, ...]] = TransformerConfig.POSITIVE + ("target_size",)
+
+    def n_params(self) -> int:
+        """What ``T5(self).n_params()`` is, without building it: the shared embedding, two position tables,
+        encoder and decoder blocks (RMSNorm, no biases; the decoder's cross-attend), two final norms."""
+        c, f = self.d_model, self.ff_width
+        encoder = n_block_params(c, f, norm="rms", bias=False)
+        decoder = n_block_params(c, f, cross=True, norm="rms", bias=False)
+        return (self.vocab_size + self.block_size + self.target_size) * c + self.n_layer * (encoder + decoder) + 2 * c
 
 
 class T5(LanguageModel):
@@ -94,7 +102,7 @@ class T5(LanguageModel):
     def generate(self, enc_ids, n: int, *, start_id: int, rng: np.random.Generator, temperature: float = 1.0,
                  top_k: int | None = None, enc_mask=None) -> np.ndarray:
         """Decode ``n`` tokens after ``start_id`` for each encoder input; returns (B, n)."""
-        check_sampling(temperature=temperature, top_k=top_k)
+        check_sampling(temperature=temperature, top_k=top_k, n=n)
         enc_ids = np.asarray(enc_ids)
         out = np.full((enc_ids.shape[0], 1), start_id, dtype=np.int64)
         with self.evaluating():

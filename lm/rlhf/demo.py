@@ -15,6 +15,7 @@ from .. import functional as F
 from ..nn.generation import generate
 from ..nn.gpt import GPT, GPTConfig
 from ..optim import AdamW, clip_grad_norm
+from ..ranges import AT_LEAST_ONE, POSITIVE, check_ranges
 from .dpo import train_dpo
 from .policy import copy_gpt, response_logits
 from .ppo import PPOConfig, train_ppo
@@ -78,6 +79,14 @@ class DemoConfig:
     dpo_epochs: int = 3
     dpo_lr: float = 1e-4
     n_eval: int = 256                # prompts of the final evaluation of each policy
+
+    def __post_init__(self):
+        sizes = ("bpe_vocab_size", "n_layer", "n_head", "d_model", "prompt_length", "response_length",
+                 "pretrain_steps", "pretrain_batch", "n_pairs", "n_heldout", "rm_epochs", "dpo_epochs", "n_eval")
+        check_ranges(self, {**dict.fromkeys(sizes, AT_LEAST_ONE), "n_candidates": (lambda v: v >= 2, ">= 2"),
+                            **dict.fromkeys(("pretrain_lr", "rm_lr", "dpo_lr", "dpo_beta"), POSITIVE)})
+        if self.n_heldout >= self.n_pairs:
+            raise ValueError(f"n_heldout must be below n_pairs ({self.n_pairs}), got {self.n_heldout}")
 
 
 def bpe_config():

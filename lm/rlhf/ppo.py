@@ -13,6 +13,7 @@ import numpy as np
 from .. import functional as F
 from ..nn.generation import generate
 from ..optim import AdamW, clip_grad_norm
+from ..ranges import AT_LEAST_ONE, NON_NEGATIVE, OPEN_UNIT, POSITIVE, UNIT, check_ranges, optional
 from ._checks import check_finite
 from .gae import gae, whiten
 from .kl import AdaptiveKLController, FixedKLController, shape_rewards
@@ -41,6 +42,10 @@ class PPOConfig:
     whiten_advantages: bool = True  # normalise advantages per rollout batch
 
     def __post_init__(self):
+        check_ranges(self, {"temperature": POSITIVE, "lr": POSITIVE, "max_grad_norm": POSITIVE,
+                            "clip_eps": OPEN_UNIT, "value_clip": POSITIVE, "vf_coef": NON_NEGATIVE, "gamma": UNIT,
+                            "lam": UNIT, "kl_coef": NON_NEGATIVE, "target_kl": optional(POSITIVE),
+                            "horizon": AT_LEAST_ONE})
         if self.minibatch_size > self.batch_size or self.minibatch_size <= 0:
             raise ValueError(f"minibatch_size must lie in [1, batch_size]; got {self.minibatch_size}")
         if self.n_iterations < 0 or self.response_length <= 0 or self.ppo_epochs <= 0:

@@ -100,7 +100,8 @@ def test_custom_pattern_exports_with_its_meaning(corpus, tmp_path):
     hf = tokenizers.Tokenizer.from_file(str(tmp_path / "t.json"))
     texts = MIXED + [DIGITS, "abcdefghij x²³ a\u200db!!\n..."]
     assert tok.encode_batch(texts) == _hf_ids(hf, texts)
-    assert fasttok.load(tmp_path / "t.json").encode_batch(texts) == tok.encode_batch(texts)
+    # A custom Split regex from a file runs only when the caller trusts the file (README, "Split patterns").
+    assert fasttok.load(tmp_path / "t.json", trust_pattern=True).encode_batch(texts) == tok.encode_batch(texts)
 
 
 def test_a_split_regex_is_read_as_hf_means_it(corpus, tmp_path):
@@ -113,7 +114,9 @@ def test_a_split_regex_is_read_as_hf_means_it(corpus, tmp_path):
     path.write_text(json.dumps(data), encoding="utf-8")
     hf = tokenizers.Tokenizer.from_file(str(path))
     texts = [DIGITS] + MIXED
-    ours = fasttok.load(path)
+    with pytest.raises(fasttok.ModelFileError, match="trust_pattern=True"):
+        fasttok.load(path)  # read as HF means it, this is not GPT-4's pattern but a custom regex
+    ours = fasttok.load(path, trust_pattern=True)
     assert ours.pattern != "gpt4"
     assert ours.encode_batch(texts) == _hf_ids(hf, texts)
 

@@ -9,6 +9,8 @@ import collections
 import doctest
 import os
 import pickle
+import subprocess
+import sys
 import threading
 import unicodedata
 
@@ -345,8 +347,7 @@ def test_docstring_examples_hold():
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
-def test_class_table_disk_cache_round_trip_and_corruption(tmp_path, monkeypatch):
-    from fasttok import _unicode
+def test_class_table_disk_cache_round_trip(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTTOK_CACHE_DIR", str(tmp_path))
     built = _unicode.build_class_table()
     first = _unicode.load_class_table()          # builds and writes the cache
@@ -356,14 +357,65 @@ def test_class_table_disk_cache_round_trip_and_corruption(tmp_path, monkeypatch)
     for a, b, c in zip(built, first, cached):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
-    # A table whose indexes point past its blocks must never reach the scanner: it is rebuilt.
-    bad_index = built[0].copy()
-    bad_index[5] = 60000
-    np.savez(path, block_index=bad_index, blocks=built[1])
-    np.testing.assert_array_equal(_unicode.load_class_table()[0], built[0])
-    with open(path, "wb") as f:
-        f.write(b"not an npz file")
-    np.testing.assert_array_equal(_unicode.load_class_table()[1], built[1])
     monkeypatch.setenv("FASTTOK_CACHE_DIR", "")
     assert _unicode.cache_path() is None
     np.testing.assert_array_equal(_unicode.load_class_table()[0], built[0])
+
+
+def _corrupt_cache(path, how, built):
+    block_index, blocks = built
+    if how == "truncated":
+        data = open(path, "rb").read()
+        open(path, "wb").write(data[:len(data) // 2])
+    elif how == "crc":  # one byte of the stored (uncompressed) blocks array flipped: the zip CRC fails
+        data = bytearray(open(path, "rb").read())
+        at = data.find(blocks.tobytes()[:4096]) + 2000
+        data[at] ^= 0x01
+        open(path, "wb").write(bytes(data))
+    elif how == "not npz":
+        open(path, "wb").write(b"not an npz file")
+    elif how == "index out of range":  # what the scanner would read past its blocks with
+        bad_index = block_index.copy()
+        bad_index[5] = 60000
+        np.savez(path, block_index=bad_index, blocks=blocks, sha256=_unicode._checksum(bad_index, blocks))
+    elif how == "wrong, no checksum":  # structurally valid, every code point "other": the old format
+        np.savez(path, block_index=block_index, blocks=np.zeros_like(blocks))
+    elif how == "wrong, checksum of another table":
+        np.savez(path, block_index=block_index, blocks=np.zeros_like(blocks),
+                 sha256=_unicode._checksum(block_index, blocks))
+    else:
+        raise AssertionError(how)
+
+
+_CACHE_CASES = ["truncated", "crc", "not npz", "index out of range", "wrong, no checksum",
+                "wrong, checksum of another table"]
+# Ids of tinyshakespeare-like text with letters, digits and spaces of several scripts, in a fresh process.
+_IDS_SCRIPT = """
+import json, fasttok
+tok = fasttok.train_bpe("Hello world 123 \u0645\u0631\u062d\u0628\u0627 \u4e16\u754c  \u00e9t\u00e9 " * 20, vocab_size=300)
+print(json.dumps([tok.encode("Hello \u0645\u0631\u062d\u0628\u0627 \u4e16\u754c 42 \u00e9t\u00e9\u3000x"),
+                  fasttok.count_words("a\u00e9 \u4e16\u754c 9 ").to_dict()]))
+"""
+
+
+def _ids_in_fresh_process(cache_dir):
+    env = dict(os.environ, FASTTOK_CACHE_DIR=str(cache_dir))
+    out = subprocess.run([sys.executable, "-c", _IDS_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_class_table_cache_that_fails_any_check_is_rebuilt_with_identical_ids(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTTOK_CACHE_DIR", str(tmp_path))
+    built = _unicode.build_class_table()
+    path = _unicode.cache_path()
+    expected = _ids_in_fresh_process(tmp_path)   # builds and writes the cache
+    good = open(path, "rb").read()
+    for how in _CACHE_CASES:
+        open(path, "wb").write(good)
+        _corrupt_cache(path, how, built)
+        assert _unicode._read_cache(path) is None, how
+        assert _ids_in_fresh_process(tmp_path) == expected, how   # rebuilt: identical ids ...
+        assert _unicode._read_cache(path) is not None, how         # ... and the file rewritten
+        for a, b in zip(_unicode.load_class_table(), built):
+            np.testing.assert_array_equal(a, b)

@@ -245,7 +245,7 @@ def test_max_input_chars_per_word_must_be_an_int(tmp_path):
     data = tok.to_hf_json()
     data["model"]["max_input_chars_per_word"] = True
     (tmp_path / "t.json").write_text(json.dumps(data))
-    with pytest.raises(ModelFileError, match="max_input_chars_per_word must be a positive int, got True"):
+    with pytest.raises(ModelFileError, match="max_input_chars_per_word"):
         fasttok.load(tmp_path / "t.json")
     tok.save(tmp_path / "vocab.txt", format="vocab.txt")
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
@@ -319,7 +319,7 @@ def test_a_split_file_gives_hf_ids_and_exports_the_same(split_json, tmp_path):
     tokenizers = pytest.importorskip("tokenizers")
     split_json, behavior = split_json
     hf = tokenizers.Tokenizer.from_file(str(split_json))
-    tok = fasttok.load(split_json)
+    tok = fasttok.load(split_json, trust_pattern=True)  # "hello| " is a custom regex
     texts = ["hello world", "say hello, world!", "xhellohello  yz", "  hello", ""]
     expected = [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
     assert tok.encode_batch(texts) == expected
@@ -329,7 +329,7 @@ def test_a_split_file_gives_hf_ids_and_exports_the_same(split_json, tmp_path):
     tok.save(tmp_path / "again.json", format="tokenizer.json")
     again = tokenizers.Tokenizer.from_file(str(tmp_path / "again.json"))
     assert [e.ids for e in again.encode_batch(texts, add_special_tokens=False)] == expected
-    assert fasttok.load(tmp_path / "again.json").encode_batch(texts) == expected
+    assert fasttok.load(tmp_path / "again.json", trust_pattern=True).encode_batch(texts) == expected
 
 
 @pytest.mark.parametrize("pre_tokenizer, message", [
@@ -355,7 +355,7 @@ def test_pre_tokenizers_fasttok_cannot_run_exactly_are_refused(bpe, tmp_path, pr
     data["pre_tokenizer"] = pre_tokenizer
     (tmp_path / "t.json").write_text(json.dumps(data))
     with pytest.raises(ModelFileError, match=message):
-        fasttok.load(tmp_path / "t.json")
+        fasttok.load(tmp_path / "t.json", trust_pattern=True)
 
 
 # -- 4. special tokens that are also vocabulary strings ----------------------------------------------
