@@ -87,7 +87,8 @@ class WordPieceTokenizer(Tokenizer):
 
     model = "wordpiece"
     formats = ("native", "tokenizer.json", "vocab.txt")
-    native_versions = (1, 2)  # 2 ends with `end N`
+    native_versions = (1, 2, 3)  # 2 ends with `end N`; 3 with `end N sha256=...`
+    native_hash_since = 3
     default_allowed_special = "all"  # BERT matches typed special tokens like [SEP]
 
     def __init__(self, vocab, *, special_tokens=BERT_SPECIAL_TOKENS, unk_token="[UNK]",
@@ -107,9 +108,16 @@ class WordPieceTokenizer(Tokenizer):
             token_to_id[token] = i
         if unk_token not in token_to_id:
             raise ModelFileError(f"the unknown token {unk_token!r} is not in the vocabulary")
+        if isinstance(special_tokens, (str, dict)) or len(set(special_tokens)) != len(special_tokens):
+            raise ModelFileError(f"special_tokens must be a list of distinct tokens, got {str(special_tokens)[:80]}")
+        special_tokens = list(special_tokens)
         missing = [t for t in special_tokens if t not in token_to_id]
         if missing:
             raise ModelFileError(f"special tokens {missing} are not in the vocabulary")
+        if not isinstance(continuing_subword_prefix, str):
+            raise ModelFileError(f"continuing_subword_prefix must be a str, got {continuing_subword_prefix!r}")
+        if not isinstance(lowercase, bool):
+            raise TypeError(f"lowercase must be True or False, got {lowercase!r}")
         if strip_accents not in (None, True, False):
             raise TypeError(f"strip_accents must be None, True or False, got {strip_accents!r}")
         self._id_to_token = vocab
@@ -229,13 +237,14 @@ class WordPieceTokenizer(Tokenizer):
         return self._settings(), _format.with_end([_quote(t) for t in self._id_to_token])
 
     @classmethod
-    def from_native(cls, settings: dict, records: list[str], version: int = 2):
+    def from_native(cls, settings: dict, records: list[str], version: int = 3):
         # Version 1 files, from before the `end N` record, are still read.
         records = _format.without_end(records) if version >= 2 else records
+        _format.check_settings(settings, _NATIVE_SETTINGS)
         try:
             vocab = [_unquote(r) for r in records]
             return cls(vocab, **settings)
-        except (TypeError, json.JSONDecodeError) as e:
+        except (TypeError, ValueError) as e:
             raise ModelFileError(f"corrupt WordPiece model file: {e}") from None
 
     def to_hf_json(self) -> dict:
@@ -258,27 +267,39 @@ class WordPieceTokenizer(Tokenizer):
     def from_hf_json(cls, data: dict):
         model = data.get("model") or {}
         if model.get("type") != "WordPiece":
-            raise ModelFileError(f"not a WordPiece tokenizer.json (model type {model.get('type')!r})")
+            raise ModelFileError(f"not a WordPiece tokenizer.json (model type {str(model.get('type'))[:40]!r})")
+        unknown = set(model) - {"type", "unk_token", "continuing_subword_prefix", "max_input_chars_per_word", "vocab"}
+        if unknown:
+            raise ModelFileError(f"WordPiece model option {sorted(unknown)[0]!r} is not supported")
         normalizer = data.get("normalizer") or {}
-        if normalizer.get("type") != "BertNormalizer" or not normalizer.get("clean_text", True) \
-                or not normalizer.get("handle_chinese_chars", True):
-            raise ModelFileError(f"unsupported normalizer {normalizer!r}: fasttok reads BertNormalizer "
-                                 "with clean_text and handle_chinese_chars on")
+        if not isinstance(normalizer, dict) or normalizer.get("type") != "BertNormalizer" \
+                or normalizer.get("clean_text", True) is not True \
+                or normalizer.get("handle_chinese_chars", True) is not True \
+                or not isinstance(normalizer.get("lowercase", True), bool) \
+                or not isinstance(normalizer.get("strip_accents"), (bool, type(None))):
+            raise ModelFileError(f"unsupported normalizer {str(normalizer)[:80]}: fasttok reads BertNormalizer "
+                                 "with clean_text and handle_chinese_chars on (and true/false/null options)")
         pre = data.get("pre_tokenizer") or {}
-        if pre.get("type") != "BertPreTokenizer":
-            raise ModelFileError(f"unsupported pre_tokenizer {pre!r}: fasttok reads BertPreTokenizer")
-        vocab_map = dict(model.get("vocab") or {})
-        for added in data.get("added_tokens") or []:
-            if vocab_map.setdefault(added["content"], added["id"]) != added["id"]:
-                raise ModelFileError(f"added token {added['content']!r} has id {added['id']} but the "
-                                     f"vocabulary gives it {vocab_map[added['content']]}")
+        if not isinstance(pre, dict) or pre.get("type") != "BertPreTokenizer":
+            raise ModelFileError(f"unsupported pre_tokenizer {str(pre)[:80]}: fasttok reads BertPreTokenizer")
+        vocab_map = model.get("vocab")
+        added = data.get("added_tokens") or []
+        if not isinstance(vocab_map, dict) or not isinstance(added, list) \
+                or not all(isinstance(a, dict) and isinstance(a.get("content"), str) for a in added):
+            raise ModelFileError("a WordPiece model needs a 'vocab' object and 'added_tokens' objects with a 'content'")
+        vocab_map = dict(vocab_map)
+        for entry in added:
+            _format.check_id(entry.get("id"), f"the id of added token {entry['content'][:40]!r}")
+            if vocab_map.setdefault(entry["content"], entry["id"]) != entry["id"]:
+                raise ModelFileError(f"added token {entry['content']!r} has id {entry['id']} but the "
+                                     f"vocabulary gives it {vocab_map[entry['content']]}")
         vocab = [None] * len(vocab_map)
         for token, i in vocab_map.items():
-            if not isinstance(i, int) or not 0 <= i < len(vocab) or vocab[i] is not None:
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(vocab) or vocab[i] is not None:
                 raise ModelFileError(f"vocabulary ids must be 0..{len(vocab) - 1}, each once; "
-                                     f"token {token!r} has id {i!r}")
+                                     f"token {token!r} has id {str(i)[:40]}")
             vocab[i] = token
-        specials = [a["content"] for a in data.get("added_tokens") or [] if a.get("special", True)]
+        specials = list(dict.fromkeys(a["content"] for a in added if a.get("special", True)))
         return cls(vocab, special_tokens=specials, unk_token=model.get("unk_token", "[UNK]"),
                    continuing_subword_prefix=model.get("continuing_subword_prefix", "##"),
                    max_input_chars_per_word=model.get("max_input_chars_per_word", 100),
@@ -325,6 +346,11 @@ class WordPieceTokenizer(Tokenizer):
         return config
 
 
+# The native settings line: {key: (JSON types, required)}. Any other key is refused.
+_NATIVE_SETTINGS = {"unk_token": ((str,), True), "continuing_subword_prefix": ((str,), True),
+                    "max_input_chars_per_word": ((int,), True), "lowercase": ((bool,), True),
+                    "strip_accents": ((bool, type(None)), True), "special_tokens": ((list,), True)}
+
 _CLEANUP = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
             (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"))
 
@@ -341,7 +367,12 @@ def _quote(token: str) -> str:
 
 
 def _unquote(record: str) -> str:
-    return json.loads(record) if record.startswith('"') else record
+    if not record.startswith('"'):
+        return record
+    token = _format.json_loads(record, f"corrupt quoted token {record[:40]!r}")
+    if not isinstance(token, str) or _quote(token) != record:
+        raise ModelFileError(f"corrupt quoted token {record[:40]!r}")
+    return token
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,6 +410,11 @@ def load_bert_vocab(vocab_txt, *, lowercase=None, strip_accents=None, unk_token=
 
 def _read_vocab_lines(path: Path) -> list[str]:
     text = _format.read_text(path, "vocabulary file")
+    if text.startswith("\ufeff"):
+        # HF (transformers' load_vocab, tokenizers' WordPiece.read_file) keeps the mark as part of the first
+        # token, which makes "[PAD]" an ordinary token; rather than differ from HF or repeat that, refuse.
+        raise ModelFileError(f"{path}: the file starts with a UTF-8 byte-order mark (U+FEFF), which Hugging Face "
+                             f"reads as part of the first token; remove it")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -389,6 +425,10 @@ def _read_vocab_lines(path: Path) -> list[str]:
         token = line.rstrip()  # HF trims trailing whitespace (and a \r)
         if not token:
             raise ModelFileError(f"{path}: line {n} is empty")
+        if any(ch.isspace() for ch in token):
+            # BERT's pre-tokenizer splits at whitespace, so such a token could never be matched: the file
+            # is something else (a damaged native file, say) or damaged itself.
+            raise ModelFileError(f"{path}: line {n} ({token[:40]!r}) holds whitespace; it is not a vocab.txt token")
         vocab.append(token)
     return vocab
 
@@ -398,10 +438,8 @@ def _settings_from_config(config_path: Path, vocab: list[str]) -> dict:
 
     Keys the config leaves out take BertTokenizer's defaults, as transformers does.
     """
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"{config_path}: unreadable or corrupt tokenizer config ({e})") from None
+    config = _format.json_loads(_format.read_text(config_path, "tokenizer config"),
+                                f"{config_path}: corrupt tokenizer config")
     if not isinstance(config, dict):
         raise ModelFileError(f"{config_path}: a tokenizer config is a JSON object")
 
