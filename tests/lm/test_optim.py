@@ -183,6 +183,14 @@ CASES = [
 OURS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}
 
 
+def _feed(ours, theirs, grads: np.random.Generator) -> None:
+    """Give lm's and torch's parameters the same fresh gradients."""
+    for p, tp in zip(ours, theirs):
+        g = grads.standard_normal(p.shape)
+        p.grad[...] = g
+        tp.grad = torch.tensor(g.copy())
+
+
 def _trace_pair(name, options, spec, *, n_steps=100, seed=0, resume_at=None):
     """Run lm's and torch's optimiser side by side for ``n_steps`` from the same float64 parameters, feeding
     both the same gradients (drawn from a fixed rng, independent of the parameters), so only the update
@@ -199,10 +207,7 @@ def _trace_pair(name, options, spec, *, n_steps=100, seed=0, resume_at=None):
             saved = opt.state_dict()
             opt = OURS[name](_groups(ours, spec), **options)
             opt.load_state_dict(saved)
-        for p, tp in zip(ours, theirs):
-            g = grads.standard_normal(p.shape)
-            p.grad[...] = g
-            tp.grad = torch.tensor(g.copy())
+        _feed(ours, theirs, grads)
         opt.step()
         topt.step()
     return ours, theirs, opt, topt
@@ -246,10 +251,7 @@ def test_loads_a_torch_state_dict_and_continues_as_torch(needs_torch):
     fresh.load_state_dict(converted)
     grads = np.random.default_rng(9)
     for _ in range(10):
-        for p, tp in zip(ours, theirs):
-            g = grads.standard_normal(p.shape)
-            p.grad[...] = g
-            tp.grad = torch.tensor(g.copy())
+        _feed(ours, theirs, grads)
         fresh.step()
         topt.step()
     for p, tp in zip(ours, theirs):
