@@ -28,6 +28,10 @@ _REMOVED = {"l2": "l2=λ was the seed's penalty λ‖θ‖² (gradient 2λθ); p
                   "(gradient wd·θ)"}
 
 
+# what lm.schedules' objects record on a parameter group, restored with the optimiser's options
+_SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
+
+
 def _check_params(params) -> list[Parameter]:
     params = list(params)
     if not params:
@@ -83,7 +87,7 @@ class Optimizer:
     def add_param_group(self, group: dict) -> None:
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError("a parameter group is a dict with a 'params' list")
-        unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+        unknown = set(group) - set(self.defaults) - _SCHEDULER_KEYS - {"params"}
         if unknown:
             raise ValueError(f"unknown option(s) {sorted(unknown)} in a parameter group of {type(self).__name__}")
         params = _check_params(group["params"])
@@ -161,8 +165,9 @@ class Optimizer:
             if not 0 <= i < len(params):
                 raise ValueError(f"optimizer state for parameter {i}, but there are {len(params)}")
             state[i] = self._checked_state(i, params[i], s)
+        keep = set(self.defaults) | _SCHEDULER_KEYS  # not torch's foreach, fused, capturable, ...
         for mine, theirs in zip(self.param_groups, groups):
-            mine.update({k: v for k, v in theirs.items() if k != "params"})
+            mine.update({k: v for k, v in theirs.items() if k in keep})
         self.state = state
         self.t = max((int(s["step"]) for s in state.values() if "step" in s), default=self.t)
 

@@ -249,6 +249,7 @@ def test_loads_a_torch_state_dict_and_continues_as_torch(needs_torch):
         p.data[...] = tp.detach().numpy()
     fresh = Adam(_groups(ours, spec), lr=1.0)  # the options come from the state dict
     fresh.load_state_dict(converted)
+    assert set(fresh.param_groups[0]) == set(opt.param_groups[0])  # not torch's foreach, fused, ...
     grads = np.random.default_rng(9)
     for _ in range(10):
         _feed(ours, theirs, grads)
@@ -306,3 +307,39 @@ def test_checkpoint_arrays_round_trip_and_read_the_seeds_layout():
     d = SGD(_params(rng), lr=0.1)
     d.load_state_arrays({"t": np.array(4)})
     assert d.t == 4
+
+
+def test_a_checkpoint_in_the_seeds_optimizer_layout_still_resumes(tmp_path):
+    """Checkpoints from before per-parameter steps held optim/t, optim/m.i, optim/v.i only: rewrite a new
+    checkpoint into that layout (with a matching SHA-256) and resume from it."""
+    import json
+
+    from lm import checkpoint as ckpt
+    from lm.files import content_hash
+    from lm.nn import GPT, GPTConfig
+
+    def build():
+        model = GPT(GPTConfig(vocab_size=7, block_size=4, n_layer=1, n_head=2, d_model=8),
+                    rng=np.random.default_rng(0))
+        return model, AdamW(model.parameters(), lr=1e-2)
+
+    model, opt = build()
+    for p in model.parameters():
+        p.grad[...] = 0.1
+    opt.step()
+    opt.step()
+    path = ckpt.save(tmp_path / "new.npz", model, optimizer=opt, step=2)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if not k.startswith("optim/step.")}
+    meta = json.loads(str(arrays.pop("__meta__")))
+    meta["sha256"] = content_hash({k: v for k, v in meta.items() if k != "sha256"}, arrays)
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    old = tmp_path / "old.npz"
+    np.savez(old, **arrays)
+    model2, opt2 = build()
+    ckpt.load_into(old, model2, optimizer=opt2)
+    assert opt2.t == 2
+    for (i, s), (_, s2) in zip(opt.state_dict()["state"].items(), opt2.state_dict()["state"].items()):
+        assert s.keys() == s2.keys()
+        for k in s:
+            np.testing.assert_array_equal(s[k], s2[k])
