@@ -71,8 +71,6 @@ class Optimizer:
     def __init__(self, params, defaults: dict, removed: dict):
         for name in removed:
             raise TypeError(_REMOVED.get(name, f"unexpected keyword argument {name!r}"))
-        if defaults["lr"] < 0:
-            raise ValueError(f"lr must be >= 0, got {defaults['lr']}")
         self.defaults = defaults
         items = list(params)
         if not items:
