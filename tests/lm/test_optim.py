@@ -1,8 +1,12 @@
+import json
 import math
 
 import numpy as np
 import pytest
 
+from lm import checkpoint as ckpt
+from lm.files import content_hash
+from lm.nn import GPT, GPTConfig
 from lm.nn.module import Parameter
 from lm.optim import SGD, Adam, AdamW, clip_grad_norm
 from tests.conftest import missing
@@ -312,12 +316,6 @@ def test_checkpoint_arrays_round_trip_and_read_the_seeds_layout():
 def test_a_checkpoint_in_the_seeds_optimizer_layout_still_resumes(tmp_path):
     """Checkpoints from before per-parameter steps held optim/t, optim/m.i, optim/v.i only: rewrite a new
     checkpoint into that layout (with a matching SHA-256) and resume from it."""
-    import json
-
-    from lm import checkpoint as ckpt
-    from lm.files import content_hash
-    from lm.nn import GPT, GPTConfig
-
     def build():
         model = GPT(GPTConfig(vocab_size=7, block_size=4, n_layer=1, n_head=2, d_model=8),
                     rng=np.random.default_rng(0))
