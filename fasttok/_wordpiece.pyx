@@ -62,6 +62,9 @@ cdef enum:
     CACHE_MAX_WORD = 32     # longer words skip the cache (so its 32-bit offsets cannot overflow)
 
 cdef enum:
+    FLAT_POPS = 16  # a trie node's failure pops are stored flat up to this many ids (see WordPieceEncoder._build)
+
+cdef enum:
     SCORE_PMI = 0
     SCORE_LIKELIHOOD = 1
 
@@ -723,7 +726,9 @@ cdef class WordPieceEncoder:
     cdef vector[IdSlot] slots
     cdef int shift
     cdef int32_t root_ascii[256]   # children of the two roots for ASCII characters: no probing
-    cdef vector[int32_t] tok, fail, pops_start, pops_len, pops
+    # pops_len[v] ids; up to FLAT_POPS at pops[pops_start[v]:], else the pops of the pop_nodes_len[v]
+    # nodes at pop_nodes[pops_start[v]:], concatenated (see _build)
+    cdef vector[int32_t] tok, fail, pops_start, pops_len, pops, pop_nodes_len, pop_nodes
     cdef int32_t unk_id
     cdef int64_t max_chars
     cdef readonly bint use_cache
@@ -753,6 +758,7 @@ cdef class WordPieceEncoder:
         self.fail.push_back(-1)
         self.pops_start.push_back(0)
         self.pops_len.push_back(0)
+        self.pop_nodes_len.push_back(0)
         return self.tok.size() - 1
 
     cdef inline int32_t child(self, int32_t node, uint32_t c) noexcept nogil:
@@ -776,7 +782,6 @@ cdef class WordPieceEncoder:
         cdef int32_t u, v, z
         cdef vector[int32_t] parent, depth, order
         cdef vector[uint32_t] edge
-        cdef vector[vector[int32_t]] node_pops
         parent.push_back(-1); parent.push_back(-1)
         depth.push_back(0); depth.push_back(0)
         edge.push_back(0); edge.push_back(0)
@@ -810,29 +815,69 @@ cdef class WordPieceEncoder:
         for v in range(n_nodes):
             order[bucket_start[depth[v]]] = v
             bucket_start[depth[v]] += 1
-        node_pops.resize(n_nodes)
+        # Failure pops (the recurrence of Song et al.): pops(v) = pops(parent) ++ pops(z1) ++ ... ++
+        # pops(zk), z1 = fail[parent] and each next z = fail[z] while z has no edge for v's character.
+        # Copying those lists per node costs O(depth) per node, O(L**2) for one token of length L, so
+        # a node's pops are stored by size: up to FLAT_POPS ids flat in `pops`; longer, as the list of
+        # nodes (parent, z1, ..., zk) whose pops concatenate to them, in `pop_nodes`; and when k == 0,
+        # as its parent's storage, shared. The z steps sum to O(total length) as in Aho-Corasick (each
+        # step lowers the failure depth, each character raises it by at most one), so the build is
+        # linear in the vocabulary's total length. Every node with a failure link has non-empty pops
+        # and every node list has at least two entries, so expanding one costs O(ids emitted).
+        cdef vector[int32_t] chain
+        cdef int64_t total
+        cdef size_t x
         for i in range(n_nodes):
             v = order[i]
             if v < 2:
                 continue
             if self.tok[v] >= 0:
-                node_pops[v].push_back(self.tok[v])
+                self.pops_start[v] = self.pops.size()
+                self.pops_len[v] = 1
+                self.pops.push_back(self.tok[v])
                 self.fail[v] = 1
                 continue
             u = parent[v]
-            node_pops[v] = node_pops[u]
+            chain.clear()
+            chain.push_back(u)
+            total = self.pops_len[u]
             z = self.fail[u]
             while z >= 0 and self.child(z, edge[v]) < 0:
-                node_pops[v].insert(node_pops[v].end(), node_pops[z].begin(), node_pops[z].end())
+                chain.push_back(z)
+                total += self.pops_len[z]
                 z = self.fail[z]
-            if z >= 0:
-                self.fail[v] = self.child(z, edge[v])
+            if z < 0:
+                continue  # no failure link: failing here means [UNK] (pops_len stays 0)
+            self.fail[v] = self.child(z, edge[v])
+            self.pops_len[v] = <int32_t>total  # at most the node's depth
+            if chain.size() == 1:
+                self.pops_start[v] = self.pops_start[u]
+                self.pop_nodes_len[v] = self.pop_nodes_len[u]
+            elif total <= FLAT_POPS:  # then every part is flat too
+                self.pops_start[v] = self.pops.size()
+                for x in range(chain.size()):
+                    z = chain[x]
+                    for j in range(self.pops_len[z]):
+                        self.pops.push_back(self.pops[self.pops_start[z] + j])
             else:
-                node_pops[v].clear()  # never used: failing here means [UNK]
-        for v in range(n_nodes):
-            self.pops_start[v] = self.pops.size()
-            self.pops_len[v] = node_pops[v].size()
-            self.pops.insert(self.pops.end(), node_pops[v].begin(), node_pops[v].end())
+                self.pops_start[v] = self.pop_nodes.size()
+                self.pop_nodes_len[v] = chain.size()
+                self.pop_nodes.insert(self.pop_nodes.end(), chain.begin(), chain.end())
+
+    cdef void _pop_long(self, int32_t u, vector[int32_t]& out) noexcept nogil:
+        """Append the pops of a node whose pops are stored as a node list (more than FLAT_POPS ids)."""
+        cdef vector[int32_t] stack
+        cdef int32_t x, k
+        stack.push_back(u)
+        while not stack.empty():
+            x = stack.back()
+            stack.pop_back()
+            if self.pops_len[x] <= FLAT_POPS:
+                for k in range(self.pops_len[x]):
+                    out.push_back(self.pops[self.pops_start[x] + k])
+            else:
+                for k in range(self.pop_nodes_len[x] - 1, -1, -1):
+                    stack.push_back(self.pop_nodes[self.pops_start[x] + k])
 
     cdef inline int32_t _fail(self, int32_t u, size_t mark, vector[int32_t]& out) noexcept nogil:
         """Follow node u's failure link: append the tokens it pops and return the node it leads to,
@@ -842,6 +887,9 @@ cdef class WordPieceEncoder:
             out.resize(mark)
             out.push_back(self.unk_id)
             return -1
+        if self.pops_len[u] > FLAT_POPS:
+            self._pop_long(u, out)
+            return self.fail[u]
         for k in range(self.pops_len[u]):
             out.push_back(self.pops[self.pops_start[u] + k])
         return self.fail[u]

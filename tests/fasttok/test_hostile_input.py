@@ -1,0 +1,77 @@
+"""Hostile input (issue 17): work and memory stay linear in the input, and Ctrl-C stops long calls.
+
+Each case that could blow up runs in a child process under a time limit and an address-space limit
+(RLIMIT_AS), so a regression fails its test instead of taking the machine down.
+"""
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import fasttok
+from fasttok._reference.wordpiece import encode_word
+from fasttok._wordpiece import _py_encode_word
+from fasttok.wordpiece import WordPieceTokenizer
+
+MB = 1 << 20
+
+
+def run_limited(code, *, memory_mb, timeout, **popen):
+    """Run `code` in a fresh Python under an address-space limit; returns the CompletedProcess."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MB, memory_mb * MB))
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], preexec_fn=limit, timeout=timeout,
+                          capture_output=True, text=True, env=env, **popen)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. The WordPiece trie is built in time and memory linear in the vocabulary's total length
+
+def test_long_token_vocab_loads_in_linear_time_and_memory(tmp_path):
+    result = run_limited(f"""
+        import random, time
+        from fasttok.wordpiece import load_bert_vocab
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        random.seed(0)
+        times = []
+        for n in (16_000, 64_000):
+            path = {str(tmp_path)!r} + f"/vocab{{n}}.txt"
+            long = "".join(random.choice(letters) for _ in range(n))
+            with open(path, "w") as f:
+                f.write("\\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *letters,
+                                   *("##" + c for c in letters), long]) + "\\n")
+            t = time.perf_counter()
+            tok = load_bert_vocab(path, max_input_chars_per_word=10**6)
+            times.append(time.perf_counter() - t)
+            # a word that fails just before the long token's end pops almost all of it
+            assert len(tok.encode(long[:-1] + "!")) == n
+        print(times[0], times[1])
+        """, memory_mb=400, timeout=60)
+    assert result.returncode == 0, result.stderr
+    t16, t64 = map(float, result.stdout.split())
+    assert t64 < 2.0
+    assert t64 < 16 * max(t16, 0.01)  # linear is 4x; the old build was 16x
+
+
+def test_long_failure_pops_match_the_reference():
+    # Prefixes of long tokens fail with more than FLAT_POPS ids to pop: the node-list storage.
+    rng = np.random.default_rng(0)
+    letters = "abc"
+    for _ in range(40):
+        long = ["".join(rng.choice(list(letters), size=k)) for k in (20, 40, 70)]
+        vocab = ["[UNK]", *letters, *("##" + c for c in letters), *long, "##" + long[1], letters * 7]
+        vocab = list(dict.fromkeys(vocab))
+        tok = WordPieceTokenizer(vocab, special_tokens=["[UNK]"], max_input_chars_per_word=1000)
+        ids = {t: i for i, t in enumerate(vocab)}
+        for word in long:
+            for cut in range(1, len(word) + 1):
+                w = word[:cut] + "".join(rng.choice(list(letters), size=int(rng.integers(0, 4))))
+                assert _py_encode_word(tok._core, w) == encode_word(w, ids, unk_id=0, max_chars=None)
