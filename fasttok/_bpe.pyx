@@ -107,7 +107,7 @@ cdef class _MergeLearner:
                 p = q
 
     cdef int run(self, token_t first_id, int n_merges, count_t min_frequency,
-                 count_t max_token_length, token_t* out, object progress) except -1:
+                 count_t max_token_length, vector[token_t]& out, object progress) except -1:
         cdef HeapEntry top
         cdef count_t current
         cdef token_t left, right, new_id
@@ -135,8 +135,8 @@ cdef class _MergeLearner:
                     if max_token_length > 0 and self.length[left] + self.length[right] > max_token_length:
                         continue  # lengths never change, so this pair can never be merged
                     new_id = first_id + done
-                    out[2 * done] = left
-                    out[2 * done + 1] = right
+                    out.push_back(left)
+                    out.push_back(right)
                     self.length.push_back(self.length[left] + self.length[right])
                     list_id = self.slots[self._find(top.pair)].words
                     words.swap(self.word_lists[list_id])
@@ -183,8 +183,8 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
     cdef Py_ssize_t n = symbols.shape[0]
     cdef Py_ssize_t w, p
     cdef pos_t start, end
-    cdef object out = np.zeros((max(n_merges, 0), 2), dtype=np.int32)
-    cdef token_t[:, ::1] out_view = out
+    # Grown as merges are made, not sized by n_merges: an absurd vocab_size on a small corpus costs nothing.
+    cdef vector[token_t] merges
     for p in range(first_id):
         st.length.push_back(base_length[p])
     with nogil:
@@ -208,10 +208,9 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
         for p in range(<Py_ssize_t>st.created.size()):
             heap_push(st.heap, count_entry(st._count(st.created[p]), st.created[p]))
         st.created.clear()
-    if n_merges <= 0:
-        return out[:0]
-    done = st.run(first_id, n_merges, min_frequency, max_token_length, &out_view[0, 0], progress)
-    return out[:done]
+    if n_merges > 0:
+        st.run(first_id, n_merges, min_frequency, max_token_length, merges, progress)
+    return _to_array(merges.data(), merges.size()).reshape(-1, 2)
 
 
 # ----------------------------------------------------------------------------------------------

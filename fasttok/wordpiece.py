@@ -509,7 +509,7 @@ def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=
     the tables up; the counts never depend on it.
     """
     num_threads = check_num_threads(num_threads)
-    counters = [_wordpiece.WordCounter() for _ in range(num_threads)]
+    counters = [_wordpiece.WordCounter()]  # one per thread, made as threads get work (not num_threads up front)
 
     def count(counter, text):
         cps, offsets, lower_ascii, classes, strip = _prepare([text], lowercase, strip_accents)
@@ -522,6 +522,7 @@ def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=
         return counters[0]
     with ThreadPoolExecutor(num_threads) as pool:
         while group := list(itertools.islice(batches, num_threads)):
+            counters.extend(_wordpiece.WordCounter() for _ in range(len(group) - len(counters)))
             list(pool.map(count, counters, group))  # one batch per thread and table
     total = counters[0]
     for counter in counters[1:]:
