@@ -13,6 +13,7 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, PairSlot, RankSlot, bytes_grow
                             int_claim, int_init, int_probe, mix64, over_half, table_shift, n_slots)
 from fasttok._heap cimport HeapEntry, count_entry, heap_pop, heap_push
 from fasttok._pretok cimport CharClasses, char_classes, next_piece
+from fasttok._signals cimport CHECK_EVERY, interrupted, raise_pending
 from fasttok._types cimport (count_t, int32_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t,
                              uint32_t, uint64_t)
 
@@ -117,6 +118,8 @@ cdef class _MergeLearner:
         cdef int done = 0
         cdef int report_every = max(1, n_merges // 100)
         cdef bint has_progress = progress is not None
+        cdef bint stopped = False
+        cdef Py_ssize_t budget = CHECK_EVERY
         while done < n_merges:
             with nogil:
                 while done < n_merges and not self.heap.empty():
@@ -141,6 +144,12 @@ cdef class _MergeLearner:
                     list_id = self.slots[self._find(top.pair)].words
                     words.swap(self.word_lists[list_id])
                     vector[int]().swap(self.word_lists[list_id])  # the pair is gone: free its list
+                    budget -= <Py_ssize_t>words.size() + 1
+                    if budget < 0:
+                        budget = CHECK_EVERY
+                        if interrupted():
+                            stopped = True
+                            break
                     self.created.clear()
                     for i in range(words.size()):
                         if self.stamp[words[i]] != done:
@@ -154,6 +163,8 @@ cdef class _MergeLearner:
                     done += 1
                     if has_progress and done % report_every == 0:
                         break
+            if stopped:
+                raise_pending()
             if has_progress:
                 progress(done, n_merges)
             if self.heap.empty():
@@ -430,7 +441,8 @@ cdef class MergeTable:
         cdef vector[token_t] out
         cdef vector[pos_t] ends
         cdef Py_ssize_t n_words = offsets.shape[0] - 1
-        cdef Py_ssize_t w, n
+        cdef Py_ssize_t w, n, budget = CHECK_EVERY
+        cdef bint stopped = False
         cdef _PieceCache cache = _PieceCache()
         if n_words <= 0 or symbols.shape[0] == 0:
             return np.zeros(0, dtype=np.int32), np.zeros(max(n_words, 0) + 1, dtype=np.int64)
@@ -445,6 +457,14 @@ cdef class MergeTable:
                 self._encode_piece(<const unsigned char*>(base + offsets[w]), n * sizeof(token_t),
                                    base + offsets[w], n, cache, out)
                 ends.push_back(out.size())
+                budget -= n + 1
+                if budget < 0:
+                    budget = CHECK_EVERY
+                    if interrupted():
+                        stopped = True
+                        break
+        if stopped:
+            raise_pending()
         return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
 
     def encode_utf8(self, const unsigned char[::1] data, const pos_t[::1] text_offsets, int pattern,
@@ -470,6 +490,8 @@ cdef class MergeTable:
         with nogil:
             bad = self._encode_utf8(&data[0], &text_offsets[0], n_texts, pattern, &byte_ids[0], cc, cache,
                                     out, ends)
+        if bad == -2:
+            raise_pending()
         if bad >= 0:
             raise ValueError(f"invalid UTF-8 at byte offset {bad}")
         return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
@@ -477,8 +499,9 @@ cdef class MergeTable:
     cdef Py_ssize_t _encode_utf8(self, const unsigned char* data, const pos_t* text_offsets, Py_ssize_t n_texts,
                                  int pattern, const token_t* byte_ids, const CharClasses* cc, _PieceCache cache,
                                  vector[token_t]& out, vector[pos_t]& ends) noexcept nogil:
+        # Returns -1, the byte offset of invalid UTF-8, or -2 when interrupted (see fasttok/_signals.pxd).
         cdef vector[token_t] word
-        cdef Py_ssize_t t, pos, end, n, k
+        cdef Py_ssize_t t, pos, end, n, k, budget = CHECK_EVERY
         cdef const unsigned char* text
         ends.reserve(n_texts + 1)
         ends.push_back(0)
@@ -497,7 +520,12 @@ cdef class MergeTable:
                     for k in range(end - pos):
                         word[k] = byte_ids[text[pos + k]]
                     self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out)
+                budget -= end - pos
                 pos = end
+                if budget < 0:
+                    budget = CHECK_EVERY
+                    if interrupted():
+                        return -2
             ends.push_back(out.size())
         return -1
 

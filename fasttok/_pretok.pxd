@@ -69,6 +69,7 @@ cdef class WordCounter:
     cdef Py_ssize_t n_words
     cdef bint busy                   # a scan is running without the GIL: refuse concurrent use
     cdef bint too_long               # a word of 4 GiB or more was skipped: the caller must raise
+    cdef bint stopped                # a signal handler raised during a scan: the caller must raise
 
     # Adds count (> 0) to the word piece[0:length]. readable: bytes readable from piece (>= length);
     # 8 or more allows one 8-byte load for a short word. A word of 4 GiB or more sets too_long.

@@ -19,6 +19,7 @@ from libcpp.vector cimport vector
 
 from fasttok._hash cimport (WordSlot, bytes_grow, bytes_probe, hash_bytes_head, home, load_head, n_slots,
                             prefetch, table_shift)
+from fasttok._signals cimport CHECK_EVERY, interrupted, raise_pending
 from fasttok._types cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 import numpy as np
@@ -546,6 +547,7 @@ cdef class WordCounter:
         self.n_words = 0
         self.busy = False
         self.too_long = False
+        self.stopped = False
 
     @property
     def pattern(self):
@@ -587,7 +589,8 @@ cdef class WordCounter:
         bytes_grow(self.slots, &self.slot_shift)
 
     cdef Py_ssize_t count_utf8(self, const unsigned char* data, Py_ssize_t n, bint final) noexcept nogil:
-        cdef Py_ssize_t stop = n, pos = 0, end, readable = n
+        # On a signal (see fasttok/_signals.pxd) stops early with self.stopped set.
+        cdef Py_ssize_t stop = n, pos = 0, end, readable = n, check_at = CHECK_EVERY
         cdef const CharClasses* cc = &_classes
         cdef const unsigned char* previous = NULL
         cdef Py_ssize_t previous_length = 0
@@ -615,6 +618,11 @@ cdef class WordCounter:
                 previous_head = head
                 previous_hash = hash
                 pos = end
+                if pos > check_at:
+                    check_at = pos + CHECK_EVERY
+                    if interrupted():
+                        self.stopped = True
+                        break
         else:
             while pos < stop:
                 end = _next_gpt4(data, n, pos, cc)
@@ -630,6 +638,11 @@ cdef class WordCounter:
                 previous_head = head
                 previous_hash = hash
                 pos = end
+                if pos > check_at:
+                    check_at = pos + CHECK_EVERY
+                    if interrupted():
+                        self.stopped = True
+                        break
         if previous != NULL:
             self._insert(previous, previous_length, 1, previous_head, previous_hash)
         if pos < stop and end < 0:
@@ -677,6 +690,9 @@ cdef class WordCounter:
                 r = self.count_utf8(data, n, final)
         finally:
             self.busy = False
+        if self.stopped:
+            self.stopped = False
+            raise_pending()
         self._raise_if_too_long()
         if r < 0:
             raise _invalid_utf8(owner, -1 - r)

@@ -27,6 +27,7 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, WordSlot, bytes_grow, 
                             hash_bytes_head, int_claim, int_init, int_probe, load_head, mix64, n_slots,
                             over_half, table_shift)
 from fasttok._heap cimport ScoreEntry, heap_make, heap_pop, heap_push
+from fasttok._signals cimport CHECK_EVERY, interrupted, raise_pending
 from fasttok._types cimport int32_t, int64_t, make_pair, pair_left, pair_right, uint8_t, uint32_t, uint64_t
 
 import numpy as np
@@ -206,7 +207,8 @@ cdef class WordCounter:
     def add_text(self, const uint32_t[::1] text, const uint8_t[::1] classes, bint lower_ascii, bint strip_marks):
         """Count the words of one text (prepared as for `split_words`)."""
         cdef size_t k
-        cdef Py_ssize_t n = text.shape[0]
+        cdef Py_ssize_t n = text.shape[0], budget = CHECK_EVERY
+        cdef bint stopped = False
         if n == 0:
             return
         _check_table(text, classes.shape[0])
@@ -215,6 +217,14 @@ cdef class WordCounter:
             for k in range(0, self.spans.size(), 2):
                 self.count_word(&self.buf[self.spans[k]], self.spans[k + 1], 1,
                                 <Py_ssize_t>self.buf.size() - self.spans[k])
+                budget -= self.spans[k + 1] + 1
+                if budget < 0:
+                    budget = CHECK_EVERY
+                    if interrupted():
+                        stopped = True
+                        break
+        if stopped:
+            raise_pending()
         self._raise_if_too_long()
 
     def add_word(self, str word, int64_t count):
@@ -622,14 +632,24 @@ cdef class WordPieceTrainer:
         cdef int64_t done = 0
         cdef int32_t p
         cdef size_t before
+        cdef Py_ssize_t budget = CHECK_EVERY
+        cdef bint stopped = False
         with nogil:
             while done < n_new_tokens:
                 p = self._pop_best()
                 if p < 0:
                     break
+                budget -= <Py_ssize_t>self.p_words[p].size() + 1
                 before = self.vocab.size()
                 self._apply(p)
                 done += <int64_t>(self.vocab.size() - before)
+                if budget < 0:
+                    budget = CHECK_EVERY
+                    if interrupted():
+                        stopped = True
+                        break
+        if stopped:
+            raise_pending()
         return done
 
     def vocab_units(self, size_t start=0):
@@ -952,6 +972,8 @@ cdef class WordPieceEncoder:
         cdef uint64_t h
         cdef const uint32_t* word
         cdef int64_t n, start
+        cdef Py_ssize_t budget = CHECK_EVERY
+        cdef bint stopped = False
         id_offsets.push_back(0)
         with nogil:
             if self.use_cache:
@@ -963,6 +985,12 @@ cdef class WordPieceEncoder:
                     for k in range(0, spans.size(), 2):
                         word = &buf[spans[k]]
                         n = spans[k + 1]
+                        budget -= n + 1
+                        if budget < 0:
+                            budget = CHECK_EVERY
+                            if interrupted():
+                                stopped = True
+                                break
                         if not self.use_cache or n > CACHE_MAX_WORD:
                             self.encode_word(word, n, out)
                             continue
@@ -984,7 +1012,11 @@ cdef class WordPieceEncoder:
                             slot.value_length = <uint32_t>(out.size() - start)
                             cache_words.insert(cache_words.end(), word, word + n)
                             cache_ids.insert(cache_ids.end(), out.begin() + start, out.end())
+                if stopped:
+                    break
                 id_offsets.push_back(out.size())
+        if stopped:
+            raise_pending()
         if as_lists:  # one list of ids per text, built straight from the C++ buffer
             return [[out[k] for k in range(<size_t>id_offsets[t], <size_t>id_offsets[t + 1])]
                     for t in range(n_texts)]

@@ -93,3 +93,58 @@ def test_absurd_vocab_size_and_num_threads_cost_nothing():
         """, memory_mb=400, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["10", "8", "2", "2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Ctrl-C stops a long call into the core promptly (fasttok/_signals.pxd)
+
+_INTERRUPTED_CALL = """
+    import sys, time
+    import numpy as np
+    import fasttok
+    from fasttok.wordpiece import WordPieceTokenizer, count_bert_words
+    rng = np.random.default_rng(0)
+    alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz     ", dtype=np.uint8)
+    text = alphabet[rng.integers(0, len(alphabet), 40_000_000)].tobytes().decode()  # random words
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    what = {what!r}
+    if what == "bpe encode":
+        tok = fasttok.train_bpe(text[:100_000], vocab_size=1000)
+        call = lambda: tok.encode(text)
+    elif what == "wordpiece encode":
+        tok = WordPieceTokenizer(["[UNK]", *letters, *("##" + c for c in letters)], special_tokens=["[UNK]"])
+        call = lambda: tok.encode(text)
+    elif what == "count_words":
+        call = lambda: fasttok.count_words(text)
+    else:
+        call = lambda: count_bert_words(text)
+    print("start", flush=True)
+    try:
+        call()
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(3)
+    print("finished before the signal")
+    """
+
+
+@pytest.mark.parametrize("what", ["bpe encode", "wordpiece encode", "count_words", "count_bert_words"])
+def test_ctrl_c_interrupts_a_long_call(what):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2048 * MB, 2048 * MB))
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_INTERRUPTED_CALL.format(what=what))],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit, env=env)
+    try:
+        assert child.stdout.readline() == "start\n", child.stderr.read()
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        sent = time.perf_counter()
+        out, err = child.communicate(timeout=10)
+        waited = time.perf_counter() - sent
+    finally:
+        child.kill()
+        child.wait()
+    assert (child.returncode, out) == (3, "interrupted\n"), err
+    assert waited < 1.0  # uninterrupted, each call runs for seconds more
