@@ -16,7 +16,7 @@ except ImportError as e:  # pragma: no cover - depends on how the package was in
 
 from fasttok.bpe import BPETokenizer, load_gpt2, train_bpe, train_bpe_from_counts
 from fasttok.counts import WordCounts, count_words
-from fasttok.errors import CorpusError, FasttokError, ModelFileError, UnknownTokenError
+from fasttok.errors import CorpusError, CountOverflowError, FasttokError, ModelFileError, UnknownTokenError
 from fasttok.io import load
 from fasttok.tokenizer import Tokenizer, TrainingWarning
 from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab, train_wordpiece
@@ -24,6 +24,6 @@ from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab, train_wordpie
 __all__ = [
     "train_bpe", "train_bpe_from_counts", "train_wordpiece", "count_words", "WordCounts",
     "load", "load_gpt2", "load_bert_vocab", "Tokenizer", "BPETokenizer", "WordPieceTokenizer",
-    "FasttokError", "CorpusError", "ModelFileError", "UnknownTokenError", "TrainingWarning",
+    "FasttokError", "CorpusError", "ModelFileError", "UnknownTokenError", "CountOverflowError", "TrainingWarning",
 ]
 __version__ = "0.1.0"

@@ -6,6 +6,8 @@ token ids. Both hot loops run without the GIL.
 """
 import numpy as np
 
+from fasttok.errors import CountOverflowError
+
 from libc.string cimport memcpy
 from libcpp.vector cimport vector
 
@@ -14,7 +16,7 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, PairSlot, RankSlot, bytes_grow
 from fasttok._heap cimport HeapEntry, count_entry, heap_pop, heap_push
 from fasttok._pretok cimport CharClasses, char_classes, next_piece
 from fasttok._signals cimport CHECK_EVERY, interrupted, raise_pending
-from fasttok._types cimport (count_t, int32_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t,
+from fasttok._types cimport (add_product, count_t, int32_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t,
                              uint32_t, uint64_t)
 
 
@@ -194,6 +196,13 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
     cdef Py_ssize_t n = symbols.shape[0]
     cdef Py_ssize_t w, p
     cdef pos_t start, end
+    cdef count_t n_pairs_total = 0
+    # A pair's count is at most the sum over words of count * (length - 1): check that once.
+    for w in range(n_words):
+        if offsets[w + 1] > offsets[w] and not add_product(&n_pairs_total, counts[w],
+                                                           offsets[w + 1] - offsets[w] - 1):
+            raise CountOverflowError("the word counts add up to more than 2**63 - 1 pairs; the trainer's "
+                                     "64-bit pair counts cannot hold them")
     # Grown as merges are made, not sized by n_merges: an absurd vocab_size on a small corpus costs nothing.
     cdef vector[token_t] merges
     for p in range(first_id):

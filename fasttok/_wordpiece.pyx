@@ -28,9 +28,12 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, WordSlot, bytes_grow, 
                             over_half, table_shift)
 from fasttok._heap cimport ScoreEntry, heap_make, heap_pop, heap_push
 from fasttok._signals cimport CHECK_EVERY, interrupted, raise_pending
-from fasttok._types cimport int32_t, int64_t, make_pair, pair_left, pair_right, uint8_t, uint32_t, uint64_t
+from fasttok._types cimport (add_count, add_product, int32_t, int64_t, make_pair, pair_left, pair_right, uint8_t,
+                             uint32_t, uint64_t)
 
 import numpy as np
+
+from fasttok.errors import CountOverflowError
 
 cdef extern from "Python.h":
     object PyUnicode_FromKindAndData(int kind, const void *buffer, Py_ssize_t size)
@@ -164,6 +167,7 @@ cdef class WordCounter:
     cdef vector[unsigned char] arena  # every distinct word's code points (4 bytes each)
     cdef size_t n_words
     cdef bint too_long                # a word of 2**30 code points or more was skipped
+    cdef bint overflow                # a count would have exceeded 2**63 - 1 (it was left unchanged)
     cdef vector[uint32_t] buf
     cdef vector[int64_t] spans
 
@@ -172,6 +176,7 @@ cdef class WordCounter:
         self.slots.resize(n_slots(self.shift))  # zeroed: every count is 0, i.e. free
         self.n_words = 0
         self.too_long = False
+        self.overflow = False
 
     cdef void count_word(self, const uint32_t* chars, Py_ssize_t n, int64_t count,
                          Py_ssize_t readable) noexcept nogil:
@@ -183,7 +188,8 @@ cdef class WordCounter:
         cdef WordSlot* slot = &self.slots[bytes_probe(self.slots, self.shift, self.arena.data(), key, n_bytes,
                                                       head, h)]
         if slot.count != 0:
-            slot.count += count
+            if not add_count(&slot.count, count):
+                self.overflow = True
             return
         if (n_bytes >> 32) != 0:
             self.too_long = True
@@ -202,6 +208,10 @@ cdef class WordCounter:
         if self.too_long:
             self.too_long = False
             raise ValueError("a word of 2**30 code points or more cannot be counted (it was skipped)")
+        if self.overflow:
+            self.overflow = False
+            raise CountOverflowError("a word count would exceed 2**63 - 1 (counts are 64-bit); it was left "
+                                     "at its last value")
         return 0
 
     def add_text(self, const uint32_t[::1] text, const uint8_t[::1] classes, bint lower_ascii, bint strip_marks):
@@ -310,6 +320,13 @@ cdef class WordPieceTrainer:
         self.max_token_length = max_token_length  # <= 0: no limit
         self.no_pair.key = EMPTY_KEY
         self.no_pair.id = -1
+        # Every unit and pair count is at most the corpus's total number of characters: check that once.
+        cdef int64_t n_chars = 0
+        cdef size_t s
+        for s in range(counter.slots.size()):
+            if not add_product(&n_chars, counter.slots[s].count, counter.slots[s].length // 4):
+                raise CountOverflowError("the word counts add up to more than 2**63 - 1 characters; the "
+                                         "trainer's 64-bit unit and pair counts cannot hold them")
         with nogil:
             int_init(self.pair_slots, &self.pair_shift, 0, 1024, self.no_pair)
             self._build(counter)

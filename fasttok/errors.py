@@ -13,6 +13,10 @@ class ModelFileError(FasttokError):
     """A tokenizer file is truncated, corrupt or of an unknown format or version."""
 
 
+class CountOverflowError(FasttokError, OverflowError):
+    """A word count, or a pair count training derives from the word counts, would exceed 2**63 - 1."""
+
+
 class UnknownTokenError(FasttokError, KeyError):
     """A token id or token string is not in the vocabulary."""
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import fasttok
+from fasttok import _wordpiece
 from fasttok._reference.wordpiece import encode_word
 from fasttok._wordpiece import _py_encode_word
 from fasttok.wordpiece import WordPieceTokenizer
@@ -148,3 +149,50 @@ def test_ctrl_c_interrupts_a_long_call(what):
         child.wait()
     assert (child.returncode, out) == (3, "interrupted\n"), err
     assert waited < 1.0  # uninterrupted, each call runs for seconds more
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. 64-bit counts never wrap: a sum above 2**63 - 1 is a CountOverflowError (a ValueError)
+
+def _counts(words, counts):
+    table = fasttok.WordCounts("gpt2")
+    table._table.add_counts(words, np.array(counts, dtype=np.int64))
+    return table
+
+
+def test_word_counts_that_would_wrap_raise():
+    big = _counts([b"ab", b"c"], [2**62, 5])
+    for combine in (lambda: big + big, lambda: fasttok.WordCounts.merge([big, big]),
+                    lambda: big._table.merge(big._table)):
+        with pytest.raises(fasttok.CountOverflowError, match=r"2\*\*63 - 1"):
+            combine()
+    assert big.to_dict() == {"ab": 2**62, "c": 5}  # the operands are untouched
+    top = _counts([b"ab"], [2**63 - 1])
+    with pytest.raises(ValueError, match="count"):  # 2**63 - 1 + 1 wrapped to -2**63 before
+        top._table.add_counts([b"ab"], [1])
+    assert top.to_dict() == {"ab": 2**63 - 1}  # left at its last value, the table intact
+    # two counts that fit add up past 2**63 - 1: total() is exact, training refuses
+    two = _counts([b"ab", b"cd"], [2**62, 2**62])
+    assert two.total() == 2**63
+    with pytest.raises(fasttok.CountOverflowError, match="pair counts"):
+        fasttok.train_bpe_from_counts(two, vocab_size=300)
+
+
+def test_saved_huge_counts_loaded_and_merged_raise(tmp_path):
+    path = tmp_path / "huge.counts"
+    _counts([b"hello", b" world"], [2**62, 2**62 + 1]).save(path)
+    once = fasttok.WordCounts.load(path)
+    assert once.to_dict() == {"hello": 2**62, " world": 2**62 + 1}
+    with pytest.raises(fasttok.CountOverflowError):
+        fasttok.WordCounts.merge([once, fasttok.WordCounts.load(path)])
+
+
+def test_wordpiece_counts_that_would_wrap_raise():
+    counter = _wordpiece.WordCounter()
+    counter.add_word("ab", 2**62)
+    with pytest.raises(fasttok.CountOverflowError):
+        counter.add_word("ab", 2**62)
+    assert counter.items() == [("ab", 2**62)]
+    counter.add_word("cd", 2**62)  # each fits, but the trainer's total number of characters would not
+    with pytest.raises(fasttok.CountOverflowError, match="characters"):
+        _wordpiece.WordPieceTrainer(counter, score_mode=0, min_frequency=1, max_token_length=0)
