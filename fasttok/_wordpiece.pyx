@@ -161,17 +161,25 @@ cdef class WordCounter:
     """Unique pre-tokenized words with int64 counts, filled from text chunks or single words.
 
     The table is the shared byte-string table of fasttok/_hash.pxd (WordSlot): a word's key is its
-    code points as little-endian-or-native UTF-32 bytes, kept back to back in `arena`."""
+    code points as little-endian-or-native UTF-32 bytes, kept back to back in `arena`.
+
+    max_word_chars >= 0: longer words are not counted, only tallied in `n_skipped` (a tokenizer whose
+    max_input_chars_per_word is that limit encodes them as its unk token, so a trainer has nothing to
+    learn from them, and one word of n characters would cost the trainer O(n) per merge)."""
     cdef vector[WordSlot] slots
     cdef int shift
     cdef vector[unsigned char] arena  # every distinct word's code points (4 bytes each)
     cdef size_t n_words
     cdef bint too_long                # a word of 2**30 code points or more was skipped
     cdef bint overflow                # a count would have exceeded 2**63 - 1 (it was left unchanged)
+    cdef int64_t max_word_chars       # < 0: no limit
+    cdef public int64_t n_skipped     # occurrences of words longer than max_word_chars
     cdef vector[uint32_t] buf
     cdef vector[int64_t] spans
 
-    def __cinit__(self):
+    def __cinit__(self, int64_t max_word_chars=-1):
+        self.max_word_chars = max_word_chars
+        self.n_skipped = 0
         self.shift = table_shift(0, 1024)
         self.slots.resize(n_slots(self.shift))  # zeroed: every count is 0, i.e. free
         self.n_words = 0
@@ -181,6 +189,9 @@ cdef class WordCounter:
     cdef void count_word(self, const uint32_t* chars, Py_ssize_t n, int64_t count,
                          Py_ssize_t readable) noexcept nogil:
         """Add count (> 0) to the word chars[0:n]; readable: code points readable from chars (>= n)."""
+        if self.max_word_chars >= 0 and n > self.max_word_chars:
+            self.n_skipped += count
+            return
         cdef const unsigned char* key = <const unsigned char*>chars
         cdef Py_ssize_t n_bytes = 4 * n
         cdef uint64_t head = load_head(key, n_bytes, 4 * readable)

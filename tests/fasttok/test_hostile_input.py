@@ -196,3 +196,35 @@ def test_wordpiece_counts_that_would_wrap_raise():
     counter.add_word("cd", 2**62)  # each fits, but the trainer's total number of characters would not
     with pytest.raises(fasttok.CountOverflowError, match="characters"):
         _wordpiece.WordPieceTrainer(counter, score_mode=0, min_frequency=1, max_token_length=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. WordPiece training: memory bounded by the block on text without newlines, and no work on words
+#    longer than the trained tokenizer's max_input_chars_per_word (100): they encode as [UNK]
+
+def test_wordpiece_training_skips_over_long_words_in_bounded_memory(tmp_path):
+    result = run_limited(f"""
+        import pathlib, resource, warnings
+        import numpy as np
+        import fasttok
+        warnings.simplefilter("ignore")
+        rng = np.random.default_rng(0)
+        letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+        normal = "the cat sat on the mat, and the dog sat on the log. " * 200
+        vocab = lambda tok: [tok.id_to_token(i) for i in range(tok.vocab_size)]
+        want = vocab(fasttok.train_wordpiece([normal], vocab_size=60))
+        for long in ("a" * 5_000_000, letters[rng.integers(0, 26, 5_000_000)].tobytes().decode()):
+            path = pathlib.Path({str(tmp_path)!r}) / "corpus.txt"
+            path.write_text(normal + long + " " + normal)  # no newline anywhere
+            assert vocab(fasttok.train_wordpiece(files=[path], vocab_size=60)) == want
+            assert vocab(fasttok.train_wordpiece([normal, long + " " + normal], vocab_size=60)) == want
+        try:
+            fasttok.train_wordpiece(["a" * 5_000_000], vocab_size=60)
+        except fasttok.CorpusError as e:
+            print(e)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        """, memory_mb=1024, timeout=60)
+    assert result.returncode == 0, result.stderr
+    message, peak_mb = result.stdout.splitlines()
+    assert "longer than 100 characters" in message
+    assert int(peak_mb) < 400, peak_mb
