@@ -15,7 +15,7 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, PairSlot, RankSlot, bytes_grow
                             int_claim, int_init, int_probe, mix64, over_half, table_shift, n_slots)
 from fasttok._heap cimport HeapEntry, count_entry, heap_pop, heap_push
 from fasttok._pretok cimport CharClasses, char_classes, next_piece
-from fasttok._signals cimport CHECK_EVERY, interrupted, raise_pending
+from fasttok._signals cimport CHECK_EVERY, interrupted_after, raise_pending
 from fasttok._types cimport (add_product, count_t, int32_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t,
                              uint32_t, uint64_t)
 
@@ -146,12 +146,9 @@ cdef class _MergeLearner:
                     list_id = self.slots[self._find(top.pair)].words
                     words.swap(self.word_lists[list_id])
                     vector[int]().swap(self.word_lists[list_id])  # the pair is gone: free its list
-                    budget -= <Py_ssize_t>words.size() + 1
-                    if budget < 0:
-                        budget = CHECK_EVERY
-                        if interrupted():
-                            stopped = True
-                            break
+                    if interrupted_after(&budget, <Py_ssize_t>words.size() + 1):
+                        stopped = True
+                        break
                     self.created.clear()
                     for i in range(words.size()):
                         if self.stamp[words[i]] != done:
@@ -466,12 +463,9 @@ cdef class MergeTable:
                 self._encode_piece(<const unsigned char*>(base + offsets[w]), n * sizeof(token_t),
                                    base + offsets[w], n, cache, out)
                 ends.push_back(out.size())
-                budget -= n + 1
-                if budget < 0:
-                    budget = CHECK_EVERY
-                    if interrupted():
-                        stopped = True
-                        break
+                if interrupted_after(&budget, n + 1):
+                    stopped = True
+                    break
         if stopped:
             raise_pending()
         return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
@@ -529,12 +523,9 @@ cdef class MergeTable:
                     for k in range(end - pos):
                         word[k] = byte_ids[text[pos + k]]
                     self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out)
-                budget -= end - pos
+                if interrupted_after(&budget, end - pos):
+                    return -2
                 pos = end
-                if budget < 0:
-                    budget = CHECK_EVERY
-                    if interrupted():
-                        return -2
             ends.push_back(out.size())
         return -1
 

@@ -19,7 +19,7 @@ from libcpp.vector cimport vector
 
 from fasttok._hash cimport (WordSlot, bytes_grow, bytes_probe, hash_bytes_head, home, load_head, n_slots,
                             prefetch, table_shift)
-from fasttok._signals cimport CHECK_EVERY, interrupted, raise_pending
+from fasttok._signals cimport CHECK_EVERY, interrupted_after, raise_pending
 from fasttok._types cimport COUNT_MAX, add_count, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from fasttok.errors import CountOverflowError
@@ -594,7 +594,7 @@ cdef class WordCounter:
 
     cdef Py_ssize_t count_utf8(self, const unsigned char* data, Py_ssize_t n, bint final) noexcept nogil:
         # On a signal (see fasttok/_signals.pxd) stops early with self.stopped set.
-        cdef Py_ssize_t stop = n, pos = 0, end, readable = n, check_at = CHECK_EVERY
+        cdef Py_ssize_t stop = n, pos = 0, end, readable = n, budget = CHECK_EVERY
         cdef const CharClasses* cc = &_classes
         cdef const unsigned char* previous = NULL
         cdef Py_ssize_t previous_length = 0
@@ -622,11 +622,9 @@ cdef class WordCounter:
                 previous_head = head
                 previous_hash = hash
                 pos = end
-                if pos > check_at:
-                    check_at = pos + CHECK_EVERY
-                    if interrupted():
-                        self.stopped = True
-                        break
+                if interrupted_after(&budget, previous_length):
+                    self.stopped = True
+                    break
         else:
             while pos < stop:
                 end = _next_gpt4(data, n, pos, cc)
@@ -642,11 +640,9 @@ cdef class WordCounter:
                 previous_head = head
                 previous_hash = hash
                 pos = end
-                if pos > check_at:
-                    check_at = pos + CHECK_EVERY
-                    if interrupted():
-                        self.stopped = True
-                        break
+                if interrupted_after(&budget, previous_length):
+                    self.stopped = True
+                    break
         if previous != NULL:
             self._insert(previous, previous_length, 1, previous_head, previous_hash)
         if pos < stop and end < 0:

@@ -27,7 +27,7 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, WordSlot, bytes_grow, 
                             hash_bytes_head, int_claim, int_init, int_probe, load_head, mix64, n_slots,
                             over_half, table_shift)
 from fasttok._heap cimport ScoreEntry, heap_make, heap_pop, heap_push
-from fasttok._signals cimport CHECK_EVERY, interrupted, raise_pending
+from fasttok._signals cimport CHECK_EVERY, interrupted_after, raise_pending
 from fasttok._types cimport (add_count, add_product, int32_t, int64_t, make_pair, pair_left, pair_right, uint8_t,
                              uint32_t, uint64_t)
 
@@ -238,12 +238,9 @@ cdef class WordCounter:
             for k in range(0, self.spans.size(), 2):
                 self.count_word(&self.buf[self.spans[k]], self.spans[k + 1], 1,
                                 <Py_ssize_t>self.buf.size() - self.spans[k])
-                budget -= self.spans[k + 1] + 1
-                if budget < 0:
-                    budget = CHECK_EVERY
-                    if interrupted():
-                        stopped = True
-                        break
+                if interrupted_after(&budget, self.spans[k + 1] + 1):
+                    stopped = True
+                    break
         if stopped:
             raise_pending()
         self._raise_if_too_long()
@@ -660,22 +657,20 @@ cdef class WordPieceTrainer:
         cdef int64_t done = 0
         cdef int32_t p
         cdef size_t before
-        cdef Py_ssize_t budget = CHECK_EVERY
+        cdef Py_ssize_t budget = CHECK_EVERY, work
         cdef bint stopped = False
         with nogil:
             while done < n_new_tokens:
                 p = self._pop_best()
                 if p < 0:
                     break
-                budget -= <Py_ssize_t>self.p_words[p].size() + 1
+                work = <Py_ssize_t>self.p_words[p].size() + 1
                 before = self.vocab.size()
                 self._apply(p)
                 done += <int64_t>(self.vocab.size() - before)
-                if budget < 0:
-                    budget = CHECK_EVERY
-                    if interrupted():
-                        stopped = True
-                        break
+                if interrupted_after(&budget, work):
+                    stopped = True
+                    break
         if stopped:
             raise_pending()
         return done
@@ -1013,12 +1008,9 @@ cdef class WordPieceEncoder:
                     for k in range(0, spans.size(), 2):
                         word = &buf[spans[k]]
                         n = spans[k + 1]
-                        budget -= n + 1
-                        if budget < 0:
-                            budget = CHECK_EVERY
-                            if interrupted():
-                                stopped = True
-                                break
+                        if interrupted_after(&budget, n + 1):
+                            stopped = True
+                            break
                         if not self.use_cache or n > CACHE_MAX_WORD:
                             self.encode_word(word, n, out)
                             continue
