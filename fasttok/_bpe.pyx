@@ -83,11 +83,14 @@ cdef class _MergeLearner:
     cdef inline void _sub(self, pair_t key, count_t delta) noexcept nogil:
         self.slots[self._find(key)].count -= delta
 
-    cdef void _merge_word(self, int word, token_t left, token_t right, token_t new_id) noexcept nogil:
+    cdef Py_ssize_t _merge_word(self, int word, token_t left, token_t right, token_t new_id) noexcept nogil:
+        # Returns how many symbols it visited: the work, for the signal check's budget.
         cdef int32_t p = self.head[word]
         cdef int32_t q, before, after
         cdef count_t w = self.weight[word]
+        cdef Py_ssize_t visited = 0
         while p != -1:
+            visited += 1
             q = self.nxt[p]
             if q == -1:
                 break
@@ -108,6 +111,7 @@ cdef class _MergeLearner:
                 p = after
             else:
                 p = q
+        return visited
 
     cdef int run(self, token_t first_id, int n_merges, count_t min_frequency,
                  count_t max_token_length, vector[token_t]& out, object progress) except -1:
@@ -121,7 +125,7 @@ cdef class _MergeLearner:
         cdef int report_every = max(1, n_merges // 100)
         cdef bint has_progress = progress is not None
         cdef bint stopped = False
-        cdef Py_ssize_t budget = CHECK_EVERY
+        cdef Py_ssize_t budget = CHECK_EVERY, work
         while done < n_merges:
             with nogil:
                 while done < n_merges and not self.heap.empty():
@@ -146,20 +150,21 @@ cdef class _MergeLearner:
                     list_id = self.slots[self._find(top.pair)].words
                     words.swap(self.word_lists[list_id])
                     vector[int]().swap(self.word_lists[list_id])  # the pair is gone: free its list
-                    if interrupted_after(&budget, <Py_ssize_t>words.size() + 1):
-                        stopped = True
-                        break
                     self.created.clear()
+                    work = 1
                     for i in range(words.size()):
                         if self.stamp[words[i]] != done:
                             self.stamp[words[i]] = done
-                            self._merge_word(words[i], left, right, new_id)
+                            work += self._merge_word(words[i], left, right, new_id)
                     words.clear()
                     for i in range(self.created.size()):
                         current = self._count(self.created[i])
                         if current > 0:
                             heap_push(self.heap, count_entry(current, self.created[i]))
                     done += 1
+                    if interrupted_after(&budget, work):
+                        stopped = True
+                        break
                     if has_progress and done % report_every == 0:
                         break
             if stopped:

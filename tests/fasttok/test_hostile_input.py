@@ -117,8 +117,11 @@ _INTERRUPTED_CALL = """
         call = lambda: tok.encode(text)
     elif what == "count_words":
         call = lambda: fasttok.count_words(text)
-    else:
+    elif what == "count_bert_words":
         call = lambda: count_bert_words(text)
+    else:  # merge learning: one 2 M-letter word costs O(word length) per merge (see docs/core.md)
+        word = alphabet[rng.integers(0, 26, 2_000_000)].tobytes().decode()
+        call = lambda: fasttok.train_bpe(word, vocab_size=10_000)
     print("start", flush=True)
     try:
         call()
@@ -129,7 +132,7 @@ _INTERRUPTED_CALL = """
     """
 
 
-@pytest.mark.parametrize("what", ["bpe encode", "wordpiece encode", "count_words", "count_bert_words"])
+@pytest.mark.parametrize("what", ["bpe encode", "wordpiece encode", "count_words", "count_bert_words", "train_bpe"])
 def test_ctrl_c_interrupts_a_long_call(what):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (2048 * MB, 2048 * MB))
