@@ -364,9 +364,10 @@ cdef class MergeTable:
                 ranks[best_i] = self._rank(w[best_i], w[best_i + 1], &ids[best_i])
         return n
 
-    cdef void _merge_long(self, vector[token_t]& w) noexcept nogil:
+    cdef bint _merge_long(self, vector[token_t]& w, Py_ssize_t* budget) noexcept nogil:
         # The trainer's heap, reused: an entry (count=-rank, pair=position) pops the lowest rank
         # first and, among equal ranks, the leftmost position, which is the merge order.
+        # True when a signal handler raised (w is then left half merged; see fasttok/_signals.pxd).
         cdef Py_ssize_t n = w.size()
         cdef vector[pos_t] nxt, prv
         cdef vector[HeapEntry] heap
@@ -377,6 +378,8 @@ cdef class MergeTable:
         nxt.resize(n)
         prv.resize(n)
         for i in range(n):
+            if interrupted_after(budget, 1):
+                return True
             nxt[i] = i + 1 if i + 1 < n else -1
             prv[i] = i - 1
             if i + 1 < n:
@@ -384,6 +387,8 @@ cdef class MergeTable:
                 if rank != NO_RANK:
                     heap_push(heap, count_entry(-<count_t>rank, <pair_t>i))
         while not heap.empty():
+            if interrupted_after(budget, 1):
+                return True
             top = heap_pop(heap)
             p = <pos_t>top.pair
             if w[p] < 0:
@@ -412,8 +417,11 @@ cdef class MergeTable:
                 w[q] = w[i]
                 q += 1
         w.resize(q)
+        return False
 
-    cdef void merge_word(self, const token_t* symbols, Py_ssize_t n, vector[token_t]& out) noexcept nogil:
+    cdef bint merge_word(self, const token_t* symbols, Py_ssize_t n, vector[token_t]& out,
+                         Py_ssize_t* budget) noexcept nogil:
+        # True when interrupted (a long word checks for signals as it merges).
         cdef token_t buf[SHORT_WORD]
         cdef vector[token_t] w
         cdef Py_ssize_t m
@@ -421,27 +429,32 @@ cdef class MergeTable:
             memcpy(buf, symbols, n * sizeof(token_t))
             m = self._merge_short(buf, n)
             out.insert(out.end(), buf, buf + m)
-        else:
-            w.assign(symbols, symbols + n)
-            self._merge_long(w)
-            out.insert(out.end(), w.begin(), w.end())
+            return False
+        w.assign(symbols, symbols + n)
+        if self._merge_long(w, budget):
+            return True
+        out.insert(out.end(), w.begin(), w.end())
+        return False
 
-    cdef void _encode_piece(self, const unsigned char* key, Py_ssize_t key_bytes, const token_t* symbols,
-                            Py_ssize_t n, _PieceCache cache, vector[token_t]& out) noexcept nogil:
+    cdef bint _encode_piece(self, const unsigned char* key, Py_ssize_t key_bytes, const token_t* symbols,
+                            Py_ssize_t n, _PieceCache cache, vector[token_t]& out,
+                            Py_ssize_t* budget) noexcept nogil:
+        # True when interrupted.
         cdef uint64_t h
         cdef size_t before
         if n == 1:
             out.push_back(symbols[0])
-            return
+            return False
         if key_bytes > CACHE_MAX_KEY_BYTES:
-            self.merge_word(symbols, n, out)
-            return
+            return self.merge_word(symbols, n, out, budget)
         h = hash_bytes(key, key_bytes)
         if cache.get(key, key_bytes, h, out):
-            return
+            return False
         before = out.size()
-        self.merge_word(symbols, n, out)
+        if self.merge_word(symbols, n, out, budget):
+            return True
         cache.put(key, key_bytes, h, out.data() + before, out.size() - before)
+        return False
 
     def encode_words(self, const token_t[::1] symbols, const pos_t[::1] offsets):
         """Apply the merges to each word.
@@ -465,8 +478,10 @@ cdef class MergeTable:
             ends.push_back(0)
             for w in range(n_words):
                 n = offsets[w + 1] - offsets[w]
-                self._encode_piece(<const unsigned char*>(base + offsets[w]), n * sizeof(token_t),
-                                   base + offsets[w], n, cache, out)
+                if self._encode_piece(<const unsigned char*>(base + offsets[w]), n * sizeof(token_t),
+                                      base + offsets[w], n, cache, out, &budget):
+                    stopped = True
+                    break
                 ends.push_back(out.size())
                 if interrupted_after(&budget, n + 1):
                     stopped = True
@@ -527,7 +542,8 @@ cdef class MergeTable:
                     word.resize(end - pos)
                     for k in range(end - pos):
                         word[k] = byte_ids[text[pos + k]]
-                    self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out)
+                    if self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out, &budget):
+                        return -2
                 if interrupted_after(&budget, end - pos):
                     return -2
                 pos = end
@@ -559,19 +575,20 @@ def _py_merge_word(MergeTable table not None, const token_t[::1] symbols, *, bin
     cdef vector[token_t] out
     cdef vector[token_t] w
     cdef token_t buf[SHORT_WORD]
-    cdef Py_ssize_t n = symbols.shape[0], m
+    cdef Py_ssize_t n = symbols.shape[0], m, budget = CHECK_EVERY
     if n == 0:
         return []
     if long_path:
         w.assign(&symbols[0], &symbols[0] + n)
-        table._merge_long(w)
+        if table._merge_long(w, &budget):
+            raise_pending()
         out.swap(w)
     elif n <= SHORT_WORD:
         memcpy(buf, &symbols[0], n * sizeof(token_t))
         m = table._merge_short(buf, n)
         out.assign(buf, buf + m)
-    else:
-        table.merge_word(&symbols[0], n, out)
+    elif table.merge_word(&symbols[0], n, out, &budget):
+        raise_pending()
     return [out[m] for m in range(<Py_ssize_t>out.size())]
 
 

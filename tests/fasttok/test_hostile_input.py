@@ -106,12 +106,16 @@ _INTERRUPTED_CALL = """
     from fasttok.wordpiece import WordPieceTokenizer, count_bert_words
     rng = np.random.default_rng(0)
     alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz     ", dtype=np.uint8)
-    text = alphabet[rng.integers(0, len(alphabet), 40_000_000)].tobytes().decode()  # random words
     letters = "abcdefghijklmnopqrstuvwxyz"
     what = {what!r}
+    if what in ("bpe encode", "wordpiece encode", "count_words", "count_bert_words"):
+        text = alphabet[rng.integers(0, len(alphabet), 40_000_000)].tobytes().decode()  # random words
     if what == "bpe encode":
         tok = fasttok.train_bpe(text[:100_000], vocab_size=1000)
         call = lambda: tok.encode(text)
+    elif what == "bpe encode, one piece":  # 30 M letters: one pre-token, merged by the heap path
+        tok = fasttok.train_bpe(["aaaa bbbb aaaaaaaa"], vocab_size=300)
+        call = lambda: tok.encode("a" * 30_000_000)
     elif what == "wordpiece encode":
         tok = WordPieceTokenizer(["[UNK]", *letters, *("##" + c for c in letters)], special_tokens=["[UNK]"])
         call = lambda: tok.encode(text)
@@ -132,7 +136,8 @@ _INTERRUPTED_CALL = """
     """
 
 
-@pytest.mark.parametrize("what", ["bpe encode", "wordpiece encode", "count_words", "count_bert_words", "train_bpe"])
+@pytest.mark.parametrize("what", ["bpe encode", "bpe encode, one piece", "wordpiece encode", "count_words",
+                                  "count_bert_words", "train_bpe"])
 def test_ctrl_c_interrupts_a_long_call(what):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (2048 * MB, 2048 * MB))
