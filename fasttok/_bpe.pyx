@@ -24,6 +24,13 @@ from fasttok._types cimport (add_product, count_t, int32_t, make_pair, pair_left
 # Training
 # ----------------------------------------------------------------------------------------------
 
+cdef extern from "<algorithm>" namespace "std" nogil:
+    void _std_sort_i32 "std::sort"(vector[int32_t].iterator, vector[int32_t].iterator)
+    vector[int32_t].iterator _std_upper_bound_i32 "std::upper_bound"(vector[int32_t].iterator,
+                                                                     vector[int32_t].iterator, int32_t)
+
+DEF LONG_WORD = 64  # longer words list their pairs by position (see _MergeLearner.run)
+
 cdef class _MergeLearner:
     """State of one merge-learning run over a unique-word table.
 
@@ -49,6 +56,10 @@ cdef class _MergeLearner:
     cdef vector[HeapEntry] heap
     cdef vector[pair_t] created         # pairs that gained count during the current merge
     cdef vector[count_t] length         # (n_tokens,) how many base symbols each token spans
+    # Words longer than LONG_WORD symbols list their pairs by position (-1 - position), not by word id:
+    # walking a whole long word for each merge would cost O(length) per merge (see run).
+    cdef vector[int32_t] long_start     # first position of each long word, increasing
+    cdef vector[int32_t] long_word      # its word id
 
     cdef void _init_table(self, size_t expected) noexcept nogil:
         self.empty.key = EMPTY_KEY
@@ -83,10 +94,30 @@ cdef class _MergeLearner:
     cdef inline void _sub(self, pair_t key, count_t delta) noexcept nogil:
         self.slots[self._find(key)].count -= delta
 
+    cdef inline int32_t _merge_here(self, int32_t p, int32_t q, token_t left, token_t right, token_t new_id,
+                                    count_t w, int word) noexcept nogil:
+        # Merge the symbols at p and q (the pair left, right) of a word of weight w, updating the pair
+        # counts around them; returns the position after the merged symbol. New pairs are listed under
+        # `word`, or under their positions (-1 - position) when word < 0 (a long word, see run).
+        cdef int32_t before = self.prv[p], after = self.nxt[q]
+        if before != -1:
+            self._sub(make_pair(self.sym[before], left), w)
+            self._add(make_pair(self.sym[before], new_id), w, word if word >= 0 else -1 - before)
+        if after != -1:
+            self._sub(make_pair(right, self.sym[after]), w)
+            self._add(make_pair(new_id, self.sym[after]), w, word if word >= 0 else -1 - p)
+        self._sub(make_pair(left, right), w)
+        self.sym[p] = new_id
+        self.nxt[p] = after
+        if after != -1:
+            self.prv[after] = p
+        return after
+
     cdef Py_ssize_t _merge_word(self, int word, token_t left, token_t right, token_t new_id) noexcept nogil:
-        # Returns how many symbols it visited: the work, for the signal check's budget.
+        # Merge every (left, right) of a word, left to right. Returns how many symbols it visited:
+        # the work, for the signal check's budget.
         cdef int32_t p = self.head[word]
-        cdef int32_t q, before, after
+        cdef int32_t q
         cdef count_t w = self.weight[word]
         cdef Py_ssize_t visited = 0
         while p != -1:
@@ -95,23 +126,32 @@ cdef class _MergeLearner:
             if q == -1:
                 break
             if self.sym[p] == left and self.sym[q] == right:
-                before = self.prv[p]
-                after = self.nxt[q]
-                if before != -1:
-                    self._sub(make_pair(self.sym[before], left), w)
-                    self._add(make_pair(self.sym[before], new_id), w, word)
-                if after != -1:
-                    self._sub(make_pair(right, self.sym[after]), w)
-                    self._add(make_pair(new_id, self.sym[after]), w, word)
-                self._sub(make_pair(left, right), w)
-                self.sym[p] = new_id
-                self.nxt[p] = after
-                if after != -1:
-                    self.prv[after] = p
-                p = after
+                p = self._merge_here(p, q, left, right, new_id, w, word)
             else:
                 p = q
         return visited
+
+    cdef Py_ssize_t _merge_positions(self, vector[int32_t]& positions, token_t left, token_t right,
+                                     token_t new_id) noexcept nogil:
+        # Long words list their pairs by position: merge at each listed position where (left, right)
+        # still stands, in increasing order (= left to right within each word), so a merge costs the
+        # occurrences, not the word's length. A symbol merged into its left neighbour is marked -1.
+        cdef size_t i
+        cdef int32_t p, q, last = -1
+        cdef Py_ssize_t k
+        _std_sort_i32(positions.begin(), positions.end())
+        for i in range(positions.size()):
+            p = positions[i]
+            if p == last:
+                continue
+            last = p
+            q = self.nxt[p]
+            if self.sym[p] != left or q == -1 or self.sym[q] != right:
+                continue
+            k = _std_upper_bound_i32(self.long_start.begin(), self.long_start.end(), p) - self.long_start.begin() - 1
+            self._merge_here(p, q, left, right, new_id, self.weight[self.long_word[k]], -1)
+            self.sym[q] = -1
+        return positions.size()
 
     cdef int run(self, token_t first_id, int n_merges, count_t min_frequency,
                  count_t max_token_length, vector[token_t]& out, object progress) except -1:
@@ -119,6 +159,7 @@ cdef class _MergeLearner:
         cdef count_t current
         cdef token_t left, right, new_id
         cdef vector[int] words
+        cdef vector[int32_t] positions
         cdef int32_t list_id
         cdef size_t i
         cdef int done = 0
@@ -152,10 +193,15 @@ cdef class _MergeLearner:
                     vector[int]().swap(self.word_lists[list_id])  # the pair is gone: free its list
                     self.created.clear()
                     work = 1
+                    positions.clear()
                     for i in range(words.size()):
-                        if self.stamp[words[i]] != done:
+                        if words[i] < 0:
+                            positions.push_back(-1 - words[i])
+                        elif self.stamp[words[i]] != done:
                             self.stamp[words[i]] = done
                             work += self._merge_word(words[i], left, right, new_id)
+                    if not positions.empty():
+                        work += self._merge_positions(positions, left, right, new_id)
                     words.clear()
                     for i in range(self.created.size()):
                         current = self._count(self.created[i])
@@ -198,6 +244,7 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
     cdef Py_ssize_t n = symbols.shape[0]
     cdef Py_ssize_t w, p
     cdef pos_t start, end
+    cdef bint is_long
     cdef count_t n_pairs_total = 0
     # A pair's count is at most the sum over words of count * (length - 1): check that once.
     for w in range(n_words):
@@ -222,11 +269,15 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
             end = offsets[w + 1]
             st.head[w] = start if end > start else -1
             st.weight[w] = counts[w]
+            is_long = end - start > LONG_WORD
+            if is_long:
+                st.long_start.push_back(<int32_t>start)
+                st.long_word.push_back(<int32_t>w)
             for p in range(start, end):
                 st.prv[p] = p - 1 if p > start else -1
                 st.nxt[p] = p + 1 if p + 1 < end else -1
                 if p > start:
-                    st._add(make_pair(symbols[p - 1], symbols[p]), counts[w], <int>w)
+                    st._add(make_pair(symbols[p - 1], symbols[p]), counts[w], <int>(-p if is_long else w))
         for p in range(<Py_ssize_t>st.created.size()):
             heap_push(st.heap, count_entry(st._count(st.created[p]), st.created[p]))
         st.created.clear()

@@ -123,9 +123,9 @@ _INTERRUPTED_CALL = """
         call = lambda: fasttok.count_words(text)
     elif what == "count_bert_words":
         call = lambda: count_bert_words(text)
-    else:  # merge learning: one 2 M-letter word costs O(word length) per merge (see docs/core.md)
-        word = alphabet[rng.integers(0, 26, 2_000_000)].tobytes().decode()
-        call = lambda: fasttok.train_bpe(word, vocab_size=10_000)
+    else:  # merge learning on one 4 M-letter word: seconds
+        word = alphabet[rng.integers(0, 26, 4_000_000)].tobytes().decode()
+        call = lambda: fasttok.train_bpe(word, vocab_size=20_000)
     print("start", flush=True)
     try:
         call()
@@ -236,3 +236,25 @@ def test_wordpiece_training_skips_over_long_words_in_bounded_memory(tmp_path):
     message, peak_mb = result.stdout.splitlines()
     assert "longer than 100 characters" in message
     assert int(peak_mb) < 400, peak_mb
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. BPE merge learning lists the pairs of long words by position: no walk over a long word per merge
+#    (the merges against the reference: tests/fasttok/test_bpe_train.py)
+
+def test_one_long_word_trains_in_time_linear_in_its_length():
+    result = run_limited("""
+        import time, warnings
+        import numpy as np
+        import fasttok
+        warnings.simplefilter("ignore")
+        rng = np.random.default_rng(0)
+        letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+        word = letters[rng.integers(0, 26, 1_000_000)].tobytes().decode()  # one pre-token
+        t = time.perf_counter()
+        fasttok.train_bpe(word, vocab_size=256 + 5000)
+        print(time.perf_counter() - t)
+        """, memory_mb=1024, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) < 3.0  # walking the word for each merge took 6.5 s
+
