@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +40,9 @@ BERT_CONFIG_NAME = "tokenizer_config.json"
 # The special-token roles of HF's BertTokenizer and the token each defaults to.
 _BERT_ROLES = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
                "mask_token": "[MASK]"}
+# The trained tokenizer's max_input_chars_per_word (WordPieceTokenizer's default): train_wordpiece counts
+# no longer word, since the tokenizer encodes it as [UNK].
+_MAX_WORD_CHARS = 100
 # transformers' "no length limit" (int(1e30)), what save_pretrained writes when no model set one.
 _NO_MAX_LENGTH = int(1e30)
 
@@ -167,7 +171,7 @@ class WordPieceTokenizer(Tokenizer):
         return self._decode(self._check_ids(ids), errors)
 
     def _model_stream_cut(self):
-        return _cut_after_newline  # a BERT word never spans a newline
+        return _cut_after_space  # a BERT word never spans white space
 
     # -- the model hooks the base class calls --------------------------------------------------
 
@@ -510,18 +514,41 @@ def _settings_from_config(config_path: Path, vocab: list[str]) -> dict:
 # Training
 # ---------------------------------------------------------------------------------------------
 
-def _cut_after_newline(data):
-    # A BERT word never spans a newline, so any newline is a safe place to end a block.
-    return data.rfind(b"\n") + 1
+# A BERT word never spans ASCII white space, so a block may end after any of these (and only these:
+# other controls vanish in BERT's clean-up without ending a word).
+_SPACES = (" ", "\n", "\t", "\r")
+_SPACE = re.compile(r"[ \n\t\r]")
+
+
+def _cut_after_space(data):
+    return max(data.rfind(c.encode()) for c in _SPACES) + 1
+
+
+def _split_text(text):
+    """A long text as pieces of about BLOCK_SIZE characters, each ending after white space (so each
+    has exactly its own words); a stretch without white space stays whole."""
+    start = 0
+    while len(text) - start > BLOCK_SIZE:
+        cut = max(text.rfind(c, start, start + BLOCK_SIZE) for c in _SPACES) + 1
+        if cut <= start:
+            found = _SPACE.search(text, start + BLOCK_SIZE)
+            if found is None:
+                break
+            cut = found.end()
+        yield text[start:cut]
+        start = cut
+    yield text[start:] if start else text
 
 
 def _iter_texts(corpus):
-    """Texts of a corpus: a str, a path, or an iterable of str texts and paths (files streamed)."""
+    """Texts of a corpus: a str, a path, or an iterable of str texts and paths (files streamed), in
+    pieces of about BLOCK_SIZE cut after white space, so that memory is bounded by the block, not by
+    the longest line."""
     for item in corpus_items(corpus):
         if isinstance(item, str):
-            yield item
+            yield from _split_text(item)
         else:
-            yield from read_blocks(item, cut=_cut_after_newline, block_size=BLOCK_SIZE)
+            yield from read_blocks(item, cut=_cut_after_space, block_size=BLOCK_SIZE)
 
 
 def _text_batches(texts):
@@ -538,8 +565,12 @@ def _text_batches(texts):
         yield "\n".join(batch)
 
 
-def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=1):
+def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=1, max_word_chars=None):
     """Unique BERT pre-tokenized words of `corpus` with their counts (a core WordCounter).
+
+    max_word_chars: words longer than this are not counted, only tallied in the counter's `n_skipped`
+    (train_wordpiece passes the trained tokenizer's max_input_chars_per_word, 100: it encodes such a word
+    as [UNK], so there is nothing to learn from it); None counts every word.
 
     The words are those of BERT's normaliser and pre-tokenizer (fasttok.pretokenize.bert_pre_tokenize),
     not the pre-tokens of a split pattern that fasttok.count_words counts. num_threads > 1 counts
@@ -547,7 +578,8 @@ def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=
     the tables up; the counts never depend on it.
     """
     num_threads = check_num_threads(num_threads)
-    counters = [_wordpiece.WordCounter() for _ in range(num_threads)]
+    limit = -1 if max_word_chars is None else max_word_chars
+    counters = [_wordpiece.WordCounter(limit)]  # one per thread, made as threads get work (not num_threads up front)
 
     def count(counter, text):
         cps, offsets, lower_ascii, classes, strip = _prepare([text], lowercase, strip_accents)
@@ -560,11 +592,13 @@ def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=
         return counters[0]
     with ThreadPoolExecutor(num_threads) as pool:
         while group := list(itertools.islice(batches, num_threads)):
+            counters.extend(_wordpiece.WordCounter(limit) for _ in range(len(group) - len(counters)))
             list(pool.map(count, counters, group))  # one batch per thread and table
     total = counters[0]
     for counter in counters[1:]:
         for word, n in counter.items():
             total.add_word(word, n)
+        total.n_skipped += counter.n_skipped
     return total
 
 
@@ -604,7 +638,9 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "l
     smaller ids. `unk_token` is added to the special tokens when missing. num_threads: parallel word
     counting (see count_bert_words); the result does not depend on it. Options are checked by the
     same rules as train_bpe's (fasttok.tokenizer.TrainerOptions). If the corpus runs out of pairs
-    first, a TrainingWarning says so and `tok.info` records it.
+    first, a TrainingWarning says so and `tok.info` records it. Words longer than 100 characters (the
+    trained tokenizer's max_input_chars_per_word) are not counted: it encodes them as [UNK]. Files and
+    long texts are read in blocks cut after white space, so memory does not grow with line length.
     """
     options = WordPieceOptions(vocab_size=vocab_size, score=score, min_frequency=min_frequency,
                                special_tokens=special_tokens, unk_token=unk_token,
@@ -612,10 +648,14 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "l
                                max_token_length=max_token_length, lowercase=lowercase,
                                strip_accents=strip_accents, progress=progress)
     num_threads = check_num_threads(num_threads)
+    # Words longer than the trained tokenizer's max_input_chars_per_word (100) encode as [UNK]: not counted.
     counter = count_bert_words(corpus_and_files(corpus, files), lowercase=options.lowercase,
-                               strip_accents=options.strip_accents, num_threads=num_threads)
+                               strip_accents=options.strip_accents, num_threads=num_threads,
+                               max_word_chars=_MAX_WORD_CHARS)
     if len(counter) == 0:
-        raise CorpusError("the corpus has no words to learn from")
+        skipped = (f" (words longer than {_MAX_WORD_CHARS} characters, which encode as {options.unk_token}, are "
+                   f"not counted: {counter.n_skipped} occurrences)") if counter.n_skipped else ""
+        raise CorpusError(f"the corpus has no words to learn from{skipped}")
     return _learn(counter, options)
 
 
