@@ -57,7 +57,14 @@ def read_bytes(path, what="tokenizer file"):
             raise ModelFileError(f"cannot read {what} {shown!r}: {st.st_size} bytes is more than the "
                                  f"{MAX_FILE_BYTES} fasttok reads")
         try:
-            raw = f.read(MAX_FILE_BYTES + 1)
+            # Ask for the size fstat gave plus one byte (a file that grows while read is caught below),
+            # never for the cap itself: read(n) allocates n bytes up front.
+            chunks = [f.read(st.st_size + 1)]
+            size = len(chunks[0])
+            while size <= MAX_FILE_BYTES and size > st.st_size and chunks[-1]:
+                chunks.append(f.read(1 << 20))
+                size += len(chunks[-1])
+            raw = b"".join(chunks)
         except OSError as e:
             raise ModelFileError(f"cannot read {what} {shown!r}: {e.strerror}") from None
     if len(raw) > MAX_FILE_BYTES:

@@ -79,18 +79,20 @@ def test_long_failure_pops_match_the_reference():
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Nothing is allocated up front by the size of an option (vocab_size, num_threads)
+# 3. Nothing is allocated up front by the size of an option (vocab_size, num_threads at its largest
+#    allowed value; larger ones are refused by fasttok._checks)
 
 def test_absurd_vocab_size_and_num_threads_cost_nothing():
     result = run_limited("""
         import warnings
         import fasttok
+        from fasttok._checks import MAX_THREADS
         from fasttok.wordpiece import count_bert_words
         warnings.simplefilter("ignore")
         print(len(fasttok.train_bpe("hello world " * 10, vocab_size=2**31 - 2).merges))
         print(fasttok.train_wordpiece("hello world " * 10, vocab_size=2**31 - 2).info["n_merges"])
-        print(len(count_bert_words("hello world", num_threads=10**5)))
-        print(len(fasttok.count_words("hello world", num_threads=10**5)))
+        print(len(count_bert_words("hello world", num_threads=MAX_THREADS)))
+        print(len(fasttok.count_words("hello world", num_threads=MAX_THREADS)))
         """, memory_mb=400, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["10", "8", "2", "2"]
