@@ -985,9 +985,12 @@ cdef class WordPieceEncoder:
         # Word cache, local to this call (so threads share nothing): natural text repeats a few
         # thousand words most of the time, and a hit (hash + compare) is cheaper than the trie walk.
         # The shared byte-string table of fasttok/_hash.pxd (CacheSlot), keyed by the word's code
-        # points as bytes; fixed at CACHE_SLOTS slots, it stops taking words once half full.
+        # points as bytes; it stops taking words once half full. Sized by the call's text (a text of n
+        # code points holds at most n words), up to CACHE_SLOTS: zeroing 2**16 slots for one short
+        # sentence cost ten times the sentence's encoding.
         cdef vector[CacheSlot] cache
-        cdef int cache_shift = table_shift(0, CACHE_SLOTS)
+        cdef int cache_shift = table_shift(min(<size_t>text.shape[0], <size_t>(CACHE_SLOTS // 2)), 16)
+        cdef size_t cache_capacity = n_slots(cache_shift) // 2
         cdef vector[uint32_t] cache_words
         cdef vector[int32_t] cache_ids
         cdef size_t n_cached = 0
@@ -1023,7 +1026,7 @@ cdef class WordPieceEncoder:
                             continue
                         start = out.size()
                         self.encode_word(word, n, out)
-                        if n_cached < CACHE_SLOTS // 2:
+                        if n_cached < cache_capacity:
                             n_cached += 1
                             slot.hash = h
                             slot.key_offset = <uint32_t>(4 * cache_words.size())
