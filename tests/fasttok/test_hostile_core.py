@@ -3,8 +3,6 @@
 Each case that could blow up runs in a child process under a time limit and an address-space limit
 (RLIMIT_AS), so a regression fails its test instead of taking the machine down.
 """
-import os
-import resource
 import signal
 import subprocess
 import sys
@@ -19,25 +17,16 @@ from fasttok import _wordpiece
 from fasttok._reference.wordpiece import encode_word
 from fasttok._wordpiece import _py_encode_word
 from fasttok.wordpiece import WordPieceTokenizer
+from tests.limits import child_env, limit_memory, run_code
 
 MB = 1 << 20
-
-
-def run_limited(code, *, memory_mb, timeout, **popen):
-    """Run `code` in a fresh Python under an address-space limit; returns the CompletedProcess."""
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MB, memory_mb * MB))
-
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], preexec_fn=limit, timeout=timeout,
-                          capture_output=True, text=True, env=env, **popen)
 
 
 # ---------------------------------------------------------------------------------------------
 # 1. The WordPiece trie is built in time and memory linear in the vocabulary's total length
 
 def test_long_token_vocab_loads_in_linear_time_and_memory(tmp_path):
-    result = run_limited(f"""
+    result = run_code(f"""
         import random, time
         from fasttok.wordpiece import load_bert_vocab
         letters = "abcdefghijklmnopqrstuvwxyz"
@@ -83,7 +72,7 @@ def test_long_failure_pops_match_the_reference():
 #    allowed value; larger ones are refused by fasttok._checks)
 
 def test_absurd_vocab_size_and_num_threads_cost_nothing():
-    result = run_limited("""
+    result = run_code("""
         import warnings
         import fasttok
         from fasttok._checks import MAX_THREADS
@@ -141,12 +130,9 @@ _INTERRUPTED_CALL = """
 @pytest.mark.parametrize("what", ["bpe encode", "bpe encode, one piece", "wordpiece encode", "count_words",
                                   "count_bert_words", "train_bpe"])
 def test_ctrl_c_interrupts_a_long_call(what):
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (2048 * MB, 2048 * MB))
-
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_INTERRUPTED_CALL.format(what=what))],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit, env=env)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit_memory(2048),
+                             env=child_env())
     try:
         assert child.stdout.readline() == "start\n", child.stderr.read()
         time.sleep(0.3)
@@ -213,7 +199,7 @@ def test_wordpiece_counts_that_would_wrap_raise():
 #    longer than the trained tokenizer's max_input_chars_per_word (100): they encode as [UNK]
 
 def test_wordpiece_training_skips_over_long_words_in_bounded_memory(tmp_path):
-    result = run_limited(f"""
+    result = run_code(f"""
         import pathlib, resource, warnings
         import numpy as np
         import fasttok
@@ -245,7 +231,7 @@ def test_wordpiece_training_skips_over_long_words_in_bounded_memory(tmp_path):
 #    (the merges against the reference: tests/fasttok/test_bpe_train.py)
 
 def test_one_long_word_trains_in_time_linear_in_its_length():
-    result = run_limited("""
+    result = run_code("""
         import time, warnings
         import numpy as np
         import fasttok

@@ -4,11 +4,7 @@ A case that could hang or exhaust memory runs in a subprocess with a wall-clock 
 limit (RLIMIT_AS), so a regression fails the test instead of stalling the suite.
 """
 import json
-import os
 import pathlib
-import resource
-import subprocess
-import sys
 import textwrap
 import time
 import warnings
@@ -22,27 +18,23 @@ import fasttok
 from fasttok import _format, pretokenize
 from fasttok._reference import bpe as reference
 from fasttok.errors import CorpusError, ModelFileError, PatternTimeoutError
+from tests import limits
 
 CATASTROPHIC = r"(a|aa)+$"   # exponential backtracking on "aaa...ab": over 90 s for 41 characters
 HOSTILE_TEXT = "a" * 40 + "b"
-MEMORY_LIMIT = 2 << 30       # bytes of address space for a hostile-input subprocess
+MEMORY_MB = 2048             # address space of a hostile-input subprocess
 TIME_LIMIT = 60              # seconds; the bounded cases finish in 1-3 s
 
 
-def _limit_memory():
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
-def run_bounded(args, **kwargs):
-    """Run a command under the memory and time limits; the CompletedProcess and its wall time."""
+def run_bounded(argv):
+    """`python *argv` under the memory and time limits; the CompletedProcess and its wall time."""
     start = time.monotonic()
-    out = subprocess.run(args, preexec_fn=_limit_memory, capture_output=True, text=True, timeout=TIME_LIMIT,
-                         env=dict(os.environ, OPENBLAS_NUM_THREADS="1"), **kwargs)
+    out = limits.run_python(argv, memory_mb=MEMORY_MB, timeout=TIME_LIMIT)
     return out, time.monotonic() - start
 
 
 def run_python(script):
-    out, seconds = run_bounded([sys.executable, "-c", textwrap.dedent(script)])
+    out, seconds = run_bounded(["-c", textwrap.dedent(script)])
     assert out.returncode == 0, out.stderr
     return out.stdout, seconds
 
@@ -84,7 +76,7 @@ def test_a_custom_pattern_in_a_file_is_refused_and_a_trusted_one_is_time_bounded
 def test_the_command_line_refuses_a_custom_pattern_unless_trusted(hostile_files, tmp_path):
     text = tmp_path / "in.txt"
     text.write_text("aaaa")   # matched at once: the stop on hostile text is tested through the API above
-    cli = [sys.executable, "-m", "fasttok", "encode", "-t", str(hostile_files["native"]), str(text)]
+    cli = ["-m", "fasttok", "encode", "-t", str(hostile_files["native"]), str(text)]
     refused, _ = run_bounded(cli)
     assert refused.returncode == 1 and "--trust-pattern" in refused.stderr
     trusted, _ = run_bounded(cli + ["--trust-pattern"])

@@ -6,12 +6,8 @@ Cases that could exhaust memory or hang run in a subprocess under an address-spa
 """
 import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -21,21 +17,17 @@ import fasttok
 from fasttok import _format
 from fasttok.bpe import BYTE_TO_CHAR, BPETokenizer, load_gpt2, split_pattern
 from fasttok.counts import WordCounts
-from fasttok.errors import FasttokError, ModelFileError
+from fasttok.errors import ModelFileError
 from fasttok.wordpiece import load_bert_vocab
+from tests.limits import run_code
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
-LIMIT = 2 << 30  # bytes of address space for the subprocesses
 
 
 def run_limited(code, *args, timeout=120):
-    """Run `code` (python) with `args` in a subprocess limited to LIMIT bytes and `timeout` seconds."""
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout, preexec_fn=limit)
+    """Run `code` (python) with `args` in a child limited to 2 GiB and `timeout` seconds."""
+    return run_code(code, *args, timeout=timeout, env={"PYTHONWARNINGS": "ignore"})
 
 
 def bpe_file(merges, *, version=2, settings=None, base=range(256)):

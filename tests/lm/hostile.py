@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import resource
 import struct
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -30,17 +27,6 @@ from lm.files import content_hash
 from lm.ngram import NgramModel
 
 ROOT = Path(__file__).resolve().parents[2]
-ADDRESS_SPACE = 2 << 30  # 2 GiB: numpy + lm need ~0.5 GiB; a forged 1e11-element array needs far more
-
-
-def run_limited(argv: list[str], *, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    """`python *argv` from the repository root with RLIMIT_AS = ADDRESS_SPACE and `timeout` seconds."""
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=limit)
 
 
 # ----------------------------------------------------------------------------- what a loaded model is

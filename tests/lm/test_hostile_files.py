@@ -2,7 +2,7 @@
 before allocating what the file claims, or loads exactly the model that was saved.
 
 Cases that could exhaust memory or block run in a subprocess under RLIMIT_AS and a time limit
-(`hostile.run_limited`), so a regression fails the test instead of the machine.
+(`tests.limits.run_python`), so a regression fails the test instead of the machine.
 """
 import json
 import math
@@ -21,8 +21,9 @@ from lm.optim import AdamW
 from lm.tokenizer_file import TokenizerFile
 
 from .cli_support import fails_naming
-from .hostile import (checkpoint_state, forge_npy_header, forge_zip_size, ngram_state, rewrite_npz,
-                      run_limited)
+from tests.limits import run_python
+
+from .hostile import checkpoint_state, forge_npy_header, forge_zip_size, ngram_state, rewrite_npz
 
 WORDS = "the moon rises over a quiet sea and the ships sail home at dawn".split()
 FUZZ_MUTANTS = 300  # per loader and mode: about a second each
@@ -57,7 +58,7 @@ def test_fuzzed_files_load_identically_or_fail_typed(files, kind, name, rezip):
     spans; "rezipped": of one zip member, the CRC-32 then recomputed) each load to the original model or
     raise LMFileError/OSError; nothing else escapes, within 2 GiB and 60 s."""
     argv = ["-m", "tests.lm.hostile", kind, str(files / name), str(FUZZ_MUTANTS), "17"] + (["--rezip"] if rezip else [])
-    run = run_limited(argv)
+    run = run_python(argv)
     assert run.returncode == 0, run.stderr[-2000:]
     counts = json.loads(run.stdout)
     assert counts["n_escaped"] == 0, counts["escaped"]
@@ -111,7 +112,7 @@ def forged(files, tmp_path_factory):
         path = rewrite_npz(files / "c.npz", d / f"config-{field}.npz", header="__meta__",
                            edit=_set_config(field, value))
         cases.append((f"config {field}", "checkpoint", str(path)))
-    run = run_limited(["-c", LOAD_IN_CHILD, json.dumps(cases)], timeout=60)
+    run = run_python(["-c", LOAD_IN_CHILD, json.dumps(cases)], timeout=60)
     assert run.returncode == 0, run.stderr[-2000:]
     return json.loads(run.stdout)
 
@@ -376,7 +377,7 @@ def test_a_directory_fifo_or_device_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "model.npz"
     os.mkfifo(fifo)
     paths = [str(tmp_path), str(fifo), os.devnull] + (["/dev/zero"] if Path("/dev/zero").exists() else [])
-    run = run_limited(["-c", NOT_FILES_IN_CHILD, *paths], timeout=30)
+    run = run_python(["-c", NOT_FILES_IN_CHILD, *paths], timeout=30)
     assert run.returncode == 0, run.stderr[-2000:]
     outcomes = json.loads(run.stdout)
     expected = {"ckpt.load": "CheckpointError", "ckpt.read_meta": "CheckpointError",
@@ -481,7 +482,7 @@ def test_a_bad_rlhf_demo_option_is_a_usage_error(capsys, options, word):
 def test_every_header_field_set_to_hostile_values_loads_or_fails_typed(files, kind, name):
     """Each header field, nested ones too (config, tokenizer record), set to None, bools, huge and negative
     ints, NaN, inf, long strings, lists and objects, with the SHA-256 recomputed: LMFileError or a load."""
-    run = run_limited(["-m", "tests.lm.hostile", "grid", kind, str(files / name)])
+    run = run_python(["-m", "tests.lm.hostile", "grid", kind, str(files / name)])
     assert run.returncode == 0, run.stderr[-2000:]
     counts = json.loads(run.stdout)
     assert counts["n_escaped"] == 0, counts["escaped"]
