@@ -47,6 +47,7 @@ from . import checkpoint as ckpt
 from .data import (causal_batches, causal_eval_batches, encode_corpus, mlm_batches, span_batches, special_ids,
                    split_ids)
 from .ngram import SMOOTHINGS, NgramModel, check_train_options, train_ngram
+from .ngram.model import EVAL_CHUNK
 from .nn import BERT, GPT, T5, BERTConfig, GPTConfig, T5Config
 from .nn.generation import check_sampling
 from .optim import AdamW
@@ -267,13 +268,16 @@ def _ngram_record(tokenizer_file: TokenizerFile | None, *, lowercase: bool) -> d
 
 def _read_sentences(path, tokenizer_file: TokenizerFile | None, *, lowercase: bool,
                     progress: Progress) -> list[list[str]]:
-    """The non-empty lines of `path` as sentences: whitespace-separated words, or the tokenizer's ids as
-    decimal strings (so ARPA and .npz models read back the same)."""
+    """The non-empty lines of `path` ("-": standard input) as sentences: whitespace-separated words, or the
+    tokenizer's ids as decimal strings (so ARPA and .npz models read back the same)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = [line.strip() for line in f]
+        if path == "-":  # standard input, as lmplz reads its corpus
+            lines = [line.strip() for line in sys.stdin]
+        else:
+            with open(path, encoding="utf-8") as f:
+                lines = [line.strip() for line in f]
     except (OSError, UnicodeDecodeError) as exc:
-        raise CommandError(f"cannot read {path}: {exc}") from None
+        raise CommandError(f"cannot read {'standard input' if path == '-' else path}: {exc}") from None
     lines = [line.lower() if lowercase else line for line in lines if line]
     if tokenizer_file is None:
         return [line.split() for line in lines]
@@ -344,6 +348,8 @@ def ngram_eval(args, progress: Progress) -> int:
                          f"the model's vocabulary (more than {OOV_WARNING:.0%}): was the model trained with this "
                          f"tokenizer and preprocessing?")
     progress.message(f"evaluated {ev.n_sentences} sentences in {progress.seconds:.2f} s (reading the model included)")
+    if args.per_sentence:
+        _print_sentence_scores(model, sentences)
     print(f"sentences\t{ev.n_sentences}")
     print(f"tokens\t{ev.n_tokens}")
     print(f"oov\t{ev.n_oov}")
@@ -351,6 +357,17 @@ def ngram_eval(args, progress: Progress) -> int:
     print(f"perplexity\t{ev.perplexity:.6f}")
     print(f"perplexity_excluding_oov\t{ev.perplexity_excluding_oov:.6f}")
     return EXIT_OK
+
+
+def _print_sentence_scores(model, sentences) -> None:
+    """One line per sentence (each non-empty input line), before the totals: log10 probability (`<s>` ... `</s>`,
+    OOVs as `<unk>`), tokens scored (`</s>` included) and OOV tokens, tab-separated, like KenLM `query`'s
+    per-sentence `Total:` and `OOV:`."""
+    for start in range(0, len(sentences), EVAL_CHUNK):
+        chunk = sentences[start:start + EVAL_CHUNK]
+        scores = model.score_sentences(chunk)
+        oov = [int((model.encode(s) == 0).sum()) for s in chunk]
+        print("\n".join(f"{score:.6f}\t{len(s) + 1}\t{n}" for score, s, n in zip(scores.tolist(), chunk, oov)))
 
 
 def _add_ngram(families):
@@ -362,7 +379,7 @@ def _add_ngram(families):
                     "refuses a different one).")
     sub = family.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a model on a text file (one sentence per line)")
-    p.add_argument("train", help="training text, one sentence per line")
+    p.add_argument("train", help="training text, one sentence per line; - reads standard input")
     p.add_argument("-o", "--output", required=True, help="model path: .arpa, .arpa.gz or .npz")
     add_keyword_options(p, train_ngram, {"order": "longest n-gram", "smoothing": "estimator",
                                          "min_count": "rarer tokens become <unk>",
@@ -373,7 +390,9 @@ def _add_ngram(families):
     p.set_defaults(run=ngram_train)
     p = sub.add_parser("eval", help="perplexity and OOV count of a model on a text file")
     p.add_argument("model", help="model path: .arpa, .arpa.gz or .npz")
-    p.add_argument("test", help="test text, one sentence per line")
+    p.add_argument("test", help="test text, one sentence per line; - reads standard input")
+    p.add_argument("--per-sentence", action="store_true",
+                   help="first print one line per sentence: log10 probability, tokens (</s> included), OOVs")
     p.add_argument("--tokenizer", help="the fasttok tokenizer file the model was trained with (a .npz model "
                                        "records it and refuses another)")
     p.add_argument("--lowercase", action="store_true",

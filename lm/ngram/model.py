@@ -57,6 +57,15 @@ def _check_sentence(sentence) -> None:
         )
 
 
+def _tokens(sentence) -> list:
+    """A sentence as its tokens: a str is split on whitespace (as the `kenlm` module does)."""
+    if isinstance(sentence, str):
+        return sentence.split()
+    if isinstance(sentence, bytes):
+        raise TypeError("a sentence must be a str or a sequence of tokens, not bytes")
+    return list(sentence)
+
+
 def _context(context) -> tuple:
     """A context as a tuple of tokens; None means the empty context (the start of a sentence)."""
     if context is None:
@@ -170,6 +179,10 @@ class NgramModel:
         `ids` is a flat (T,) array of token ids, `hist` says how many preceding positions belong
         to the same sentence (0 at a sentence start). Histories longer than order - 1 are cut.
         """
+        return self._score_ids(ids, hist)[0]
+
+    def _score_ids(self, ids: np.ndarray, hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log10 probabilities (T,), length of the longest n-gram the model holds ending at each position (T,))."""
         ids = np.asarray(ids, dtype=np.int64)  # (T,)
         hist = np.asarray(hist, dtype=np.int64)  # (T,)
         if ids.shape != hist.shape or ids.ndim != 1:
@@ -180,7 +193,7 @@ class NgramModel:
             raise ValueError("hist must start at 0 and grow by at most 1 per position")
         n_pos, V = ids.shape[0], self.vocab_size
         if n_pos == 0:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
         nodes = [ids]  # nodes[j-1][p]: row of the j-gram ending at p, -1 if the model lacks it
         for j in range(2, self.order + 1):
             prev = nodes[-1]
@@ -206,7 +219,7 @@ class NgramModel:
             logp += np.where(backs_off, self._logb_ext[j - 1][ctx], 0.0)
             if self._missing_logb:
                 logp += np.where(backs_off & (ctx < 0) & (hist >= j), self._missing_logb, 0.0)
-        return logp
+        return logp, longest
 
     def score_ngrams(self, ngrams) -> np.ndarray:
         """log10 p(last | the others) for each row of an (N, k) array of ids, k <= order."""
@@ -243,6 +256,20 @@ class NgramModel:
         """log10 probability of a sentence (a sequence of tokens), like `kenlm.Model.score`."""
         ids, hist, scored, _, _ = self._flatten([sentence], bos=bos, eos=eos)
         return float(self.score_ids(ids, hist)[scored].sum())
+
+    def score(self, sentence, *, bos: bool = True, eos: bool = True) -> float:
+        """log10 probability of a sentence, as `kenlm.Model.score`: a str is split on whitespace, a sequence
+        is taken as its tokens; `bos`/`eos` add `<s>` / `</s>`."""
+        return self.score_sentence(_tokens(sentence), bos=bos, eos=eos)
+
+    def full_scores(self, sentence, *, bos: bool = True, eos: bool = True):
+        """One (log10 p, ngram_length, oov) per scored token (`</s>` included with `eos`), as
+        `kenlm.Model.full_scores`: ngram_length is the length of the longest n-gram the model holds that ends
+        at the token (the rest came from backoffs), oov whether the token is out of the vocabulary."""
+        ids, hist, scored, _, _ = self._flatten([_tokens(sentence)], bos=bos, eos=eos)
+        logp, longest = self._score_ids(ids, hist)
+        for lp, n, i in zip(logp[scored].tolist(), longest[scored].tolist(), ids[scored].tolist()):
+            yield lp, n, i == 0
 
     def score_sentences(self, sentences: Iterable[Sequence], *, bos: bool = True, eos: bool = True) -> np.ndarray:
         """log10 probability of each sentence, vectorised over all of them."""
