@@ -298,7 +298,7 @@ def _is_npz(path) -> bool:
 def ngram_train(args, progress: Progress) -> int:
     try:  # option values out of range are usage errors, found before any data is read
         check_train_options(order=args.order, smoothing=args.smoothing, min_count=args.min_count, k=args.k,
-                            alpha=args.alpha)
+                            alpha=args.alpha, discount=args.discount)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     check_output_path(args.output)  # a bad -o fails now, not after training
@@ -307,7 +307,7 @@ def ngram_train(args, progress: Progress) -> int:
     start = progress.seconds
     with Progress("training", unit="steps", stream=progress.stream) as training:
         model = train_ngram(sentences, order=args.order, smoothing=args.smoothing, min_count=args.min_count,
-                            k=args.k, alpha=args.alpha, progress=training,
+                            k=args.k, alpha=args.alpha, discount=args.discount, progress=training,
                             metadata=_ngram_record(tokenizer_file, lowercase=args.lowercase))
     progress.message(f"trained {model!r} on {len(sentences)} sentences in {progress.seconds - start:.2f} s")
     progress.message("n-grams per order: " + " ".join(str(n) for n in model.counts))
@@ -385,6 +385,8 @@ def _add_ngram(families):
                                          "min_count": "rarer tokens become <unk>",
                                          "k": "add_k: the added count", "alpha": "stupid_backoff: the backoff factor"},
                         choices={"smoothing": SMOOTHINGS}, minimums={"order": 1, "min_count": 1})
+    p.add_argument("--discount", type=float, default=None,
+                   help="kn, absolute: one fixed discount in (0, 1] for every order (default: estimated)")
     p.add_argument("--tokenizer", help="a fasttok tokenizer file: model its token ids")
     p.add_argument("--lowercase", action="store_true", help="lowercase every line first")
     p.set_defaults(run=ngram_train)

@@ -620,7 +620,8 @@ def _frozen(a, dtype) -> np.ndarray:
 
 
 def check_train_options(*, order: int = 3, smoothing: str = "mkn", min_count: int = 1, k: float = 1.0,
-                        alpha: float = 0.4, discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK) -> None:
+                        alpha: float = 0.4, discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK,
+                        discount: float | None = None) -> None:
     """Raise ValueError unless `train_ngram` can use these options; the command line calls it before reading
     any data. k and alpha are checked whatever the smoothing: a value out of range is a mistake even where
     it is unused. NaN fails every range.
@@ -640,6 +641,8 @@ def check_train_options(*, order: int = 3, smoothing: str = "mkn", min_count: in
         raise ValueError(f"k must be finite and > 0, got {k!r}")
     if not 0 < alpha <= 1:
         raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if discount is not None and not 0 < discount <= 1:
+        raise ValueError(f"discount must be in (0, 1] (or None: estimated), got {discount!r}")
     if len(discount_fallback) != 3 or not all(0 <= d <= j for j, d in zip((1, 2, 3), discount_fallback)):
         raise ValueError("discount_fallback must be (D1, D2, D3+) with 0 <= Dj <= j")
 
@@ -653,6 +656,7 @@ def train_ngram(
     k: float = 1.0,
     alpha: float = 0.4,
     discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK,
+    discount: float | None = None,
     bos="<s>",
     eos="</s>",
     unk="<unk>",
@@ -663,8 +667,11 @@ def train_ngram(
 
     `<s>`/`</s>` (or the given `bos`/`eos` tokens) are added around each sentence. Tokens seen fewer
     than `min_count` times become `<unk>`. `smoothing` is one of "mle", "add_k" (uses `k`; Laplace
-    when k = 1), "kn", "mkn" (the default, lmplz's estimate), "witten_bell", "stupid_backoff"
-    (uses `alpha`; unnormalised scores). `discount_fallback` = (D1, D2, D3+) replaces the
+    when k = 1; add-k at the highest order only, lower orders uniform: NLTK's per-order add-k is
+    `lm.ngram.Lidstone`), "absolute" (interpolated absolute discounting), "kn", "mkn" (the default,
+    lmplz's estimate), "witten_bell", "stupid_backoff" (uses `alpha`; unnormalised scores).
+    `discount` in (0, 1] fixes the discount of "kn" and "absolute" at every order (None: estimated).
+    `discount_fallback` = (D1, D2, D3+) replaces the
     Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
     `metadata` (JSON) records what made the model, see `NgramModel.metadata`. progress(done, order + 1)
     is called as each order is counted, and once more when the estimate is done.
@@ -674,7 +681,7 @@ def train_ngram(
     0.5
     """
     check_train_options(order=order, smoothing=smoothing, min_count=min_count, k=k, alpha=alpha,
-                        discount_fallback=discount_fallback)
+                        discount_fallback=discount_fallback, discount=discount)
     if len({bos, eos, unk}) != 3:
         raise ValueError("bos, eos and unk must be three different tokens")
 
@@ -703,8 +710,11 @@ def train_ngram(
 
     if smoothing in ("kn", "mkn"):
         est = estimators.kneser_ney(
-            counts, bos_id=1, modified=smoothing == "mkn", discount_fallback=tuple(discount_fallback)
+            counts, bos_id=1, modified=smoothing == "mkn", discount_fallback=tuple(discount_fallback),
+            discount=None if smoothing == "mkn" or discount is None else float(discount),
         )
+    elif smoothing == "absolute":
+        est = estimators.absolute_discounting(counts, bos_id=1, discount=discount)
     elif smoothing == "witten_bell":
         est = estimators.witten_bell(counts, bos_id=1)
     elif smoothing == "mle":

@@ -302,3 +302,15 @@ def test_stdin_and_per_sentence(files, capsys, monkeypatch):
     report = _parse("\n".join(lines[len(test):]))
     assert int(report["sentences"]) == 2
     assert float(report["log10_prob"]) == pytest.approx(sum(float(s) for s, _, _ in per_sentence), abs=1e-5)
+
+
+def test_discount_option(files, capsys):
+    model_path = files / "m.npz"
+    assert main(["train", "--order", "2", "--smoothing", "absolute", "--discount", "0.6", "-o", str(model_path),
+                 str(files / "train.txt")]) == 0
+    expected = train_ngram([line.split() for line in TRAIN.split("\n") if line], order=2, smoothing="absolute",
+                           discount=0.6)
+    assert NgramModel.load(model_path).discounts == expected.discounts == ((0.6,) * 3,) * 2
+    capsys.readouterr()
+    fails_naming(capsys, ["ngram", "train", "--discount", "1.5", "-o", str(model_path), str(files / "train.txt")],
+                 "discount", status=2)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lm.ngram import SMOOTHINGS, ArpaFormatError, NgramModel, train_ngram
-from lm.ngram._reference import ReferenceKneserNey, ReferenceWittenBell
+from lm.ngram._reference import ReferenceAbsoluteDiscounting, ReferenceKneserNey, ReferenceWittenBell
 from tests.texts import docs_lines
 
 SEED = [["je", "suis", "content"], ["je", "suis"]]
@@ -176,6 +176,42 @@ def test_witten_bell_matches_dictionary_reference(corpus, order, data):
         context = data.draw(st.lists(st.sampled_from(vocab), max_size=order - 1))
         ours = [model.logprob(w, context) for w in vocab]
         np.testing.assert_allclose(ours, [ref.logprob(w, context) for w in vocab], atol=1e-10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(corpus=corpora, order=st.integers(1, 4), discount=st.sampled_from([0.1, 0.5, 0.75, 1.0]), data=st.data())
+def test_user_discounts_match_dictionary_references(corpus, order, discount, data):
+    """"kn" with a fixed discount (NLTK's interpolated KN, KenLM's conventions) and "absolute" (fixed and
+    estimated discounts) against their recursions."""
+    kn = train_ngram(corpus, order=order, smoothing="kn", discount=discount)
+    kn_ref = ReferenceKneserNey(corpus, order=order, modified=False, discount=discount)
+    assert kn.discounts == ((discount,) * 3,) * order
+    absolute = train_ngram(corpus, order=order, smoothing="absolute", discount=discount)
+    absolute_ref = ReferenceAbsoluteDiscounting(corpus, order=order, discount=discount)
+    estimated = train_ngram(corpus, order=order, smoothing="absolute")
+    estimated_ref = [ReferenceAbsoluteDiscounting(corpus, order=order, discount=d[0]) for d in estimated.discounts]
+    vocab = sorted(kn_ref.vocab) + ["unseen"]
+    for _ in range(3):
+        context = data.draw(st.lists(st.sampled_from(vocab), max_size=order - 1))
+        for model, ref in [(kn, kn_ref), (absolute, absolute_ref)]:
+            ours = [model.logprob(w, context) for w in vocab]
+            np.testing.assert_allclose(ours, [ref.logprob(w, context) for w in vocab], atol=1e-10)
+        if len(set(estimated.discounts)) == 1:  # the recursion takes one discount for every order
+            ours = [estimated.logprob(w, context) for w in vocab]
+            np.testing.assert_allclose(ours, [estimated_ref[0].logprob(w, context) for w in vocab], atol=1e-10)
+
+
+def test_absolute_discounting_by_hand():
+    # TINY: unigrams a 2, b 1, </s> 2, <unk> 0 (N 5, 3 seen); V' = 4; D = 0.5
+    m = train_ngram(TINY, order=2, smoothing="absolute", discount=0.5)
+    p1 = {w: (max(c - 0.5, 0) + 1.5 / 4) / 5 for w, c in {"a": 2, "b": 1, "</s>": 2, "<unk>": 0}.items()}
+    for w, expected in p1.items():
+        assert p(m, w) == pytest.approx(expected)
+    # context a: b 1, </s> 1 (total 2, two seen)
+    assert p(m, "b", ["a"]) == pytest.approx((0.5 + 1.0 * p1["b"]) / 2)
+    assert p(m, "a", ["a"]) == pytest.approx(1.0 * p1["a"] / 2)
+    with pytest.raises(ValueError, match="discount"):
+        train_ngram(TINY, smoothing="absolute", discount=1.5)
 
 
 def test_reference_and_model_agree_on_a_real_text_sample(docs_sentences):
