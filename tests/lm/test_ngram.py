@@ -325,6 +325,37 @@ def test_arpa_round_trip(tmp_path, smoothing, name):
     assert [f.name for f in tmp_path.iterdir()] == [name]  # no temporary file left behind
 
 
+@pytest.mark.parametrize("chunk, block", [(1, 1), (2, 7), (3, 64)])
+def test_arpa_streamed_in_chunks_reads_the_same(tmp_path, monkeypatch, chunk, block):
+    """The reader parses READ_CHUNK lines at a time from READ_BLOCK-character blocks: tiny values put chunk
+    and block boundaries everywhere (mid-line, at blank lines and section headers), and the model, the
+    unsorted-section path and the line numbers of errors stay the same."""
+    from lm.ngram import arpa
+    sentences = [["a", "b", "c"], ["a", "c", "b", "b"], ["b", "a"], ["c"]]
+    m = train_ngram(sentences, order=3, smoothing="mkn")
+    m.to_arpa(tmp_path / "m.arpa.gz")
+    text = gzip.open(tmp_path / "m.arpa.gz", "rt").read()
+    head, _, rest = text.partition("\\2-grams:\n")
+    section, _, tail = rest.partition("\n\n")
+    (tmp_path / "shuffled.arpa").write_text(head + "\\2-grams:\n" + "\n".join(section.split("\n")[::-1]) + "\n\n"
+                                            + tail)
+    lines = text.split("\n")
+    at = lines.index("\\2-grams:") + 2
+    lines[at] = "nan\t" + lines[at].split("\t", 1)[1]
+    (tmp_path / "bad.arpa").write_text("\n".join(lines))
+    expected = NgramModel.from_arpa(tmp_path / "m.arpa.gz")
+    monkeypatch.setattr(arpa, "READ_CHUNK", chunk)
+    monkeypatch.setattr(arpa, "READ_BLOCK", block)
+    for name in ("m.arpa.gz", "shuffled.arpa"):
+        back = NgramModel.from_arpa(tmp_path / name)
+        assert back.vocab == expected.vocab
+        for k in range(1, 4):
+            for ours, theirs in zip(back.ngrams(k), expected.ngrams(k)):
+                np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(ArpaFormatError, match=f"bad.arpa:{at + 1}: "):
+        NgramModel.from_arpa(tmp_path / "bad.arpa")
+
+
 def test_npz_round_trip(tmp_path):
     for sentences, smoothing in [([["a", "b"], ["b", "a", "a"]], "stupid_backoff"), ([[1, 2], [2, 3, 1]], "mkn")]:
         m = train_ngram(sentences, order=3, smoothing=smoothing)
