@@ -303,11 +303,13 @@ def ngram_train(args, progress: Progress) -> int:
         raise UsageError(str(exc)) from None
     check_output_path(args.output)  # a bad -o fails now, not after training
     tokenizer_file = None if args.tokenizer is None else TokenizerFile.read(args.tokenizer)
+    vocabulary = None if args.vocabulary is None else read_text(args.vocabulary).split()
     sentences = _read_sentences(args.train, tokenizer_file, lowercase=args.lowercase, progress=progress)
     start = progress.seconds
     with Progress("training", unit="steps", stream=progress.stream) as training:
         model = train_ngram(sentences, order=args.order, smoothing=args.smoothing, min_count=args.min_count,
                             k=args.k, alpha=args.alpha, discount=args.discount, progress=training,
+                            max_vocab_size=args.max_vocab_size, vocabulary=vocabulary,
                             metadata=_ngram_record(tokenizer_file, lowercase=args.lowercase))
     progress.message(f"trained {model!r} on {len(sentences)} sentences in {progress.seconds - start:.2f} s")
     progress.message("n-grams per order: " + " ".join(str(n) for n in model.counts))
@@ -387,6 +389,10 @@ def _add_ngram(families):
                         choices={"smoothing": SMOOTHINGS}, minimums={"order": 1, "min_count": 1})
     p.add_argument("--discount", type=float, default=None,
                    help="kn, absolute: one fixed discount in (0, 1] for every order (default: estimated)")
+    p.add_argument("--max-vocab-size", type=_at_least(int, 0), default=None,
+                   help="keep only the N most frequent words; the others become <unk>")
+    p.add_argument("--vocabulary", help="a file of whitespace-separated words: the fixed vocabulary (others "
+                                        "become <unk>; words never seen are kept with count 0)")
     p.add_argument("--tokenizer", help="a fasttok tokenizer file: model its token ids")
     p.add_argument("--lowercase", action="store_true", help="lowercase every line first")
     p.set_defaults(run=ngram_train)

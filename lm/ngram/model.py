@@ -657,6 +657,8 @@ def train_ngram(
     alpha: float = 0.4,
     discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK,
     discount: float | None = None,
+    max_vocab_size: int | None = None,
+    vocabulary: Iterable | None = None,
     bos="<s>",
     eos="</s>",
     unk="<unk>",
@@ -671,6 +673,9 @@ def train_ngram(
     `lm.ngram.Lidstone`), "absolute" (interpolated absolute discounting), "kn", "mkn" (the default,
     lmplz's estimate), "witten_bell", "stupid_backoff" (uses `alpha`; unnormalised scores).
     `discount` in (0, 1] fixes the discount of "kn" and "absolute" at every order (None: estimated).
+    `max_vocab_size` keeps only that many words (besides `<unk>`, `<s>`, `</s>`), the most frequent (ties:
+    first seen); `vocabulary` fixes the words (in its order; words never seen are kept with count 0). Every
+    other token becomes `<unk>`, as with `min_count`, which `vocabulary` overrides.
     `discount_fallback` = (D1, D2, D3+) replaces the
     Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
     `metadata` (JSON) records what made the model, see `NgramModel.metadata`. progress(done, order + 1)
@@ -682,6 +687,8 @@ def train_ngram(
     """
     check_train_options(order=order, smoothing=smoothing, min_count=min_count, k=k, alpha=alpha,
                         discount_fallback=discount_fallback, discount=discount)
+    if max_vocab_size is not None and (not isinstance(max_vocab_size, (int, np.integer)) or max_vocab_size < 0):
+        raise ValueError(f"max_vocab_size must be an integer >= 0 or None, got {max_vocab_size!r}")
     if len({bos, eos, unk}) != 3:
         raise ValueError("bos, eos and unk must be three different tokens")
 
@@ -691,8 +698,16 @@ def train_ngram(
         raise ValueError("training data is empty: no sentence has any token")
     vocab_index = {unk: 0, bos: 1, eos: 2}
     # first-appearance order, as lmplz numbers its vocabulary
-    if min_count > 1:
-        kept = (t for t, c in Counter(words).items() if c >= min_count)
+    if vocabulary is not None:
+        if isinstance(vocabulary, (str, bytes)):
+            raise TypeError("vocabulary must be an iterable of tokens, not a string")
+        kept = dict.fromkeys(vocabulary)  # the user's order; words never seen keep a count of 0
+    elif min_count > 1 or max_vocab_size is not None:
+        counted = Counter(words)
+        kept = [t for t, c in counted.items() if c >= min_count and t not in vocab_index]
+        if max_vocab_size is not None and len(kept) > max_vocab_size:
+            rank = sorted(range(len(kept)), key=lambda i: -counted[kept[i]])  # stable: ties by first appearance
+            kept = [kept[i] for i in sorted(rank[:max_vocab_size])]
     else:
         kept = dict.fromkeys(words)
     for token in kept:

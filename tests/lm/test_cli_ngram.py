@@ -314,3 +314,17 @@ def test_discount_option(files, capsys):
     capsys.readouterr()
     fails_naming(capsys, ["ngram", "train", "--discount", "1.5", "-o", str(model_path), str(files / "train.txt")],
                  "discount", status=2)
+
+
+def test_vocabulary_options(files, capsys):
+    (files / "vocab.txt").write_text("the cat\nzebra\n")
+    model_path = files / "m.npz"
+    assert main(["train", "--order", "2", "--vocabulary", str(files / "vocab.txt"), "-o", str(model_path),
+                 str(files / "train.txt")]) == 0
+    assert NgramModel.load(model_path).vocab == ("<unk>", "<s>", "</s>", "the", "cat", "zebra")
+    assert main(["train", "--order", "2", "--max-vocab-size", "1", "-o", str(model_path),
+                 str(files / "train.txt")]) == 0
+    assert NgramModel.load(model_path).vocab == ("<unk>", "<s>", "</s>", "the")
+    capsys.readouterr()
+    fails_naming(capsys, ["ngram", "train", "--max-vocab-size", "-1", "-o", str(model_path),
+                          str(files / "train.txt")], "max-vocab-size", status=2)

@@ -504,3 +504,18 @@ def test_score_ids_checks_hist():
         m.score_ids(np.array([1, 3]), np.array([1, 2]))
     with pytest.raises(ValueError, match="same length"):
         m.score_ids(np.array([1, 3]), np.array([0]))
+
+
+def test_vocabulary_limits():
+    sentences = [["a", "b", "a", "c"], ["c", "a", "d"], ["b"]]  # a 3, b 2, c 2, d 1
+    m = train_ngram(sentences, order=2, smoothing="kn", max_vocab_size=2)
+    assert m.vocab == ("<unk>", "<s>", "</s>", "a", "b")  # c ties with b but is seen later
+    assert m.encode(["c", "d", "a"]).tolist() == [0, 0, 3]
+    assert train_ngram(sentences, order=2, max_vocab_size=0).vocab == ("<unk>", "<s>", "</s>")
+    assert train_ngram(sentences, order=2, max_vocab_size=2, min_count=3).vocab[3:] == ("a",)
+    fixed = train_ngram(sentences, order=2, smoothing="mkn", vocabulary=["d", "a", "zebra"])
+    assert fixed.vocab == ("<unk>", "<s>", "</s>", "d", "a", "zebra")
+    dist = fixed.next_distribution(["a"])
+    assert dist[5] > 0 and dist.sum() == pytest.approx(1.0)  # the zero-count word keeps some mass
+    with pytest.raises(ValueError, match="max_vocab_size"):
+        train_ngram(sentences, max_vocab_size=-1)
