@@ -302,6 +302,11 @@ def ngram_train(args, progress: Progress) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     check_output_path(args.output)  # a bad -o fails now, not after training
+    if args.prune is not None:
+        try:
+            train_ngram([["x"]], order=args.order, smoothing=args.smoothing, prune=args.prune)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     tokenizer_file = None if args.tokenizer is None else TokenizerFile.read(args.tokenizer)
     vocabulary = None if args.vocabulary is None else read_text(args.vocabulary).split()
     sentences = _read_sentences(args.train, tokenizer_file, lowercase=args.lowercase, progress=progress)
@@ -309,7 +314,7 @@ def ngram_train(args, progress: Progress) -> int:
     with Progress("training", unit="steps", stream=progress.stream) as training:
         model = train_ngram(sentences, order=args.order, smoothing=args.smoothing, min_count=args.min_count,
                             k=args.k, alpha=args.alpha, discount=args.discount, progress=training,
-                            max_vocab_size=args.max_vocab_size, vocabulary=vocabulary,
+                            max_vocab_size=args.max_vocab_size, vocabulary=vocabulary, prune=args.prune,
                             metadata=_ngram_record(tokenizer_file, lowercase=args.lowercase))
     progress.message(f"trained {model!r} on {len(sentences)} sentences in {progress.seconds - start:.2f} s")
     progress.message("n-grams per order: " + " ".join(str(n) for n in model.counts))
@@ -389,6 +394,9 @@ def _add_ngram(families):
                         choices={"smoothing": SMOOTHINGS}, minimums={"order": 1, "min_count": 1})
     p.add_argument("--discount", type=float, default=None,
                    help="kn, absolute: one fixed discount in (0, 1] for every order (default: estimated)")
+    p.add_argument("--prune", type=_at_least(int, 0), nargs="+", default=None, metavar="T",
+                   help="thresholds per order as lmplz --prune (e.g. 0 1 1): drop n-grams seen at most T times, "
+                        "then renormalise the backoffs")
     p.add_argument("--max-vocab-size", type=_at_least(int, 0), default=None,
                    help="keep only the N most frequent words; the others become <unk>")
     p.add_argument("--vocabulary", help="a file of whitespace-separated words: the fixed vocabulary (others "

@@ -659,6 +659,7 @@ def train_ngram(
     discount: float | None = None,
     max_vocab_size: int | None = None,
     vocabulary: Iterable | None = None,
+    prune: Sequence[int] | None = None,
     bos="<s>",
     eos="</s>",
     unk="<unk>",
@@ -676,6 +677,10 @@ def train_ngram(
     `max_vocab_size` keeps only that many words (besides `<unk>`, `<s>`, `</s>`), the most frequent (ties:
     first seen); `vocabulary` fixes the words (in its order; words never seen are kept with count 0). Every
     other token becomes `<unk>`, as with `min_count`, which `vocabulary` overrides.
+    `prune` = thresholds per order, as lmplz --prune (e.g. (0, 1, 1): drop the bigrams and trigrams seen
+    once; non-decreasing, the first 0, the last repeated for higher orders): an n-gram whose raw count is
+    <= its order's threshold is dropped unless it is the context of a kept longer n-gram, and the backoff
+    of every context is recomputed so that its distribution still sums to 1 (lmplz's numbers differ).
     `discount_fallback` = (D1, D2, D3+) replaces the
     Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
     `metadata` (JSON) records what made the model, see `NgramModel.metadata`. progress(done, order + 1)
@@ -687,6 +692,10 @@ def train_ngram(
     """
     check_train_options(order=order, smoothing=smoothing, min_count=min_count, k=k, alpha=alpha,
                         discount_fallback=discount_fallback, discount=discount)
+    if prune is not None:
+        prune = _prune_thresholds(prune, order)
+        if smoothing == "stupid_backoff" and any(prune):
+            raise ValueError("stupid_backoff cannot be pruned: its scores are not probabilities to renormalise")
     if max_vocab_size is not None and (not isinstance(max_vocab_size, (int, np.integer)) or max_vocab_size < 0):
         raise ValueError(f"max_vocab_size must be an integer >= 0 or None, got {max_vocab_size!r}")
     if len({bos, eos, unk}) != 3:
@@ -738,15 +747,80 @@ def train_ngram(
         est = estimators.add_k(counts, bos_id=1, k=float(k))
     else:
         est = estimators.stupid_backoff(counts, bos_id=1, alpha=float(alpha))
+    keys, logp, logb = [t.keys for t in counts.tables], [np.minimum(p, 0.0) for p in est.logp], est.logb
+    if prune is not None and any(prune):
+        keys, logp, logb = _prune(counts, vocab, keys, logp, logb, prune)
     if progress is not None:
         progress(order + 1, order + 1)
     return NgramModel(
         vocab=vocab,
-        keys=[t.keys for t in counts.tables],
-        logp=[np.minimum(p, 0.0) for p in est.logp],  # a probability rounded above 1 is 1
-        logb=est.logb,
+        keys=keys,
+        logp=logp,  # a probability rounded above 1 is 1
+        logb=logb,
         smoothing=smoothing,
         discounts=est.discounts,
         missing_logb=est.missing_logb,
         metadata=metadata,
     )
+
+
+def _prune_thresholds(prune, order: int) -> tuple[int, ...]:
+    """lmplz --prune thresholds, one per order (the last repeated), checked."""
+    prune = [int(t) for t in prune]
+    if not prune or prune[0] != 0 or any(t < 0 for t in prune) or any(b < a for a, b in zip(prune, prune[1:])):
+        raise ValueError(f"prune thresholds must be non-decreasing integers >= 0 starting with 0 (unigrams are "
+                         f"never pruned), got {prune!r}")
+    return tuple((prune + [prune[-1]] * order)[:order])
+
+
+def _prune(counts, vocab, keys, logp, logb, thresholds):
+    """Drop the n-grams whose raw count is <= their order's threshold (but keep the contexts of kept longer
+    n-grams), then recompute each context's backoff so its distribution sums to 1 again:
+
+        b(c) = (1 - sum of p(w | c) over its kept continuations w) / (1 - sum of p(w | c') over the same w),
+
+    c' being c without its first word, p(. | c') the already-pruned lower-order model."""
+    order, V = len(keys), len(vocab)
+    # 1. what is kept, from the top order down (a kept n-gram keeps its prefix)
+    keep = [None] * order
+    keep[0] = np.ones(V, dtype=bool)
+    for k in range(order, 1, -1):
+        kept = counts.tables[k - 1].counts > thresholds[k - 1]  # (N_k,)
+        if k < order:
+            kept |= np.bincount(keys[k] // V, weights=keep[k], minlength=kept.shape[0]) > 0
+        keep[k - 1] = kept
+    # 2. re-key the kept rows (rows renumbered in order, so the keys stay sorted) and recompute backoffs
+    new_keys, new_logp, new_logb = [keys[0]], [logp[0]], [b.copy() for b in logb]
+    for k in range(2, order + 1):
+        rows = np.cumsum(keep[k - 2]) - 1  # (N_{k-1},) new row of each kept (k-1)-gram
+        kept = keep[k - 1]
+        prefix = keys[k - 1][kept] // V  # (M,) old rows
+        new_keys.append(rows[prefix] * V + keys[k - 1][kept] % V)
+        new_logp.append(logp[k - 1][kept])
+        new_logb[k - 2] = new_logb[k - 2][keep[k - 2]]
+        # the lower-order model, final up to order k-1, scores each kept k-gram's suffix
+        lower = NgramModel(vocab=vocab, keys=new_keys[:k - 1], logp=new_logp[:k - 1], logb=new_logb[:k - 2],
+                           smoothing="pruned")
+        words = _words_of(keys[:k], V, k)[kept]  # (M, k)
+        p_low = 10.0 ** lower.score_ngrams(words[:, 1:]) if k > 2 else 10.0 ** lower._logp[0][words[:, 1]]
+        p_high = 10.0 ** new_logp[-1]  # (M,)
+        ctx = rows[prefix]  # (M,) new context rows
+        n_ctx = new_keys[k - 2].shape[0]
+        num = 1.0 - np.bincount(ctx, weights=p_high, minlength=n_ctx)  # (n_ctx,)
+        den = 1.0 - np.bincount(ctx, weights=p_low, minlength=n_ctx)  # (n_ctx,)
+        ok = (den > 1e-12) & (num > 0)
+        with np.errstate(divide="ignore"):
+            new_logb[k - 2] = np.where(ok, np.log10(np.where(ok, num / np.where(ok, den, 1.0), 1.0)),
+                                       np.where(num <= 0, -np.inf, new_logb[k - 2]))
+    return new_keys, new_logp, new_logb
+
+
+def _words_of(keys, V: int, k: int) -> np.ndarray:
+    """(N_k, k) word ids of every k-gram of keys[k-1]."""
+    words = np.empty((keys[k - 1].shape[0], k), dtype=np.int64)
+    rows = np.arange(words.shape[0])
+    for j in range(k, 0, -1):
+        key = keys[j - 1][rows]
+        words[:, j - 1] = key % V
+        rows = key // V
+    return words

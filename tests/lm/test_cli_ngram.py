@@ -328,3 +328,13 @@ def test_vocabulary_options(files, capsys):
     capsys.readouterr()
     fails_naming(capsys, ["ngram", "train", "--max-vocab-size", "-1", "-o", str(model_path),
                           str(files / "train.txt")], "max-vocab-size", status=2)
+
+
+def test_prune_option(files, capsys):
+    model_path = files / "m.npz"
+    assert main(["train", "--order", "3", "--prune", "0", "1", "-o", str(model_path), str(files / "train.txt")]) == 0
+    expected = train_ngram([line.split() for line in TRAIN.split("\n") if line], order=3, prune=(0, 1))
+    assert NgramModel.load(model_path).counts == expected.counts
+    capsys.readouterr()
+    fails_naming(capsys, ["ngram", "train", "--prune", "1", "-o", str(model_path), str(files / "train.txt")],
+                 "prune", status=2)

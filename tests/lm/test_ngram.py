@@ -519,3 +519,34 @@ def test_vocabulary_limits():
     assert dist[5] > 0 and dist.sum() == pytest.approx(1.0)  # the zero-count word keeps some mass
     with pytest.raises(ValueError, match="max_vocab_size"):
         train_ngram(sentences, max_vocab_size=-1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(corpus=corpora, order=st.integers(2, 4), threshold=st.integers(1, 2),
+       smoothing=st.sampled_from(["mkn", "kn", "witten_bell", "absolute", "mle", "add_k"]), data=st.data())
+def test_pruned_models_still_sum_to_one(corpus, order, threshold, smoothing, data):
+    """prune: n-grams seen <= threshold times go (not unigrams, not contexts of kept n-grams), and every
+    context's distribution is renormalised through its backoff."""
+    full = train_ngram(corpus, order=order, smoothing=smoothing)
+    model = train_ngram(corpus, order=order, smoothing=smoothing, prune=(0, threshold))
+    assert model.counts[0] == full.counts[0] and all(a <= b for a, b in zip(model.counts, full.counts))
+    vocab = [w for w in model.vocab if w != "<s>"]
+    for _ in range(3):
+        context = data.draw(st.lists(st.sampled_from(list(model.vocab) + ["unseen"]), max_size=order - 1))
+        assert sum(10 ** model.logprob(w, context) for w in vocab) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_prune_keeps_contexts_and_refuses_bad_thresholds():
+    sentences = [["a", "b", "c"], ["a", "b", "c"], ["a", "b", "d"]]
+    m = train_ngram(sentences, order=3, smoothing="kn", prune=(0, 1))  # 1 repeats for the trigrams
+    held = {tuple(m.vocab[i] for i in row) for row in m.ngrams(3)[0].tolist()}
+    assert held == {("<s>", "a", "b"), ("a", "b", "c"), ("b", "c", "</s>")}  # those with d were seen once
+    held2 = {tuple(m.vocab[i] for i in row) for row in m.ngrams(2)[0].tolist()}
+    assert held2 == {("<s>", "a"), ("a", "b"), ("b", "c"), ("c", "</s>")}
+    m = train_ngram(sentences, order=3, smoothing="kn", prune=(0, 0, 2))  # only (<s> a b), seen 3 times, stays
+    assert m.counts == (train_ngram(sentences, order=3).counts[0], 6, 1)
+    for bad in [(1, 1), (0, 2, 1), (0, -1)]:
+        with pytest.raises(ValueError, match="prune"):
+            train_ngram(sentences, order=3, prune=bad)
+    with pytest.raises(ValueError, match="stupid_backoff"):
+        train_ngram(sentences, order=3, smoothing="stupid_backoff", prune=(0, 1))

@@ -144,3 +144,16 @@ def test_full_scores_and_score_equal_kenlm(split, tmp_path, order, smoothing):
                 assert model.score(words, bos=bos, eos=eos) == model.score(text, bos=bos, eos=eos)
                 n_oov += sum(oov for _, _, oov in ours)
     assert n_oov > 0  # the OOV flag was exercised
+
+
+def test_kenlm_reads_a_pruned_model(split, tmp_path):
+    kenlm = kenlm_module()
+    model = train_ngram(split[0][:3000], order=4, smoothing="mkn", prune=(0, 1, 1))
+    assert model.counts[1:] < train_ngram(split[0][:3000], order=4).counts[1:]
+    path = tmp_path / "pruned.arpa"
+    model.to_arpa(path)
+    kmodel = kenlm.Model(str(path))
+    for words in split[1][:100]:
+        text = " ".join(words)
+        assert [n for _, n, _ in model.full_scores(text)] == [n for _, n, _ in kmodel.full_scores(text)]
+        assert model.score(text) == pytest.approx(kmodel.score(text), abs=1e-5)
