@@ -47,6 +47,7 @@ from . import checkpoint as ckpt
 from .data import (causal_batches, causal_eval_batches, encode_corpus, mlm_batches, span_batches, special_ids,
                    split_ids)
 from .ngram import SMOOTHINGS, NgramModel, check_train_options, train_ngram
+from .ngram.model import EVAL_CHUNK
 from .nn import BERT, GPT, T5, BERTConfig, GPTConfig, T5Config
 from .nn.generation import check_sampling
 from .optim import AdamW
@@ -267,13 +268,16 @@ def _ngram_record(tokenizer_file: TokenizerFile | None, *, lowercase: bool) -> d
 
 def _read_sentences(path, tokenizer_file: TokenizerFile | None, *, lowercase: bool,
                     progress: Progress) -> list[list[str]]:
-    """The non-empty lines of `path` as sentences: whitespace-separated words, or the tokenizer's ids as
-    decimal strings (so ARPA and .npz models read back the same)."""
+    """The non-empty lines of `path` ("-": standard input) as sentences: whitespace-separated words, or the
+    tokenizer's ids as decimal strings (so ARPA and .npz models read back the same)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = [line.strip() for line in f]
+        if path == "-":  # standard input, as lmplz reads its corpus
+            lines = [line.strip() for line in sys.stdin]
+        else:
+            with open(path, encoding="utf-8") as f:
+                lines = [line.strip() for line in f]
     except (OSError, UnicodeDecodeError) as exc:
-        raise CommandError(f"cannot read {path}: {exc}") from None
+        raise CommandError(f"cannot read {'standard input' if path == '-' else path}: {exc}") from None
     lines = [line.lower() if lowercase else line for line in lines if line]
     if tokenizer_file is None:
         return [line.split() for line in lines]
@@ -294,16 +298,23 @@ def _is_npz(path) -> bool:
 def ngram_train(args, progress: Progress) -> int:
     try:  # option values out of range are usage errors, found before any data is read
         check_train_options(order=args.order, smoothing=args.smoothing, min_count=args.min_count, k=args.k,
-                            alpha=args.alpha)
+                            alpha=args.alpha, discount=args.discount)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     check_output_path(args.output)  # a bad -o fails now, not after training
+    if args.prune is not None:
+        try:
+            train_ngram([["x"]], order=args.order, smoothing=args.smoothing, prune=args.prune)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     tokenizer_file = None if args.tokenizer is None else TokenizerFile.read(args.tokenizer)
+    vocabulary = None if args.vocabulary is None else read_text(args.vocabulary).split()
     sentences = _read_sentences(args.train, tokenizer_file, lowercase=args.lowercase, progress=progress)
     start = progress.seconds
     with Progress("training", unit="steps", stream=progress.stream) as training:
         model = train_ngram(sentences, order=args.order, smoothing=args.smoothing, min_count=args.min_count,
-                            k=args.k, alpha=args.alpha, progress=training,
+                            k=args.k, alpha=args.alpha, discount=args.discount, progress=training,
+                            max_vocab_size=args.max_vocab_size, vocabulary=vocabulary, prune=args.prune,
                             metadata=_ngram_record(tokenizer_file, lowercase=args.lowercase))
     progress.message(f"trained {model!r} on {len(sentences)} sentences in {progress.seconds - start:.2f} s")
     progress.message("n-grams per order: " + " ".join(str(n) for n in model.counts))
@@ -344,6 +355,8 @@ def ngram_eval(args, progress: Progress) -> int:
                          f"the model's vocabulary (more than {OOV_WARNING:.0%}): was the model trained with this "
                          f"tokenizer and preprocessing?")
     progress.message(f"evaluated {ev.n_sentences} sentences in {progress.seconds:.2f} s (reading the model included)")
+    if args.per_sentence:
+        _print_sentence_scores(model, sentences)
     print(f"sentences\t{ev.n_sentences}")
     print(f"tokens\t{ev.n_tokens}")
     print(f"oov\t{ev.n_oov}")
@@ -351,6 +364,17 @@ def ngram_eval(args, progress: Progress) -> int:
     print(f"perplexity\t{ev.perplexity:.6f}")
     print(f"perplexity_excluding_oov\t{ev.perplexity_excluding_oov:.6f}")
     return EXIT_OK
+
+
+def _print_sentence_scores(model, sentences) -> None:
+    """One line per sentence (each non-empty input line), before the totals: log10 probability (`<s>` ... `</s>`,
+    OOVs as `<unk>`), tokens scored (`</s>` included) and OOV tokens, tab-separated, like KenLM `query`'s
+    per-sentence `Total:` and `OOV:`."""
+    for start in range(0, len(sentences), EVAL_CHUNK):
+        chunk = sentences[start:start + EVAL_CHUNK]
+        scores = model.score_sentences(chunk)
+        oov = [int((model.encode(s) == 0).sum()) for s in chunk]
+        print("\n".join(f"{score:.6f}\t{len(s) + 1}\t{n}" for score, s, n in zip(scores.tolist(), chunk, oov)))
 
 
 def _add_ngram(families):
@@ -362,18 +386,29 @@ def _add_ngram(families):
                     "refuses a different one).")
     sub = family.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a model on a text file (one sentence per line)")
-    p.add_argument("train", help="training text, one sentence per line")
+    p.add_argument("train", help="training text, one sentence per line; - reads standard input")
     p.add_argument("-o", "--output", required=True, help="model path: .arpa, .arpa.gz or .npz")
     add_keyword_options(p, train_ngram, {"order": "longest n-gram", "smoothing": "estimator",
                                          "min_count": "rarer tokens become <unk>",
                                          "k": "add_k: the added count", "alpha": "stupid_backoff: the backoff factor"},
                         choices={"smoothing": SMOOTHINGS}, minimums={"order": 1, "min_count": 1})
+    p.add_argument("--discount", type=float, default=None,
+                   help="kn, absolute: one fixed discount in (0, 1] for every order (default: estimated)")
+    p.add_argument("--prune", type=_at_least(int, 0), nargs="+", default=None, metavar="T",
+                   help="thresholds per order as lmplz --prune (e.g. 0 1 1): drop n-grams seen at most T times, "
+                        "then renormalise the backoffs")
+    p.add_argument("--max-vocab-size", type=_at_least(int, 0), default=None,
+                   help="keep only the N most frequent words; the others become <unk>")
+    p.add_argument("--vocabulary", help="a file of whitespace-separated words: the fixed vocabulary (others "
+                                        "become <unk>; words never seen are kept with count 0)")
     p.add_argument("--tokenizer", help="a fasttok tokenizer file: model its token ids")
     p.add_argument("--lowercase", action="store_true", help="lowercase every line first")
     p.set_defaults(run=ngram_train)
     p = sub.add_parser("eval", help="perplexity and OOV count of a model on a text file")
     p.add_argument("model", help="model path: .arpa, .arpa.gz or .npz")
-    p.add_argument("test", help="test text, one sentence per line")
+    p.add_argument("test", help="test text, one sentence per line; - reads standard input")
+    p.add_argument("--per-sentence", action="store_true",
+                   help="first print one line per sentence: log10 probability, tokens (</s> included), OOVs")
     p.add_argument("--tokenizer", help="the fasttok tokenizer file the model was trained with (a .npz model "
                                        "records it and refuses another)")
     p.add_argument("--lowercase", action="store_true",

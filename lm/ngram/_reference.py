@@ -13,7 +13,7 @@ class ReferenceKneserNey:
     """Interpolated Kneser-Ney with lmplz's conventions (see lm.ngram.estimators.kneser_ney)."""
 
     def __init__(self, sentences, *, order: int, modified: bool = True, fallback=(0.5, 1.0, 1.5),
-                 bos="<s>", eos="</s>", unk="<unk>"):
+                 discount=None, bos="<s>", eos="</s>", unk="<unk>"):
         self.order, self.bos, self.unk = order, bos, unk
         raw = [Counter() for _ in range(order)]  # raw[k-1][k-gram tuple] = count
         for sentence in sentences:
@@ -47,6 +47,8 @@ class ReferenceKneserNey:
                 d = [t[1] / (t[1] + 2 * t[2])] * 3
             if d is None:
                 d = list(fallback) if modified else [fallback[0]] * 3
+            if discount is not None:
+                d = [discount] * 3
             self.discounts.append(tuple(d))
 
         # per context: sum of adjusted counts and discounted mass
@@ -123,3 +125,24 @@ class ReferenceWittenBell:
     def logprob(self, word, context=()) -> float:
         p = self.prob(word, context)
         return math.log10(p) if p > 0 else -math.inf
+
+
+class ReferenceAbsoluteDiscounting(ReferenceWittenBell):
+    """Interpolated absolute discounting on raw counts (see lm.ngram.estimators.absolute_discounting), by
+    recursion: p(w | ctx) = (max(c(ctx w) - D, 0) + sum_x min(c(ctx x), D) p(w | ctx')) / c(ctx .)."""
+
+    def __init__(self, sentences, *, order: int, discount: float, **kwargs):
+        super().__init__(sentences, order=order, **kwargs)
+        self.discount = discount
+        self.given = Counter()
+        for g, c in self.counts.items():
+            if c > 0:
+                self.given[g[:-1]] += min(c, discount)
+
+    def _prob(self, word, context) -> float:
+        total = self.total[context]
+        if total == 0:
+            return self._prob(word, context[1:])
+        lower = 1.0 / (len(self.vocab) - 1) if not context else self._prob(word, context[1:])
+        c = self.counts.get(context + (word,), 0)
+        return (max(c - self.discount, 0.0) + self.given[context] * lower) / total

@@ -18,7 +18,7 @@ import numpy as np
 
 from .counts import NgramCounts
 
-SMOOTHINGS = ("mle", "add_k", "kn", "mkn", "witten_bell", "stupid_backoff")
+SMOOTHINGS = ("mle", "add_k", "absolute", "kn", "mkn", "witten_bell", "stupid_backoff")
 
 # lmplz's --discount_fallback default: used for an order whose closed-form discounts are undefined
 # (some t_k = 0, typical of small corpora) or out of range.
@@ -90,7 +90,8 @@ def closed_form_discounts(a: np.ndarray) -> tuple[float, float, float] | None:
 
 
 def kneser_ney(
-    counts: NgramCounts, *, bos_id: int, modified: bool, discount_fallback=DEFAULT_DISCOUNT_FALLBACK
+    counts: NgramCounts, *, bos_id: int, modified: bool, discount_fallback=DEFAULT_DISCOUNT_FALLBACK,
+    discount: float | None = None,
 ) -> Estimate:
     """Interpolated (modified) Kneser-Ney exactly as lmplz estimates it.
 
@@ -99,13 +100,15 @@ def kneser_ney(
     gamma(ctx) = sum_x D(a(ctx x)) / sum_x a(ctx x)
     p(w | ctx) = u(w | ctx) + gamma(ctx) p(w | ctx minus first word), and p(w | empty) adds
     gamma(empty) / (V - 1), the uniform over the vocabulary without `<s>`.
-    Plain "kn" uses one discount per order, D = t1 / (t1 + 2 t2).
+    Plain "kn" uses one discount per order, D = t1 / (t1 + 2 t2), or the given `discount` at every order.
     """
     order, vocab_size = counts.order, counts.vocab_size
     adjusted = adjusted_counts(counts, bos_id)
     discounts = []
     for a in adjusted:
-        if modified:
+        if discount is not None:
+            d = (discount,) * 3
+        elif modified:
             d = closed_form_discounts(a) or tuple(discount_fallback)
         else:
             t1, t2 = int(np.count_nonzero(a == 1)), int(np.count_nonzero(a == 2))
@@ -160,6 +163,40 @@ def witten_bell(counts: NgramCounts, *, bos_id: int) -> Estimate:
         logp.append(_log10(prob))
         prob_lower = prob
     return Estimate(logp=logp, logb=logb)
+
+
+def absolute_discounting(counts: NgramCounts, *, bos_id: int, discount: float | None = None) -> Estimate:
+    """Interpolated absolute discounting on raw counts at every order (Ney, Essen & Kneser 1994):
+    p(w | ctx) = max(c(ctx w) - D, 0) / c(ctx .) + D N1+(ctx .) / c(ctx .) p(w | ctx'), bottoming out
+    in the uniform over the vocabulary without `<s>`. D is `discount` at every order, else estimated per
+    order as n1 / (n1 + 2 n2) (n_j: n-grams seen exactly j times; 0.5 when undefined)."""
+    order, vocab_size = counts.order, counts.vocab_size
+    logp, logb, discounts = [], [], []
+    prob_lower = None
+    for k in range(1, order + 1):
+        c = _predicted_counts(counts, k, bos_id)  # (N_k,)
+        if discount is None:
+            n1, n2 = int(np.count_nonzero(c == 1)), int(np.count_nonzero(c == 2))
+            d = n1 / (n1 + 2.0 * n2) if n1 and n2 else DEFAULT_DISCOUNT_FALLBACK[0]
+        else:
+            d = float(discount)
+        discounts.append((d,) * 3)
+        ctx, n_ctx = _contexts(counts, k)
+        total = np.bincount(ctx, weights=c, minlength=n_ctx)  # (n_ctx,)
+        safe = np.where(total > 0, total, 1.0)
+        # each seen word gives min(c, D): D N1+(ctx .) when D <= 1 (NLTK's gamma), still normalised above
+        given = np.bincount(ctx, weights=np.minimum(c, d), minlength=n_ctx)  # (n_ctx,)
+        gamma = np.where(total > 0, given / safe, 1.0)  # (n_ctx,)
+        u = np.maximum(c - d, 0.0) / safe[ctx]  # (N_k,)
+        if k == 1:
+            prob = u + gamma[0] / (vocab_size - 1)
+            prob[bos_id] = 0.0
+        else:
+            prob = u + gamma[ctx] * prob_lower[counts.tables[k - 1].suffix]
+            logb.append(_log10(gamma))
+        logp.append(_log10(prob))
+        prob_lower = prob
+    return Estimate(logp=logp, logb=logb, discounts=tuple(discounts))
 
 
 def _relative_frequencies(counts: NgramCounts, bos_id: int, backoff) -> Estimate:

@@ -57,6 +57,15 @@ def _check_sentence(sentence) -> None:
         )
 
 
+def _tokens(sentence) -> list:
+    """A sentence as its tokens: a str is split on whitespace (as the `kenlm` module does)."""
+    if isinstance(sentence, str):
+        return sentence.split()
+    if isinstance(sentence, bytes):
+        raise TypeError("a sentence must be a str or a sequence of tokens, not bytes")
+    return list(sentence)
+
+
 def _context(context) -> tuple:
     """A context as a tuple of tokens; None means the empty context (the start of a sentence)."""
     if context is None:
@@ -170,6 +179,10 @@ class NgramModel:
         `ids` is a flat (T,) array of token ids, `hist` says how many preceding positions belong
         to the same sentence (0 at a sentence start). Histories longer than order - 1 are cut.
         """
+        return self._score_ids(ids, hist)[0]
+
+    def _score_ids(self, ids: np.ndarray, hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log10 probabilities (T,), length of the longest n-gram the model holds ending at each position (T,))."""
         ids = np.asarray(ids, dtype=np.int64)  # (T,)
         hist = np.asarray(hist, dtype=np.int64)  # (T,)
         if ids.shape != hist.shape or ids.ndim != 1:
@@ -180,7 +193,7 @@ class NgramModel:
             raise ValueError("hist must start at 0 and grow by at most 1 per position")
         n_pos, V = ids.shape[0], self.vocab_size
         if n_pos == 0:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
         nodes = [ids]  # nodes[j-1][p]: row of the j-gram ending at p, -1 if the model lacks it
         for j in range(2, self.order + 1):
             prev = nodes[-1]
@@ -206,7 +219,7 @@ class NgramModel:
             logp += np.where(backs_off, self._logb_ext[j - 1][ctx], 0.0)
             if self._missing_logb:
                 logp += np.where(backs_off & (ctx < 0) & (hist >= j), self._missing_logb, 0.0)
-        return logp
+        return logp, longest
 
     def score_ngrams(self, ngrams) -> np.ndarray:
         """log10 p(last | the others) for each row of an (N, k) array of ids, k <= order."""
@@ -243,6 +256,20 @@ class NgramModel:
         """log10 probability of a sentence (a sequence of tokens), like `kenlm.Model.score`."""
         ids, hist, scored, _, _ = self._flatten([sentence], bos=bos, eos=eos)
         return float(self.score_ids(ids, hist)[scored].sum())
+
+    def score(self, sentence, *, bos: bool = True, eos: bool = True) -> float:
+        """log10 probability of a sentence, as `kenlm.Model.score`: a str is split on whitespace, a sequence
+        is taken as its tokens; `bos`/`eos` add `<s>` / `</s>`."""
+        return self.score_sentence(_tokens(sentence), bos=bos, eos=eos)
+
+    def full_scores(self, sentence, *, bos: bool = True, eos: bool = True):
+        """One (log10 p, ngram_length, oov) per scored token (`</s>` included with `eos`), as
+        `kenlm.Model.full_scores`: ngram_length is the length of the longest n-gram the model holds that ends
+        at the token (the rest came from backoffs), oov whether the token is out of the vocabulary."""
+        ids, hist, scored, _, _ = self._flatten([_tokens(sentence)], bos=bos, eos=eos)
+        logp, longest = self._score_ids(ids, hist)
+        for lp, n, i in zip(logp[scored].tolist(), longest[scored].tolist(), ids[scored].tolist()):
+            yield lp, n, i == 0
 
     def score_sentences(self, sentences: Iterable[Sequence], *, bos: bool = True, eos: bool = True) -> np.ndarray:
         """log10 probability of each sentence, vectorised over all of them."""
@@ -593,7 +620,8 @@ def _frozen(a, dtype) -> np.ndarray:
 
 
 def check_train_options(*, order: int = 3, smoothing: str = "mkn", min_count: int = 1, k: float = 1.0,
-                        alpha: float = 0.4, discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK) -> None:
+                        alpha: float = 0.4, discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK,
+                        discount: float | None = None) -> None:
     """Raise ValueError unless `train_ngram` can use these options; the command line calls it before reading
     any data. k and alpha are checked whatever the smoothing: a value out of range is a mistake even where
     it is unused. NaN fails every range.
@@ -613,6 +641,8 @@ def check_train_options(*, order: int = 3, smoothing: str = "mkn", min_count: in
         raise ValueError(f"k must be finite and > 0, got {k!r}")
     if not 0 < alpha <= 1:
         raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if discount is not None and not 0 < discount <= 1:
+        raise ValueError(f"discount must be in (0, 1] (or None: estimated), got {discount!r}")
     if len(discount_fallback) != 3 or not all(0 <= d <= j for j, d in zip((1, 2, 3), discount_fallback)):
         raise ValueError("discount_fallback must be (D1, D2, D3+) with 0 <= Dj <= j")
 
@@ -626,6 +656,10 @@ def train_ngram(
     k: float = 1.0,
     alpha: float = 0.4,
     discount_fallback: tuple = estimators.DEFAULT_DISCOUNT_FALLBACK,
+    discount: float | None = None,
+    max_vocab_size: int | None = None,
+    vocabulary: Iterable | None = None,
+    prune: Sequence[int] | None = None,
     bos="<s>",
     eos="</s>",
     unk="<unk>",
@@ -636,8 +670,18 @@ def train_ngram(
 
     `<s>`/`</s>` (or the given `bos`/`eos` tokens) are added around each sentence. Tokens seen fewer
     than `min_count` times become `<unk>`. `smoothing` is one of "mle", "add_k" (uses `k`; Laplace
-    when k = 1), "kn", "mkn" (the default, lmplz's estimate), "witten_bell", "stupid_backoff"
-    (uses `alpha`; unnormalised scores). `discount_fallback` = (D1, D2, D3+) replaces the
+    when k = 1; add-k at the highest order only, lower orders uniform: NLTK's per-order add-k is
+    `lm.ngram.Lidstone`), "absolute" (interpolated absolute discounting), "kn", "mkn" (the default,
+    lmplz's estimate), "witten_bell", "stupid_backoff" (uses `alpha`; unnormalised scores).
+    `discount` in (0, 1] fixes the discount of "kn" and "absolute" at every order (None: estimated).
+    `max_vocab_size` keeps only that many words (besides `<unk>`, `<s>`, `</s>`), the most frequent (ties:
+    first seen); `vocabulary` fixes the words (in its order; words never seen are kept with count 0). Every
+    other token becomes `<unk>`, as with `min_count`, which `vocabulary` overrides.
+    `prune` = thresholds per order, as lmplz --prune (e.g. (0, 1, 1): drop the bigrams and trigrams seen
+    once; non-decreasing, the first 0, the last repeated for higher orders): an n-gram whose raw count is
+    <= its order's threshold is dropped unless it is the context of a kept longer n-gram, and the backoff
+    of every context is recomputed so that its distribution still sums to 1 (lmplz's numbers differ).
+    `discount_fallback` = (D1, D2, D3+) replaces the
     Kneser-Ney discounts of an order whose closed form is undefined, as lmplz --discount_fallback.
     `metadata` (JSON) records what made the model, see `NgramModel.metadata`. progress(done, order + 1)
     is called as each order is counted, and once more when the estimate is done.
@@ -647,7 +691,13 @@ def train_ngram(
     0.5
     """
     check_train_options(order=order, smoothing=smoothing, min_count=min_count, k=k, alpha=alpha,
-                        discount_fallback=discount_fallback)
+                        discount_fallback=discount_fallback, discount=discount)
+    if prune is not None:
+        prune = _prune_thresholds(prune, order)
+        if smoothing == "stupid_backoff" and any(prune):
+            raise ValueError("stupid_backoff cannot be pruned: its scores are not probabilities to renormalise")
+    if max_vocab_size is not None and (not isinstance(max_vocab_size, (int, np.integer)) or max_vocab_size < 0):
+        raise ValueError(f"max_vocab_size must be an integer >= 0 or None, got {max_vocab_size!r}")
     if len({bos, eos, unk}) != 3:
         raise ValueError("bos, eos and unk must be three different tokens")
 
@@ -657,8 +707,16 @@ def train_ngram(
         raise ValueError("training data is empty: no sentence has any token")
     vocab_index = {unk: 0, bos: 1, eos: 2}
     # first-appearance order, as lmplz numbers its vocabulary
-    if min_count > 1:
-        kept = (t for t, c in Counter(words).items() if c >= min_count)
+    if vocabulary is not None:
+        if isinstance(vocabulary, (str, bytes)):
+            raise TypeError("vocabulary must be an iterable of tokens, not a string")
+        kept = dict.fromkeys(vocabulary)  # the user's order; words never seen keep a count of 0
+    elif min_count > 1 or max_vocab_size is not None:
+        counted = Counter(words)
+        kept = [t for t, c in counted.items() if c >= min_count and t not in vocab_index]
+        if max_vocab_size is not None and len(kept) > max_vocab_size:
+            rank = sorted(range(len(kept)), key=lambda i: -counted[kept[i]])  # stable: ties by first appearance
+            kept = [kept[i] for i in sorted(rank[:max_vocab_size])]
     else:
         kept = dict.fromkeys(words)
     for token in kept:
@@ -676,8 +734,11 @@ def train_ngram(
 
     if smoothing in ("kn", "mkn"):
         est = estimators.kneser_ney(
-            counts, bos_id=1, modified=smoothing == "mkn", discount_fallback=tuple(discount_fallback)
+            counts, bos_id=1, modified=smoothing == "mkn", discount_fallback=tuple(discount_fallback),
+            discount=None if smoothing == "mkn" or discount is None else float(discount),
         )
+    elif smoothing == "absolute":
+        est = estimators.absolute_discounting(counts, bos_id=1, discount=discount)
     elif smoothing == "witten_bell":
         est = estimators.witten_bell(counts, bos_id=1)
     elif smoothing == "mle":
@@ -686,15 +747,80 @@ def train_ngram(
         est = estimators.add_k(counts, bos_id=1, k=float(k))
     else:
         est = estimators.stupid_backoff(counts, bos_id=1, alpha=float(alpha))
+    keys, logp, logb = [t.keys for t in counts.tables], [np.minimum(p, 0.0) for p in est.logp], est.logb
+    if prune is not None and any(prune):
+        keys, logp, logb = _prune(counts, vocab, keys, logp, logb, prune)
     if progress is not None:
         progress(order + 1, order + 1)
     return NgramModel(
         vocab=vocab,
-        keys=[t.keys for t in counts.tables],
-        logp=[np.minimum(p, 0.0) for p in est.logp],  # a probability rounded above 1 is 1
-        logb=est.logb,
+        keys=keys,
+        logp=logp,  # a probability rounded above 1 is 1
+        logb=logb,
         smoothing=smoothing,
         discounts=est.discounts,
         missing_logb=est.missing_logb,
         metadata=metadata,
     )
+
+
+def _prune_thresholds(prune, order: int) -> tuple[int, ...]:
+    """lmplz --prune thresholds, one per order (the last repeated), checked."""
+    prune = [int(t) for t in prune]
+    if not prune or prune[0] != 0 or any(t < 0 for t in prune) or any(b < a for a, b in zip(prune, prune[1:])):
+        raise ValueError(f"prune thresholds must be non-decreasing integers >= 0 starting with 0 (unigrams are "
+                         f"never pruned), got {prune!r}")
+    return tuple((prune + [prune[-1]] * order)[:order])
+
+
+def _prune(counts, vocab, keys, logp, logb, thresholds):
+    """Drop the n-grams whose raw count is <= their order's threshold (but keep the contexts of kept longer
+    n-grams), then recompute each context's backoff so its distribution sums to 1 again:
+
+        b(c) = (1 - sum of p(w | c) over its kept continuations w) / (1 - sum of p(w | c') over the same w),
+
+    c' being c without its first word, p(. | c') the already-pruned lower-order model."""
+    order, V = len(keys), len(vocab)
+    # 1. what is kept, from the top order down (a kept n-gram keeps its prefix)
+    keep = [None] * order
+    keep[0] = np.ones(V, dtype=bool)
+    for k in range(order, 1, -1):
+        kept = counts.tables[k - 1].counts > thresholds[k - 1]  # (N_k,)
+        if k < order:
+            kept |= np.bincount(keys[k] // V, weights=keep[k], minlength=kept.shape[0]) > 0
+        keep[k - 1] = kept
+    # 2. re-key the kept rows (rows renumbered in order, so the keys stay sorted) and recompute backoffs
+    new_keys, new_logp, new_logb = [keys[0]], [logp[0]], [b.copy() for b in logb]
+    for k in range(2, order + 1):
+        rows = np.cumsum(keep[k - 2]) - 1  # (N_{k-1},) new row of each kept (k-1)-gram
+        kept = keep[k - 1]
+        prefix = keys[k - 1][kept] // V  # (M,) old rows
+        new_keys.append(rows[prefix] * V + keys[k - 1][kept] % V)
+        new_logp.append(logp[k - 1][kept])
+        new_logb[k - 2] = new_logb[k - 2][keep[k - 2]]
+        # the lower-order model, final up to order k-1, scores each kept k-gram's suffix
+        lower = NgramModel(vocab=vocab, keys=new_keys[:k - 1], logp=new_logp[:k - 1], logb=new_logb[:k - 2],
+                           smoothing="pruned")
+        words = _words_of(keys[:k], V, k)[kept]  # (M, k)
+        p_low = 10.0 ** lower.score_ngrams(words[:, 1:]) if k > 2 else 10.0 ** lower._logp[0][words[:, 1]]
+        p_high = 10.0 ** new_logp[-1]  # (M,)
+        ctx = rows[prefix]  # (M,) new context rows
+        n_ctx = new_keys[k - 2].shape[0]
+        num = 1.0 - np.bincount(ctx, weights=p_high, minlength=n_ctx)  # (n_ctx,)
+        den = 1.0 - np.bincount(ctx, weights=p_low, minlength=n_ctx)  # (n_ctx,)
+        ok = (den > 1e-12) & (num > 0)
+        with np.errstate(divide="ignore"):
+            new_logb[k - 2] = np.where(ok, np.log10(np.where(ok, num / np.where(ok, den, 1.0), 1.0)),
+                                       np.where(num <= 0, -np.inf, new_logb[k - 2]))
+    return new_keys, new_logp, new_logb
+
+
+def _words_of(keys, V: int, k: int) -> np.ndarray:
+    """(N_k, k) word ids of every k-gram of keys[k-1]."""
+    words = np.empty((keys[k - 1].shape[0], k), dtype=np.int64)
+    rows = np.arange(words.shape[0])
+    for j in range(k, 0, -1):
+        key = keys[j - 1][rows]
+        words[:, j - 1] = key % V
+        rows = key // V
+    return words

@@ -279,3 +279,62 @@ def test_ngram_none_context_is_the_empty_context():
     assert m.generate(20, context=None, rng=np.random.default_rng(5)) == m.generate(20, rng=np.random.default_rng(5))
     assert m.logprob("a", None) == m.logprob("a")
     np.testing.assert_array_equal(m.next_distribution(None), m.next_distribution())
+
+
+def test_stdin_and_per_sentence(files, capsys, monkeypatch):
+    """`train -` and `eval -` read standard input (lmplz reads its corpus so); --per-sentence prints one line
+    per non-empty input line (log10 p, tokens with </s>, OOVs) before the totals, equal to the library's."""
+    model_path = str(files / "m.arpa")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(TRAIN))
+    assert main(["train", "--order", "2", "-o", model_path, "-"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(TEST))
+    assert main(["eval", "--per-sentence", model_path, "-"]) == 0
+    lines = capsys.readouterr().out.strip().split("\n")
+    test = [line.split() for line in TEST.split("\n") if line]
+    model = NgramModel.from_arpa(model_path)
+    per_sentence = [line.split("\t") for line in lines[:len(test)]]
+    for (score, tokens, oov), words in zip(per_sentence, test):
+        assert float(score) == pytest.approx(model.score(words), abs=1e-6)
+        assert int(tokens) == len(words) + 1
+        assert int(oov) == sum(o for _, _, o in model.full_scores(words))
+    assert [int(oov) for _, _, oov in per_sentence] == [0, 1]
+    report = _parse("\n".join(lines[len(test):]))
+    assert int(report["sentences"]) == 2
+    assert float(report["log10_prob"]) == pytest.approx(sum(float(s) for s, _, _ in per_sentence), abs=1e-5)
+
+
+def test_discount_option(files, capsys):
+    model_path = files / "m.npz"
+    assert main(["train", "--order", "2", "--smoothing", "absolute", "--discount", "0.6", "-o", str(model_path),
+                 str(files / "train.txt")]) == 0
+    expected = train_ngram([line.split() for line in TRAIN.split("\n") if line], order=2, smoothing="absolute",
+                           discount=0.6)
+    assert NgramModel.load(model_path).discounts == expected.discounts == ((0.6,) * 3,) * 2
+    capsys.readouterr()
+    fails_naming(capsys, ["ngram", "train", "--discount", "1.5", "-o", str(model_path), str(files / "train.txt")],
+                 "discount", status=2)
+
+
+def test_vocabulary_options(files, capsys):
+    (files / "vocab.txt").write_text("the cat\nzebra\n")
+    model_path = files / "m.npz"
+    assert main(["train", "--order", "2", "--vocabulary", str(files / "vocab.txt"), "-o", str(model_path),
+                 str(files / "train.txt")]) == 0
+    assert NgramModel.load(model_path).vocab == ("<unk>", "<s>", "</s>", "the", "cat", "zebra")
+    assert main(["train", "--order", "2", "--max-vocab-size", "1", "-o", str(model_path),
+                 str(files / "train.txt")]) == 0
+    assert NgramModel.load(model_path).vocab == ("<unk>", "<s>", "</s>", "the")
+    capsys.readouterr()
+    fails_naming(capsys, ["ngram", "train", "--max-vocab-size", "-1", "-o", str(model_path),
+                          str(files / "train.txt")], "max-vocab-size", status=2)
+
+
+def test_prune_option(files, capsys):
+    model_path = files / "m.npz"
+    assert main(["train", "--order", "3", "--prune", "0", "1", "-o", str(model_path), str(files / "train.txt")]) == 0
+    expected = train_ngram([line.split() for line in TRAIN.split("\n") if line], order=3, prune=(0, 1))
+    assert NgramModel.load(model_path).counts == expected.counts
+    capsys.readouterr()
+    fails_naming(capsys, ["ngram", "train", "--prune", "1", "-o", str(model_path), str(files / "train.txt")],
+                 "prune", status=2)

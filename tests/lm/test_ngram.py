@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lm.ngram import SMOOTHINGS, ArpaFormatError, NgramModel, train_ngram
-from lm.ngram._reference import ReferenceKneserNey, ReferenceWittenBell
+from lm.ngram._reference import ReferenceAbsoluteDiscounting, ReferenceKneserNey, ReferenceWittenBell
 from tests.texts import docs_lines
 
 SEED = [["je", "suis", "content"], ["je", "suis"]]
@@ -178,6 +178,42 @@ def test_witten_bell_matches_dictionary_reference(corpus, order, data):
         np.testing.assert_allclose(ours, [ref.logprob(w, context) for w in vocab], atol=1e-10)
 
 
+@settings(max_examples=30, deadline=None)
+@given(corpus=corpora, order=st.integers(1, 4), discount=st.sampled_from([0.1, 0.5, 0.75, 1.0]), data=st.data())
+def test_user_discounts_match_dictionary_references(corpus, order, discount, data):
+    """"kn" with a fixed discount (NLTK's interpolated KN, KenLM's conventions) and "absolute" (fixed and
+    estimated discounts) against their recursions."""
+    kn = train_ngram(corpus, order=order, smoothing="kn", discount=discount)
+    kn_ref = ReferenceKneserNey(corpus, order=order, modified=False, discount=discount)
+    assert kn.discounts == ((discount,) * 3,) * order
+    absolute = train_ngram(corpus, order=order, smoothing="absolute", discount=discount)
+    absolute_ref = ReferenceAbsoluteDiscounting(corpus, order=order, discount=discount)
+    estimated = train_ngram(corpus, order=order, smoothing="absolute")
+    estimated_ref = [ReferenceAbsoluteDiscounting(corpus, order=order, discount=d[0]) for d in estimated.discounts]
+    vocab = sorted(kn_ref.vocab) + ["unseen"]
+    for _ in range(3):
+        context = data.draw(st.lists(st.sampled_from(vocab), max_size=order - 1))
+        for model, ref in [(kn, kn_ref), (absolute, absolute_ref)]:
+            ours = [model.logprob(w, context) for w in vocab]
+            np.testing.assert_allclose(ours, [ref.logprob(w, context) for w in vocab], atol=1e-10)
+        if len(set(estimated.discounts)) == 1:  # the recursion takes one discount for every order
+            ours = [estimated.logprob(w, context) for w in vocab]
+            np.testing.assert_allclose(ours, [estimated_ref[0].logprob(w, context) for w in vocab], atol=1e-10)
+
+
+def test_absolute_discounting_by_hand():
+    # TINY: unigrams a 2, b 1, </s> 2, <unk> 0 (N 5, 3 seen); V' = 4; D = 0.5
+    m = train_ngram(TINY, order=2, smoothing="absolute", discount=0.5)
+    p1 = {w: (max(c - 0.5, 0) + 1.5 / 4) / 5 for w, c in {"a": 2, "b": 1, "</s>": 2, "<unk>": 0}.items()}
+    for w, expected in p1.items():
+        assert p(m, w) == pytest.approx(expected)
+    # context a: b 1, </s> 1 (total 2, two seen)
+    assert p(m, "b", ["a"]) == pytest.approx((0.5 + 1.0 * p1["b"]) / 2)
+    assert p(m, "a", ["a"]) == pytest.approx(1.0 * p1["a"] / 2)
+    with pytest.raises(ValueError, match="discount"):
+        train_ngram(TINY, smoothing="absolute", discount=1.5)
+
+
 def test_reference_and_model_agree_on_a_real_text_sample(docs_sentences):
     sentences = [line.split() for line in docs_sentences[:400]]
     model = train_ngram(sentences, order=3)
@@ -287,6 +323,37 @@ def test_arpa_round_trip(tmp_path, smoothing, name):
     test = sentences + [["z", "a", "b", "a"]]
     np.testing.assert_allclose(back.score_sentences(test), m.score_sentences(test), atol=1e-6)
     assert [f.name for f in tmp_path.iterdir()] == [name]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("chunk, block", [(1, 1), (2, 7), (3, 64)])
+def test_arpa_streamed_in_chunks_reads_the_same(tmp_path, monkeypatch, chunk, block):
+    """The reader parses READ_CHUNK lines at a time from READ_BLOCK-character blocks: tiny values put chunk
+    and block boundaries everywhere (mid-line, at blank lines and section headers), and the model, the
+    unsorted-section path and the line numbers of errors stay the same."""
+    from lm.ngram import arpa
+    sentences = [["a", "b", "c"], ["a", "c", "b", "b"], ["b", "a"], ["c"]]
+    m = train_ngram(sentences, order=3, smoothing="mkn")
+    m.to_arpa(tmp_path / "m.arpa.gz")
+    text = gzip.open(tmp_path / "m.arpa.gz", "rt").read()
+    head, _, rest = text.partition("\\2-grams:\n")
+    section, _, tail = rest.partition("\n\n")
+    (tmp_path / "shuffled.arpa").write_text(head + "\\2-grams:\n" + "\n".join(section.split("\n")[::-1]) + "\n\n"
+                                            + tail)
+    lines = text.split("\n")
+    at = lines.index("\\2-grams:") + 2
+    lines[at] = "nan\t" + lines[at].split("\t", 1)[1]
+    (tmp_path / "bad.arpa").write_text("\n".join(lines))
+    expected = NgramModel.from_arpa(tmp_path / "m.arpa.gz")
+    monkeypatch.setattr(arpa, "READ_CHUNK", chunk)
+    monkeypatch.setattr(arpa, "READ_BLOCK", block)
+    for name in ("m.arpa.gz", "shuffled.arpa"):
+        back = NgramModel.from_arpa(tmp_path / name)
+        assert back.vocab == expected.vocab
+        for k in range(1, 4):
+            for ours, theirs in zip(back.ngrams(k), expected.ngrams(k)):
+                np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(ArpaFormatError, match=f"bad.arpa:{at + 1}: "):
+        NgramModel.from_arpa(tmp_path / "bad.arpa")
 
 
 def test_npz_round_trip(tmp_path):
@@ -437,3 +504,49 @@ def test_score_ids_checks_hist():
         m.score_ids(np.array([1, 3]), np.array([1, 2]))
     with pytest.raises(ValueError, match="same length"):
         m.score_ids(np.array([1, 3]), np.array([0]))
+
+
+def test_vocabulary_limits():
+    sentences = [["a", "b", "a", "c"], ["c", "a", "d"], ["b"]]  # a 3, b 2, c 2, d 1
+    m = train_ngram(sentences, order=2, smoothing="kn", max_vocab_size=2)
+    assert m.vocab == ("<unk>", "<s>", "</s>", "a", "b")  # c ties with b but is seen later
+    assert m.encode(["c", "d", "a"]).tolist() == [0, 0, 3]
+    assert train_ngram(sentences, order=2, max_vocab_size=0).vocab == ("<unk>", "<s>", "</s>")
+    assert train_ngram(sentences, order=2, max_vocab_size=2, min_count=3).vocab[3:] == ("a",)
+    fixed = train_ngram(sentences, order=2, smoothing="mkn", vocabulary=["d", "a", "zebra"])
+    assert fixed.vocab == ("<unk>", "<s>", "</s>", "d", "a", "zebra")
+    dist = fixed.next_distribution(["a"])
+    assert dist[5] > 0 and dist.sum() == pytest.approx(1.0)  # the zero-count word keeps some mass
+    with pytest.raises(ValueError, match="max_vocab_size"):
+        train_ngram(sentences, max_vocab_size=-1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(corpus=corpora, order=st.integers(2, 4), threshold=st.integers(1, 2),
+       smoothing=st.sampled_from(["mkn", "kn", "witten_bell", "absolute", "mle", "add_k"]), data=st.data())
+def test_pruned_models_still_sum_to_one(corpus, order, threshold, smoothing, data):
+    """prune: n-grams seen <= threshold times go (not unigrams, not contexts of kept n-grams), and every
+    context's distribution is renormalised through its backoff."""
+    full = train_ngram(corpus, order=order, smoothing=smoothing)
+    model = train_ngram(corpus, order=order, smoothing=smoothing, prune=(0, threshold))
+    assert model.counts[0] == full.counts[0] and all(a <= b for a, b in zip(model.counts, full.counts))
+    vocab = [w for w in model.vocab if w != "<s>"]
+    for _ in range(3):
+        context = data.draw(st.lists(st.sampled_from(list(model.vocab) + ["unseen"]), max_size=order - 1))
+        assert sum(10 ** model.logprob(w, context) for w in vocab) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_prune_keeps_contexts_and_refuses_bad_thresholds():
+    sentences = [["a", "b", "c"], ["a", "b", "c"], ["a", "b", "d"]]
+    m = train_ngram(sentences, order=3, smoothing="kn", prune=(0, 1))  # 1 repeats for the trigrams
+    held = {tuple(m.vocab[i] for i in row) for row in m.ngrams(3)[0].tolist()}
+    assert held == {("<s>", "a", "b"), ("a", "b", "c"), ("b", "c", "</s>")}  # those with d were seen once
+    held2 = {tuple(m.vocab[i] for i in row) for row in m.ngrams(2)[0].tolist()}
+    assert held2 == {("<s>", "a"), ("a", "b"), ("b", "c"), ("c", "</s>")}
+    m = train_ngram(sentences, order=3, smoothing="kn", prune=(0, 0, 2))  # only (<s> a b), seen 3 times, stays
+    assert m.counts == (train_ngram(sentences, order=3).counts[0], 6, 1)
+    for bad in [(1, 1), (0, 2, 1), (0, -1)]:
+        with pytest.raises(ValueError, match="prune"):
+            train_ngram(sentences, order=3, prune=bad)
+    with pytest.raises(ValueError, match="stupid_backoff"):
+        train_ngram(sentences, order=3, smoothing="stupid_backoff", prune=(0, 1))

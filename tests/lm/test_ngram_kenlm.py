@@ -5,6 +5,16 @@ import pytest
 
 from lm.ngram import NgramModel, train_ngram
 from lm.ngram.counts import lookup_rows
+from tests.conftest import missing
+
+
+def kenlm_module():
+    """The `kenlm` module, the oracle of these tests: skip without it, fail under CI."""
+    try:
+        import kenlm
+    except ImportError:
+        missing("kenlm is not installed: pip install 'fasttok[interop]' (it is the oracle here)")
+    return kenlm
 
 # What lmplz reported for the golden model (the refs folder's kenlm/README.md).
 GOLDEN_DISCOUNTS = [
@@ -82,7 +92,7 @@ def test_golden_test_perplexity(ours, golden, split):
 
 
 def test_kenlm_reads_our_arpa_and_agrees(ours, split, tmp_path):
-    kenlm = pytest.importorskip("kenlm")  # CI installs it (interop extra)
+    kenlm = kenlm_module()
     path = tmp_path / "ours.arpa"
     ours.to_arpa(path)
     kmodel = kenlm.Model(str(path))
@@ -101,7 +111,7 @@ def test_kenlm_reads_our_arpa_and_agrees(ours, split, tmp_path):
 
 @pytest.mark.parametrize("smoothing", ["kn", "witten_bell", "add_k"])
 def test_kenlm_reads_other_smoothings(split, tmp_path, smoothing):
-    kenlm = pytest.importorskip("kenlm")
+    kenlm = kenlm_module()
     model = train_ngram(split[0][:3000], order=4, smoothing=smoothing)
     path = tmp_path / "m.arpa.gz"
     model.to_arpa(path)
@@ -109,3 +119,41 @@ def test_kenlm_reads_other_smoothings(split, tmp_path, smoothing):
     test = split[1][:200]
     theirs = np.array([kmodel.score(" ".join(s)) for s in test])
     np.testing.assert_allclose(model.score_sentences(test), theirs, atol=1e-3)
+
+
+@pytest.mark.parametrize("order,smoothing", [(3, "mkn"), (4, "kn"), (2, "witten_bell"), (5, "mkn"), (2, "add_k")])  # kenlm needs order >= 2
+def test_full_scores_and_score_equal_kenlm(split, tmp_path, order, smoothing):
+    """kenlm.Model.full_scores token by token (log10 p, ngram_length, oov) and score, with and without
+    <s> / </s>, on test sentences with OOVs, on the ARPA file we wrote."""
+    kenlm = kenlm_module()
+    model = train_ngram(split[0][:3000], order=order, smoothing=smoothing)
+    path = tmp_path / "m.arpa"
+    model.to_arpa(path)
+    kmodel = kenlm.Model(str(path))
+    n_oov = 0
+    for words in split[1][:150] + [[], ["zzz-unseen"], ["<unk>", "the"]]:
+        text = " ".join(words)
+        for bos in (True, False):
+            for eos in (True, False):
+                ours = list(model.full_scores(text, bos=bos, eos=eos))
+                theirs = list(kmodel.full_scores(text, bos=bos, eos=eos))
+                assert [(n, oov) for _, n, oov in ours] == [(n, oov) for _, n, oov in theirs], text
+                np.testing.assert_allclose([p for p, _, _ in ours], [p for p, _, _ in theirs], atol=1e-5, rtol=0)
+                assert model.score(text, bos=bos, eos=eos) == pytest.approx(
+                    kmodel.score(text, bos=bos, eos=eos), abs=1e-5)
+                assert model.score(words, bos=bos, eos=eos) == model.score(text, bos=bos, eos=eos)
+                n_oov += sum(oov for _, _, oov in ours)
+    assert n_oov > 0  # the OOV flag was exercised
+
+
+def test_kenlm_reads_a_pruned_model(split, tmp_path):
+    kenlm = kenlm_module()
+    model = train_ngram(split[0][:3000], order=4, smoothing="mkn", prune=(0, 1, 1))
+    assert model.counts[1:] < train_ngram(split[0][:3000], order=4).counts[1:]
+    path = tmp_path / "pruned.arpa"
+    model.to_arpa(path)
+    kmodel = kenlm.Model(str(path))
+    for words in split[1][:100]:
+        text = " ".join(words)
+        assert [n for _, n, _ in model.full_scores(text)] == [n for _, n, _ in kmodel.full_scores(text)]
+        assert model.score(text) == pytest.approx(kmodel.score(text), abs=1e-5)
