@@ -26,7 +26,6 @@ from lm.errors import LMFileError
 from lm.files import content_hash
 from lm.ngram import NgramModel
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 # ----------------------------------------------------------------------------- what a loaded model is
