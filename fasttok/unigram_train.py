@@ -378,8 +378,10 @@ def train_unigram(corpus=None, *, files=None, vocab_size, character_coverage=0.9
     """Learn a Unigram LM vocabulary; a SentencePieceTokenizer (model_type unigram) whose `.model`
     sentencepiece loads with the same ids.
 
-    corpus: a str text, a path, an iterable of texts and paths, or a WordCounts (each entry one line
-    with its count); files: paths read after `corpus`. Every line is one sentence.
+    corpus: a str text, a path, an iterable of texts and paths, or a WordCounts (each pre-token is one
+    line with its count: with the whitespace pattern punctuation is then a word of its own, which
+    sentencepiece's whitespace split would keep attached); files: paths read after `corpus`. Every
+    line is one sentence.
     vocab_size: every id (`<unk>` `<s>` `</s>` = 0 1 2, special tokens, user-defined symbols, byte
     pieces, then the learned pieces by score). The steps and the tie rules: the module docstring.
     """

@@ -17,10 +17,24 @@ Sentencepiece's optimised Viterbi (`unigram::Model::EncodeOptimized`), restated 
 
 >>> viterbi(b"ab", {b"a": (3, -1.0), b"b": (4, -1.0), b"ab": (5, -1.5)}, unk_id=0, unk_score=-20.0)
 [(0, 2, 5)]
+
+Training (the twin of fasttok/_unigram_train.pyx and the pruning step of fasttok/unigram_train.py), by
+enumerating every segmentation of every word, so only for tiny words:
+
+* `segmentations(word, scores, unk_score)`: each way to cut `word` (a str) into pieces of `scores`
+  ({piece: log score}); a character with no one-character piece becomes the unknown piece None;
+* `expected_counts`: the exact E-step, sum over words of count x P(segmentation) x occurrences;
+* `pruning_losses`: sentencepiece's loss of each piece from the best segmentations.
+
+>>> counts, _ = expected_counts({"ab": 2}, {"a": -1.0, "b": -1.0, "ab": -2.0}, unk_score=-20.0)
+>>> {p: round(c, 9) for p, c in sorted(counts.items())}
+{'a': 1.0, 'ab': 1.0, 'b': 1.0}
 """
+import math
 import struct
 
-__all__ = ["viterbi", "f32", "char_length"]
+__all__ = ["viterbi", "f32", "char_length", "segmentations", "expected_counts", "best_segmentation",
+           "pruning_losses"]
 
 
 def f32(x: float) -> float:
@@ -67,4 +81,74 @@ def viterbi(text: bytes, pieces: dict, *, unk_id: int, unk_score: float) -> list
         out.append((start_of[e], e, id_of[e]))
         e = start_of[e]
     out.reverse()
+    return out
+
+
+# -- training ------------------------------------------------------------------------------------
+
+def segmentations(word, scores, unk_score, excluded=None):
+    """[(pieces, total score)] for every segmentation of `word`; `excluded` may not be used but still
+    counts as present for the unknown rule (a character with no one-character piece is unknown: None)."""
+    if not word:
+        return [((), 0.0)]
+    out = []
+    for end in range(1, len(word) + 1):
+        head = word[:end]
+        if head in scores and head != excluded:
+            out += [((head,) + rest, scores[head] + total)
+                    for rest, total in segmentations(word[end:], scores, unk_score, excluded)]
+        elif end == 1 and head not in scores:
+            out += [((None,) + rest, unk_score + total)
+                    for rest, total in segmentations(word[1:], scores, unk_score, excluded)]
+    return out
+
+
+def expected_counts(words, scores, unk_score):
+    """({piece: expected count}, sum of count x log Z): the exact E-step over {word: count}."""
+    expected = dict.fromkeys(scores, 0.0)
+    log_likelihood = 0.0
+    for word, count in words.items():
+        options = segmentations(word, scores, unk_score)
+        z = math.log(sum(math.exp(total) for _, total in options))
+        log_likelihood += count * z
+        for pieces, total in options:
+            weight = count * math.exp(total - z)
+            for p in pieces:
+                if p is not None:
+                    expected[p] += weight
+    return expected, log_likelihood
+
+
+def best_segmentation(word, scores, unk_score, excluded=None):
+    """The highest-scoring segmentation (a tuple of pieces), or None when there is none."""
+    options = segmentations(word, scores, unk_score, excluded)
+    return max(options, key=lambda o: o[1])[0] if options else None
+
+
+def pruning_losses(words, scores, unk_score):
+    """{piece: loss, or None for a piece that must stay}; pieces that may simply go are absent.
+
+    freq[p] = sum of word counts over the best segmentations' uses of p. A piece whose own best
+    segmentation is not itself, or with freq 0, goes. With no second segmentation it stays. Else its
+    loss is freq[p] / n_words x (log P(p) - sum over its alternative's pieces q of log P'(q)), P' the
+    probabilities after moving freq[p] onto each q."""
+    freq = dict.fromkeys(scores, 0.0)
+    for word, count in words.items():
+        for p in best_segmentation(word, scores, unk_score):
+            if p is not None:
+                freq[p] += count
+    total = sum(freq.values())
+    n_words = sum(words.values())
+    out = {}
+    for p in scores:
+        if freq[p] == 0 or len(best_segmentation(p, scores, unk_score)) >= 2:
+            continue
+        alternative = best_segmentation(p, scores, unk_score, excluded=p)
+        if alternative is None:
+            out[p] = None
+            continue
+        logsum_alt = math.log(total + freq[p] * (len(alternative) - 1))
+        logprob_alt = sum(math.log((freq[q] if q is not None else 0.0) + freq[p]) - logsum_alt
+                          for q in alternative)
+        out[p] = freq[p] / n_words * (math.log(freq[p]) - math.log(total) - logprob_alt)
     return out
