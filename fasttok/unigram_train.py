@@ -1,8 +1,8 @@
 """Training a Unigram LM vocabulary (Kudo 2018) as sentencepiece's `unigram_model_trainer` does.
 
-    >>> tok = train_unigram(["the cat sat on the mat"] * 20, vocab_size=30)
+    >>> tok = train_unigram(["the cat sat on the mat"] * 20, vocab_size=16)
     >>> tok.model_type, tok.vocab_size
-    ('unigram', 30)
+    ('unigram', 16)
 
 The steps (`train_unigram`):
 
@@ -37,8 +37,10 @@ ship). Training is single-threaded; num_threads is checked and recorded only.
 """
 import collections
 import dataclasses
+import functools
 import math
 import unicodedata
+import warnings
 
 import numpy as np
 
@@ -49,6 +51,7 @@ from fasttok._protobuf import FIXED32, LEN, VARINT, Field, float_bits, write_mes
 from fasttok.counts import WordCounts
 from fasttok.errors import CorpusError
 from fasttok.sentencepiece import SPACE, Normalizer, SentencePieceTokenizer
+from fasttok.tokenizer import TrainingWarning
 
 __all__ = ["train_unigram", "UnigramOptions", "digamma"]
 
@@ -206,6 +209,7 @@ def required_characters(words: dict, coverage: float) -> list:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def _script(ch):
     """A stand-in for the Unicode script: letters by the first word of their name (Hiragana and
     Katakana count as Han, as in sentencepiece), marks as inherited (None), anything else 'common'."""
@@ -270,13 +274,17 @@ def seed_pieces(words: dict, required: list, options) -> list:
 class Lattices:
     """The edges of every seed piece in every word, as the core's flat arrays (built once)."""
 
-    def __init__(self, words, index, longest):
+    def __init__(self, words, index, longest, prefixes):
+        """`prefixes`: every prefix of every piece, so a walk stops as soon as no piece can follow."""
         starts, ends, pieces, word_edges, word_chars = [], [], [], [0], []
         for w in words:
             size = len(w)
             for s in range(size):
                 for e in range(s + 1, min(size, s + longest) + 1):
-                    p = index.get(w[s:e])
+                    sub = w[s:e]
+                    if sub not in prefixes:
+                        break
+                    p = index.get(sub)
                     if p is not None:
                         starts.append(s)
                         ends.append(e)
@@ -419,8 +427,10 @@ def train_from_words(words: dict, options: UnigramOptions) -> SentencePieceToken
     alive = np.ones(len(seed), dtype=np.uint8)                     # (n_seed,)
     word_list = sorted(words)
     counts = np.array([words[w] for w in word_list], dtype=np.int64)   # (n_words,)
-    word_lattice = Lattices(word_list, index, options.max_piece_length)
-    piece_lattice = Lattices(strings, index, options.max_piece_length)
+    prefixes = {p[:k] for p in strings for k in range(1, len(p) + 1)}
+    word_lattice = Lattices(word_list, index, options.max_piece_length, prefixes)
+    piece_lattice = Lattices(strings, index, options.max_piece_length, prefixes)
+    del prefixes
     # 4.-5. EM, then prune, until the size is reached
     desired = int(options.vocab_size * 1.1)
     rounds = 0
@@ -460,7 +470,12 @@ def final_pieces(strings, scores, alive, required, n_normal):
 
 
 def _finish(strings, scores, alive, required, options, n_normal):
-    pieces = options.meta_pieces + [(p, s, 1) for p, s in final_pieces(strings, scores, alive, required, n_normal)]
+    normal = final_pieces(strings, scores, alive, required, n_normal)
+    if len(normal) < n_normal:
+        warnings.warn(f"the corpus gave only {len(normal)} pieces: the vocabulary has "
+                      f"{len(normal) + len(options.meta_pieces)} ids, not vocab_size {options.vocab_size} "
+                      "(sentencepiece would refuse this vocab_size)", TrainingWarning, stacklevel=3)
+    pieces = options.meta_pieces + [(p, s, 1) for p, s in normal]
     pieces = [(p[0], 0.0, p[1]) if len(p) == 2 else p for p in pieces]
     fields = [Field(1, LEN, write_message([Field(1, LEN, p.encode("utf-8")), Field(2, FIXED32, float_bits(s)),
                                            Field(3, VARINT, t)]))

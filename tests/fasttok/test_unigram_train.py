@@ -42,7 +42,9 @@ def _core_inputs(words, scores):
     counts = np.array([words[w] for w in word_list], dtype=np.int64)
     score_arr = np.array([scores[p] for p in strings], dtype=np.float64)
     alive = np.ones(len(strings), dtype=np.uint8)
-    return strings, word_list, counts, score_arr, alive, Lattices(word_list, index, 16), Lattices(strings, index, 16)
+    prefixes = {p[:k] for p in strings for k in range(1, len(p) + 1)}
+    return (strings, word_list, counts, score_arr, alive, Lattices(word_list, index, 16, prefixes),
+            Lattices(strings, index, 16, prefixes))
 
 
 @settings(max_examples=150, deadline=None)
@@ -128,6 +130,12 @@ def test_inputs_texts_files_and_word_counts_agree(tmp_path):
     assert c == train_unigram(expanded, vocab_size=80)
 
 
+def test_a_small_corpus_warns_when_it_runs_out():
+    with pytest.warns(fasttok.TrainingWarning, match="only"):
+        tok = train_unigram(["the cat sat on the mat"], vocab_size=100)
+    assert tok.vocab_size < 100
+
+
 def test_options_and_bad_input():
     with pytest.raises(CorpusError):
         train_unigram([""], vocab_size=50)
@@ -166,3 +174,16 @@ def test_quality_against_sentencepiece():
     assert math.isfinite(ll_ours)
     assert ll_ours >= ll_theirs * 1.03      # log-likelihoods are negative: at most 3% worse
     assert tpw_ours <= tpw_theirs * 1.05
+
+
+def test_cli_trains_a_model_sentencepiece_loads(tmp_path):
+    from fasttok.cli import main
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(texts.generated_text(20_000, seed=7), encoding="utf-8")
+    out = tmp_path / "out.model"
+    assert main(["train", "--model", "unigram", "--vocab-size", "300", "-q", "-o", str(out), str(corpus)]) == 0
+    sp = spm.SentencePieceProcessor(model_file=str(out))
+    assert sp.get_piece_size() == 300
+    assert sp.encode("hello there") == fasttok.load(out).encode("hello there")
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "unigram", "--vocab-size", "300", "--format", "native", "-o", str(out), str(corpus)])
