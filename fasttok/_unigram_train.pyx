@@ -15,9 +15,12 @@ Every sum runs in one fixed order (words in table order, edges in (start, end) o
 do not depend on anything but the inputs. Single-threaded: the GIL is released around the loops.
 """
 from libc.math cimport exp, log, log1p, INFINITY
+from libcpp.string cimport string
+from libcpp.unordered_map cimport unordered_map
+from cython.operator cimport dereference as deref, preincrement as inc
 from libcpp.vector cimport vector
 
-from fasttok._types cimport int32_t, int64_t, uint8_t
+from fasttok._types cimport int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
 
@@ -166,3 +169,87 @@ def viterbi_paths(const int64_t[::1] word_edges, const int32_t[::1] word_chars, 
     for j in range(<Py_ssize_t>out.size()):
         pieces[j] = out[j]
     return offsets_arr, pieces_arr
+
+
+# -- the seed and the lattices: substrings of code-point arrays, keyed by their raw bytes ------------
+# A key is the substring's uint32 code points as bytes (native order): equal keys are equal strings,
+# and nothing here orders keys (Python sorts the seed by its documented total order).
+
+cdef inline string key_of(const uint32_t* p, Py_ssize_t n) noexcept nogil:
+    return string(<const char*>p, n * 4)
+
+
+def count_substrings(const uint32_t[::1] chars, const int64_t[::1] word_offsets, const int64_t[::1] counts,
+                     int max_length):
+    """(flat code points, offsets, totals): every substring of 2..max_length characters of the words
+    (word w is chars[word_offsets[w]:word_offsets[w+1]]) seen at least twice, weighted by the word
+    counts, in no particular order. Memory: one hash entry per distinct substring, at most
+    (total characters of the words) x (max_length - 1)."""
+    cdef Py_ssize_t n_words = counts.shape[0], w, s, e, lo, hi, total_chars = 0, k
+    if word_offsets.shape[0] != n_words + 1:
+        raise ValueError("word_offsets and counts do not agree")
+    cdef unordered_map[string, int64_t] table
+    cdef unordered_map[string, int64_t].iterator it
+    cdef string key
+    cdef vector[uint32_t] flat
+    cdef vector[int64_t] offsets, totals
+    with nogil:
+        for w in range(n_words):
+            lo, hi = word_offsets[w], word_offsets[w + 1]
+            for s in range(lo, hi):
+                for e in range(s + 2, min(hi, s + max_length) + 1):
+                    table[key_of(&chars[s], e - s)] += counts[w]
+        offsets.push_back(0)
+        it = table.begin()
+        while it != table.end():
+            if deref(it).second >= 2:
+                key = deref(it).first
+                for k in range(<Py_ssize_t>key.size() // 4):
+                    flat.push_back((<const uint32_t*>key.data())[k])
+                offsets.push_back(flat.size())
+                totals.push_back(deref(it).second)
+            inc(it)
+    return (np.asarray(<uint32_t[:flat.size()]>flat.data()).copy() if flat.size() else np.zeros(0, np.uint32),
+            np.asarray(<int64_t[:offsets.size()]>offsets.data()).copy(),
+            np.asarray(<int64_t[:totals.size()]>totals.data()).copy() if totals.size() else np.zeros(0, np.int64))
+
+
+def build_lattices(const uint32_t[::1] piece_chars, const int64_t[::1] piece_offsets, const uint32_t[::1] chars,
+                   const int64_t[::1] word_offsets, int max_length):
+    """(starts, ends, pieces, word_edges): every occurrence of every piece in every word, in word
+    order, then by (start, end); positions in characters within the word. A walk from a start stops
+    at the first substring that is no piece's prefix."""
+    cdef Py_ssize_t n_pieces = piece_offsets.shape[0] - 1, n_words = word_offsets.shape[0] - 1
+    cdef Py_ssize_t i, k, w, s, e, lo, hi
+    cdef unordered_map[string, int32_t] table          # piece -> index; a prefix only -> -1
+    cdef unordered_map[string, int32_t].iterator found
+    cdef string key
+    cdef vector[int32_t] starts, ends, pieces
+    edges_arr = np.zeros(n_words + 1, dtype=np.int64)   # (n_words + 1,)
+    cdef int64_t[::1] edges = edges_arr
+    with nogil:
+        for i in range(n_pieces):
+            for k in range(piece_offsets[i] + 1, piece_offsets[i + 1]):
+                key = key_of(&piece_chars[piece_offsets[i]], k - piece_offsets[i])
+                if table.find(key) == table.end():
+                    table[key] = -1
+        for i in range(n_pieces):
+            table[key_of(&piece_chars[piece_offsets[i]], piece_offsets[i + 1] - piece_offsets[i])] = i
+        for w in range(n_words):
+            lo, hi = word_offsets[w], word_offsets[w + 1]
+            for s in range(lo, hi):
+                for e in range(s + 1, min(hi, s + max_length) + 1):
+                    found = table.find(key_of(&chars[s], e - s))
+                    if found == table.end():
+                        break
+                    if deref(found).second >= 0:
+                        starts.push_back(s - lo)
+                        ends.push_back(e - lo)
+                        pieces.push_back(deref(found).second)
+            edges[w + 1] = pieces.size()
+    n = pieces.size()
+    out = [np.zeros(n, dtype=np.int32) for _ in range(3)]
+    cdef int32_t[::1] a = out[0], b = out[1], c = out[2]
+    for i in range(<Py_ssize_t>n):
+        a[i], b[i], c[i] = starts[i], ends[i], pieces[i]
+    return out[0], out[1], out[2], edges_arr

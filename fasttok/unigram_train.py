@@ -247,24 +247,33 @@ def is_valid_piece(piece: str, options) -> bool:
     return True
 
 
+def code_points(strings) -> tuple:
+    """(uint32 code points of all strings joined, int64 offsets): the core's view of a list of str."""
+    offsets = np.zeros(len(strings) + 1, dtype=np.int64)       # (n_strings + 1,)
+    np.cumsum([len(x) for x in strings], out=offsets[1:])
+    chars = np.frombuffer("".join(strings).encode("utf-32-le"), dtype="<u4").astype(np.uint32)  # (n_chars,)
+    return chars, offsets
+
+
 def seed_pieces(words: dict, required: list, options) -> list:
     """[(piece, log score)]: the required characters, then the best repeated substrings (step 3)."""
     allowed = {ch for ch, _ in required}
-    longest = options.max_piece_length
-    substrings = collections.Counter()
-    for w, n in words.items():
-        size = len(w)
-        for s in range(size):
-            for e in range(s + 2, min(size, s + longest) + 1):
-                substrings[w[s:e]] += n
+    word_list = list(words)
+    chars, offsets = code_points(word_list)
+    counts = np.array([words[w] for w in word_list], dtype=np.int64)
+    flat, sub_offsets, totals = _unigram_train.count_substrings(chars, offsets, counts, options.max_piece_length)
+    text = flat.astype("<u4").tobytes().decode("utf-32-le")
+    bounds = sub_offsets.tolist()
+    substrings = np.array([text[a:b] for a, b in zip(bounds[:-1], bounds[1:])], dtype=str)   # (n_subs,)
+    scores = totals * np.diff(sub_offsets)                                                   # (n_subs,)
+    order = np.lexsort((substrings, -scores))     # score descending, then the smaller string
     chosen = [(ch, n) for ch, n in required]
-    ranked = sorted(((p, n * len(p)) for p, n in substrings.items() if n >= 2),
-                    key=lambda kv: (-kv[1], kv[0]))
-    for piece, score in ranked:
+    for k in order.tolist():
         if len(chosen) >= options.seed_size:
             break
+        piece = str(substrings[k])
         if allowed.issuperset(piece) and is_valid_piece(piece, options):
-            chosen.append((piece, score))
+            chosen.append((piece, int(scores[k])))
     log_total = math.log(sum(score for _, score in chosen))
     return [(p, math.log(score) - log_total) for p, score in chosen]
 
@@ -274,28 +283,13 @@ def seed_pieces(words: dict, required: list, options) -> list:
 class Lattices:
     """The edges of every seed piece in every word, as the core's flat arrays (built once)."""
 
-    def __init__(self, words, index, longest, prefixes):
-        """`prefixes`: every prefix of every piece, so a walk stops as soon as no piece can follow."""
-        starts, ends, pieces, word_edges, word_chars = [], [], [], [0], []
-        for w in words:
-            size = len(w)
-            for s in range(size):
-                for e in range(s + 1, min(size, s + longest) + 1):
-                    sub = w[s:e]
-                    if sub not in prefixes:
-                        break
-                    p = index.get(sub)
-                    if p is not None:
-                        starts.append(s)
-                        ends.append(e)
-                        pieces.append(p)
-            word_edges.append(len(pieces))
-            word_chars.append(size)
-        self.starts = np.array(starts, dtype=np.int32)              # (n_edges,)
-        self.ends = np.array(ends, dtype=np.int32)                  # (n_edges,)
-        self.pieces = np.array(pieces, dtype=np.int32)              # (n_edges,)
-        self.word_edges = np.array(word_edges, dtype=np.int64)      # (n_words + 1,)
-        self.word_chars = np.array(word_chars, dtype=np.int32)      # (n_words,)
+    def __init__(self, words, pieces, longest):
+        """Edges of `pieces` (a list of str, index = piece number) in each of `words` (core: build_lattices)."""
+        piece_chars, piece_offsets = code_points(pieces)
+        chars, offsets = code_points(words)
+        self.starts, self.ends, self.pieces, self.word_edges = _unigram_train.build_lattices(
+            piece_chars, piece_offsets, chars, offsets, longest)               # (n_edges,) x 3, (n_words + 1,)
+        self.word_chars = np.diff(offsets).astype(np.int32)                    # (n_words,)
 
     def expected_counts(self, counts, scores, alive, unk_score):
         return _unigram_train.expected_counts(self.word_edges, self.word_chars, self.starts, self.ends,
@@ -422,15 +416,12 @@ def train_from_words(words: dict, options: UnigramOptions) -> SentencePieceToken
                          f"{len(options.meta_pieces)} meta pieces, but {len(required)} characters are required")
     seed = [(p, s) for p, s in seed_pieces(words, required, options) if p not in options.user_defined_symbols]
     strings = [p for p, _ in seed]
-    index = {p: i for i, p in enumerate(strings)}
     scores = np.array([s for _, s in seed], dtype=np.float64)      # (n_seed,)
     alive = np.ones(len(seed), dtype=np.uint8)                     # (n_seed,)
     word_list = sorted(words)
     counts = np.array([words[w] for w in word_list], dtype=np.int64)   # (n_words,)
-    prefixes = {p[:k] for p in strings for k in range(1, len(p) + 1)}
-    word_lattice = Lattices(word_list, index, options.max_piece_length, prefixes)
-    piece_lattice = Lattices(strings, index, options.max_piece_length, prefixes)
-    del prefixes
+    word_lattice = Lattices(word_list, strings, options.max_piece_length)
+    piece_lattice = Lattices(strings, strings, options.max_piece_length)
     # 4.-5. EM, then prune, until the size is reached
     desired = int(options.vocab_size * 1.1)
     rounds = 0

@@ -30,6 +30,7 @@ enumerating every segmentation of every word, so only for tiny words:
 >>> {p: round(c, 9) for p, c in sorted(counts.items())}
 {'a': 1.0, 'ab': 1.0, 'b': 1.0}
 """
+import functools
 import math
 import struct
 
@@ -86,20 +87,23 @@ def viterbi(text: bytes, pieces: dict, *, unk_id: int, unk_score: float) -> list
 
 # -- training ------------------------------------------------------------------------------------
 
-def segmentations(word, scores, unk_score, excluded=None):
-    """[(pieces, total score)] for every segmentation of `word`; `excluded` may not be used but still
-    counts as present for the unknown rule (a character with no one-character piece is unknown: None)."""
-    if not word:
-        return [((), 0.0)]
+def segmentations(word, scores, unk_score, excluded=None, _start=0, _total=0.0):
+    """[(pieces, starts, total score)] for every segmentation of `word`, totals summed left to right
+    as the core sums them; `excluded` may not be used but still counts as present for the unknown
+    rule (a character with no one-character piece is unknown: None)."""
+    if _start == len(word):
+        return [((), (), _total)]
     out = []
-    for end in range(1, len(word) + 1):
-        head = word[:end]
+    for end in range(_start + 1, len(word) + 1):
+        head = word[_start:end]
         if head in scores and head != excluded:
-            out += [((head,) + rest, scores[head] + total)
-                    for rest, total in segmentations(word[end:], scores, unk_score, excluded)]
-        elif end == 1 and head not in scores:
-            out += [((None,) + rest, unk_score + total)
-                    for rest, total in segmentations(word[1:], scores, unk_score, excluded)]
+            piece, score = head, scores[head]
+        elif end == _start + 1 and head not in scores:
+            piece, score = None, unk_score
+        else:
+            continue
+        out += [((piece,) + rest, (_start,) + starts, total)
+                for rest, starts, total in segmentations(word, scores, unk_score, excluded, end, _total + score)]
     return out
 
 
@@ -109,9 +113,9 @@ def expected_counts(words, scores, unk_score):
     log_likelihood = 0.0
     for word, count in words.items():
         options = segmentations(word, scores, unk_score)
-        z = math.log(sum(math.exp(total) for _, total in options))
+        z = math.log(sum(math.exp(total) for _, _, total in options))
         log_likelihood += count * z
-        for pieces, total in options:
+        for pieces, _, total in options:
             weight = count * math.exp(total - z)
             for p in pieces:
                 if p is not None:
@@ -120,9 +124,36 @@ def expected_counts(words, scores, unk_score):
 
 
 def best_segmentation(word, scores, unk_score, excluded=None):
-    """The highest-scoring segmentation (a tuple of pieces), or None when there is none."""
+    """The highest-scoring segmentation (a tuple of pieces), or None when there is none, chosen as the
+    core's dynamic programme chooses: of two paths into the same end, the higher total wins; on equal
+    totals the one whose last piece starts earlier; when that start is the same, the two paths into
+    it are compared by the same rule (only one path into each position survives the programme, so a
+    tie far back is settled by the partial totals there, which float rounding can tell apart)."""
     options = segmentations(word, scores, unk_score, excluded)
-    return max(options, key=lambda o: o[1])[0] if options else None
+    if not options:
+        return None
+
+    def partials(option):
+        pieces, _, _ = option
+        out, total = [0.0], 0.0
+        for p in pieces:
+            total += unk_score if p is None else scores[p]
+            out.append(total)
+        return out
+
+    def better(a, b):
+        """1 when option a beats option b."""
+        pa, pb = partials(a), partials(b)
+        i, j = len(a[0]), len(b[0])
+        while i and j:
+            if pa[i] != pb[j]:
+                return 1 if pa[i] > pb[j] else -1
+            if a[1][i - 1] != b[1][j - 1]:
+                return 1 if a[1][i - 1] < b[1][j - 1] else -1
+            i, j = i - 1, j - 1
+        return 0
+
+    return max(options, key=functools.cmp_to_key(better))[0]
 
 
 def pruning_losses(words, scores, unk_score):

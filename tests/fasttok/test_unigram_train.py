@@ -42,9 +42,8 @@ def _core_inputs(words, scores):
     counts = np.array([words[w] for w in word_list], dtype=np.int64)
     score_arr = np.array([scores[p] for p in strings], dtype=np.float64)
     alive = np.ones(len(strings), dtype=np.uint8)
-    prefixes = {p[:k] for p in strings for k in range(1, len(p) + 1)}
-    return (strings, word_list, counts, score_arr, alive, Lattices(word_list, index, 16, prefixes),
-            Lattices(strings, index, 16, prefixes))
+    return (strings, word_list, counts, score_arr, alive, Lattices(word_list, strings, 16),
+            Lattices(strings, strings, 16))
 
 
 @settings(max_examples=150, deadline=None)
@@ -73,6 +72,43 @@ def test_pruning_losses_equal_the_enumeration(case):
             assert loss is None
         else:
             assert loss == pytest.approx(want[strings[i]], rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(vocabularies(), st.integers(1, 4))
+def test_lattices_hold_every_occurrence(case, longest):
+    words, scores = case
+    strings = sorted(scores)
+    word_list = sorted(words)
+    lattice = Lattices(word_list, strings, longest)
+    want = [(w, s, e, strings.index(word[s:e])) for w, word in enumerate(word_list) for s in range(len(word))
+            for e in range(s + 1, min(len(word), s + longest) + 1) if word[s:e] in scores]
+    edges = lattice.word_edges.tolist()
+    got = [(w, s, e, p) for w in range(len(word_list))
+           for s, e, p in zip(*(a[edges[w]:edges[w + 1]].tolist() for a in (lattice.starts, lattice.ends, lattice.pieces)))]
+    assert got == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text("ab▁é", min_size=1, max_size=7), st.integers(1, 3), min_size=1, max_size=6),
+       st.integers(2, 5))
+def test_substring_counts_equal_a_counter(words, longest):
+    import collections
+    from fasttok import _unigram_train
+    from fasttok.unigram_train import code_points
+    word_list = sorted(words)
+    chars, offsets = code_points(word_list)
+    flat, sub_offsets, totals = _unigram_train.count_substrings(
+        chars, offsets, np.array([words[w] for w in word_list], dtype=np.int64), longest)
+    text = flat.astype("<u4").tobytes().decode("utf-32-le")
+    bounds = sub_offsets.tolist()
+    got = {text[a:b]: n for a, b, n in zip(bounds[:-1], bounds[1:], totals.tolist())}
+    want = collections.Counter()
+    for w, n in words.items():
+        for s in range(len(w)):
+            for e in range(s + 2, min(len(w), s + longest) + 1):
+                want[w[s:e]] += n
+    assert got == {k: n for k, n in want.items() if n >= 2}
 
 
 def test_digamma_matches_the_series():
