@@ -20,7 +20,7 @@ from libcpp.unordered_map cimport unordered_map
 from cython.operator cimport dereference as deref, preincrement as inc
 from libcpp.vector cimport vector
 
-from fasttok._types cimport int32_t, int64_t, uint8_t, uint32_t
+from fasttok._types cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 import numpy as np
 
@@ -217,39 +217,50 @@ def count_substrings(const uint32_t[::1] chars, const int64_t[::1] word_offsets,
 def build_lattices(const uint32_t[::1] piece_chars, const int64_t[::1] piece_offsets, const uint32_t[::1] chars,
                    const int64_t[::1] word_offsets, int max_length):
     """(starts, ends, pieces, word_edges): every occurrence of every piece in every word, in word
-    order, then by (start, end); positions in characters within the word. A walk from a start stops
-    at the first substring that is no piece's prefix."""
+    order, then by (start, end); positions in characters within the word.
+
+    The pieces go into a trie over code points (edges keyed (node << 21 | code point) in one hash
+    table, no allocation per lookup); a walk from each start follows the word until the trie has no
+    edge, so a word of n characters costs at most n x max_length probes."""
     cdef Py_ssize_t n_pieces = piece_offsets.shape[0] - 1, n_words = word_offsets.shape[0] - 1
     cdef Py_ssize_t i, k, w, s, e, lo, hi
-    cdef unordered_map[string, int32_t] table          # piece -> index; a prefix only -> -1
-    cdef unordered_map[string, int32_t].iterator found
-    cdef string key
+    cdef unordered_map[uint64_t, int32_t] child
+    cdef unordered_map[uint64_t, int32_t].iterator found
+    cdef vector[int32_t] piece_at                      # the piece ending at a node, or -1
     cdef vector[int32_t] starts, ends, pieces
+    cdef int32_t node
     edges_arr = np.zeros(n_words + 1, dtype=np.int64)   # (n_words + 1,)
     cdef int64_t[::1] edges = edges_arr
     with nogil:
+        piece_at.push_back(-1)
         for i in range(n_pieces):
-            for k in range(piece_offsets[i] + 1, piece_offsets[i + 1]):
-                key = key_of(&piece_chars[piece_offsets[i]], k - piece_offsets[i])
-                if table.find(key) == table.end():
-                    table[key] = -1
-        for i in range(n_pieces):
-            table[key_of(&piece_chars[piece_offsets[i]], piece_offsets[i + 1] - piece_offsets[i])] = i
+            node = 0
+            for k in range(piece_offsets[i], piece_offsets[i + 1]):
+                found = child.find((<uint64_t>node << 21) | piece_chars[k])
+                if found == child.end():
+                    child[(<uint64_t>node << 21) | piece_chars[k]] = piece_at.size()
+                    node = piece_at.size()
+                    piece_at.push_back(-1)
+                else:
+                    node = deref(found).second
+            piece_at[node] = i
         for w in range(n_words):
             lo, hi = word_offsets[w], word_offsets[w + 1]
             for s in range(lo, hi):
+                node = 0
                 for e in range(s + 1, min(hi, s + max_length) + 1):
-                    found = table.find(key_of(&chars[s], e - s))
-                    if found == table.end():
+                    found = child.find((<uint64_t>node << 21) | chars[e - 1])
+                    if found == child.end():
                         break
-                    if deref(found).second >= 0:
+                    node = deref(found).second
+                    if piece_at[node] >= 0:
                         starts.push_back(s - lo)
                         ends.push_back(e - lo)
-                        pieces.push_back(deref(found).second)
+                        pieces.push_back(piece_at[node])
             edges[w + 1] = pieces.size()
-    n = pieces.size()
+    cdef Py_ssize_t n = pieces.size()
     out = [np.zeros(n, dtype=np.int32) for _ in range(3)]
     cdef int32_t[::1] a = out[0], b = out[1], c = out[2]
-    for i in range(<Py_ssize_t>n):
+    for i in range(n):
         a[i], b[i], c[i] = starts[i], ends[i], pieces[i]
     return out[0], out[1], out[2], edges_arr
