@@ -27,9 +27,9 @@ The steps (`train_unigram`):
    pieces, the user-defined symbols, the 256 byte pieces with byte_fallback), sorted by score.
 
 What differs from sentencepiece (so vocabularies are close, not identical): the seed enumerates
-substrings of the unique words with a hash counter instead of a suffix array over the sentences (it
-keeps every repeated substring, sentencepiece only right-maximal ones, and the memory is about
-(total characters of the unique words) x max_piece_length entries); scores are float64 until the
+substrings of the unique words with the core's hash counter (fasttok/_unigram_train.pyx) instead of
+a suffix array over the sentences (it keeps every repeated substring, sentencepiece only right-maximal
+ones, and the memory is about (total characters of the unique words) x max_piece_length entries); scores are float64 until the
 model is written (sentencepiece sums in float32); the Unicode-script rule uses the first word of
 each letter's Unicode name as its script (Python has no script table); only identity normalization
 is built in (sentencepiece's nmt_nfkc needs its precompiled character map, which fasttok does not
