@@ -39,6 +39,7 @@ import collections
 import dataclasses
 import functools
 import math
+import struct
 import unicodedata
 import warnings
 
@@ -112,6 +113,13 @@ class UnigramOptions:
         if self.byte_fallback:
             out += [(b, 6) for b in _BYTE_PIECES]
         return out
+
+
+def _f32(x: float) -> float:
+    """x rounded to float32: scores and losses are ranked by their float32 values (what sentencepiece
+    keeps, and what the file holds), so values that differ only by float64 summation noise tie and
+    the tie goes to the smaller string, whichever summation order produced them."""
+    return struct.unpack("<f", struct.pack("<f", x))[0] if math.isfinite(x) else x
 
 
 def digamma(x: float) -> float:
@@ -362,7 +370,7 @@ def prune(losses, strings, target):
     kept = [i for i, loss in losses.items() if loss is None]
     alive[kept] = 1
     n = len(kept)
-    ranked = sorted((i for i, loss in losses.items() if loss is not None), key=lambda i: (-losses[i], strings[i]))
+    ranked = sorted((i for i, loss in losses.items() if loss is not None), key=lambda i: (-_f32(losses[i]), strings[i]))
     for i in ranked:
         if n >= target:
             break
@@ -453,11 +461,11 @@ def final_pieces(strings, scores, alive, required, n_normal):
         else:
             final[ch] = min_score - penalty
             penalty += _REQUIRED_PENALTY
-    for piece, score in sorted(live.items(), key=lambda kv: (-kv[1], kv[0])):
+    for piece, score in sorted(live.items(), key=lambda kv: (-_f32(kv[1]), kv[0])):
         if len(final) >= n_normal:
             break
         final.setdefault(piece, score)
-    return sorted(final.items(), key=lambda kv: (-kv[1], kv[0]))
+    return sorted(final.items(), key=lambda kv: (-_f32(kv[1]), kv[0]))
 
 
 def _finish(strings, scores, alive, required, options, n_normal):

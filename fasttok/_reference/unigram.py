@@ -34,8 +34,12 @@ import functools
 import math
 import struct
 
+import numpy as np
+
+from fasttok.unigram_train import digamma, final_pieces, required_characters, seed_pieces
+
 __all__ = ["viterbi", "f32", "char_length", "segmentations", "expected_counts", "best_segmentation",
-           "pruning_losses"]
+           "pruning_losses", "train"]
 
 
 def f32(x: float) -> float:
@@ -183,3 +187,37 @@ def pruning_losses(words, scores, unk_score):
                           for q in alternative)
         out[p] = freq[p] / n_words * (math.log(freq[p]) - math.log(total) - logprob_alt)
     return out
+
+
+def train(words, options):
+    """[(piece, score)] of the normal pieces, in id order: fasttok.unigram_train's steps 2-6 with this
+    module's E-step and pruning losses in place of the core's, on a {word: count} table (tiny words
+    only). The policy steps (required characters, seed, digamma, final order) are the trainer's own."""
+    required = required_characters(words, options.character_coverage)
+    n_normal = options.vocab_size - len(options.meta_pieces)
+    seed = [(p, s) for p, s in seed_pieces(words, required, options) if p not in options.user_defined_symbols]
+    scores = dict(seed)
+    live = set(scores)
+    desired = int(options.vocab_size * 1.1)
+    while True:
+        for _ in range(options.n_em_iterations):
+            current = {p: scores[p] for p in scores if p in live}
+            expected, _ = expected_counts(words, current, min(current.values()) - 10.0)
+            live = {p for p in current if expected[p] >= 0.5}
+            log_total = digamma(sum(expected[p] for p in live))
+            scores = {p: (digamma(expected[p]) - log_total if p in live else float("-inf")) for p in scores}
+        if len(live) <= desired:
+            break
+        current = {p: scores[p] for p in scores if p in live}
+        losses = pruning_losses(words, current, min(current.values()) - 10.0)
+        kept = {p for p, loss in losses.items() if loss is None}
+        target = max(desired, int(options.shrinking_factor * len(live)))
+        for p in sorted((p for p, loss in losses.items() if loss is not None), key=lambda p: (-f32(losses[p]), p)):
+            if len(kept) >= target:
+                break
+            kept.add(p)
+        live = kept
+    strings = [p for p, _ in seed]
+    alive = [1 if p in live else 0 for p in strings]
+    return final_pieces(strings, np.array([scores[p] for p in strings]), np.array(alive, dtype=np.uint8),
+                        required, n_normal)

@@ -2,10 +2,11 @@
 `.model` file in sentencepiece, and quality against sentencepiece's own trainer."""
 import io
 import math
+import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import fasttok
@@ -223,3 +224,25 @@ def test_cli_trains_a_model_sentencepiece_loads(tmp_path):
     assert sp.encode("hello there") == fasttok.load(out).encode("hello there")
     with pytest.raises(SystemExit):
         main(["train", "--model", "unigram", "--vocab-size", "300", "--format", "native", "-o", str(out), str(corpus)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text("abc ", min_size=1, max_size=9), min_size=1, max_size=12), st.integers(0, 12))
+def test_the_whole_trainer_equals_the_twin(lines, extra):
+    from fasttok.unigram_train import UnigramOptions, count_unigram_words, train_from_words
+    options = UnigramOptions(vocab_size=8 + extra, max_piece_length=4)
+    words = count_unigram_words(lines, options)
+    if not words or any(len(w) > 9 for w in words):
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tok = train_from_words(words, options)
+    except ValueError:       # vocab_size below the required characters: both refuse
+        return
+    want = ref.train(words, options)
+    got = [(p.piece, p.score) for p in tok.proto.pieces[3:]]
+    event(f"pruned: {len(got) < len(ref.seed_pieces(words, ref.required_characters(words, 0.9995), options))}")
+    assert [p for p, _ in got] == [p for p, _ in want]
+    for (_, a), (_, b) in zip(got, want):
+        assert a == pytest.approx(b, abs=1e-6)      # the file holds float32 scores
