@@ -16,7 +16,8 @@ except ImportError as e:  # pragma: no cover - depends on how the package was in
 
 from fasttok.bpe import BPETokenizer, load_gpt2, train_bpe, train_bpe_from_counts
 from fasttok.counts import WordCounts, count_words
-from fasttok.errors import CorpusError, FasttokError, ModelFileError, PatternTimeoutError, UnknownTokenError
+from fasttok.errors import (CorpusError, CountOverflowError, FasttokError, ModelFileError, PatternTimeoutError,
+                            UnknownTokenError)
 from fasttok.io import load
 from fasttok.sentencepiece import SentencePieceTokenizer
 from fasttok.tokenizer import Tokenizer, TrainingWarning
@@ -28,6 +29,6 @@ __all__ = [
     "load", "load_gpt2", "load_bert_vocab", "Tokenizer", "BPETokenizer", "WordPieceTokenizer",
     "SentencePieceTokenizer",
     "FasttokError", "CorpusError", "ModelFileError", "PatternTimeoutError", "UnknownTokenError",
-    "TrainingWarning",
+    "CountOverflowError", "TrainingWarning",
 ]
 __version__ = "0.1.0"

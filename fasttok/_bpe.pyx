@@ -6,6 +6,8 @@ token ids. Both hot loops run without the GIL.
 """
 import numpy as np
 
+from fasttok.errors import CountOverflowError
+
 from libc.string cimport memcpy
 from libcpp.vector cimport vector
 
@@ -13,13 +15,21 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, PairSlot, RankSlot, bytes_grow
                             int_claim, int_init, int_probe, mix64, over_half, table_shift, n_slots)
 from fasttok._heap cimport HeapEntry, count_entry, heap_pop, heap_push
 from fasttok._pretok cimport CharClasses, char_classes, next_piece
-from fasttok._types cimport (count_t, int32_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t,
+from fasttok._signals cimport CHECK_EVERY, interrupted_after, raise_pending
+from fasttok._types cimport (add_product, count_t, int32_t, make_pair, pair_left, pair_right, pair_t, pos_t, token_t,
                              uint32_t, uint64_t)
 
 
 # ----------------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------------
+
+cdef extern from "<algorithm>" namespace "std" nogil:
+    void _std_sort_i32 "std::sort"(vector[int32_t].iterator, vector[int32_t].iterator)
+    vector[int32_t].iterator _std_upper_bound_i32 "std::upper_bound"(vector[int32_t].iterator,
+                                                                     vector[int32_t].iterator, int32_t)
+
+DEF LONG_WORD = 64  # longer words list their pairs by position (see _MergeLearner.run)
 
 cdef class _MergeLearner:
     """State of one merge-learning run over a unique-word table.
@@ -46,6 +56,10 @@ cdef class _MergeLearner:
     cdef vector[HeapEntry] heap
     cdef vector[pair_t] created         # pairs that gained count during the current merge
     cdef vector[count_t] length         # (n_tokens,) how many base symbols each token spans
+    # Words longer than LONG_WORD symbols list their pairs by position (-1 - position), not by word id:
+    # walking a whole long word for each merge would cost O(length) per merge (see run).
+    cdef vector[int32_t] long_start     # first position of each long word, increasing
+    cdef vector[int32_t] long_word      # its word id
 
     cdef void _init_table(self, size_t expected) noexcept nogil:
         self.empty.key = EMPTY_KEY
@@ -80,43 +94,79 @@ cdef class _MergeLearner:
     cdef inline void _sub(self, pair_t key, count_t delta) noexcept nogil:
         self.slots[self._find(key)].count -= delta
 
-    cdef void _merge_word(self, int word, token_t left, token_t right, token_t new_id) noexcept nogil:
+    cdef inline int32_t _merge_here(self, int32_t p, int32_t q, token_t left, token_t right, token_t new_id,
+                                    count_t w, int word) noexcept nogil:
+        # Merge the symbols at p and q (the pair left, right) of a word of weight w, updating the pair
+        # counts around them; returns the position after the merged symbol. New pairs are listed under
+        # `word`, or under their positions (-1 - position) when word < 0 (a long word, see run).
+        cdef int32_t before = self.prv[p], after = self.nxt[q]
+        if before != -1:
+            self._sub(make_pair(self.sym[before], left), w)
+            self._add(make_pair(self.sym[before], new_id), w, word if word >= 0 else -1 - before)
+        if after != -1:
+            self._sub(make_pair(right, self.sym[after]), w)
+            self._add(make_pair(new_id, self.sym[after]), w, word if word >= 0 else -1 - p)
+        self._sub(make_pair(left, right), w)
+        self.sym[p] = new_id
+        self.nxt[p] = after
+        if after != -1:
+            self.prv[after] = p
+        return after
+
+    cdef Py_ssize_t _merge_word(self, int word, token_t left, token_t right, token_t new_id) noexcept nogil:
+        # Merge every (left, right) of a word, left to right. Returns how many symbols it visited:
+        # the work, for the signal check's budget.
         cdef int32_t p = self.head[word]
-        cdef int32_t q, before, after
+        cdef int32_t q
         cdef count_t w = self.weight[word]
+        cdef Py_ssize_t visited = 0
         while p != -1:
+            visited += 1
             q = self.nxt[p]
             if q == -1:
                 break
             if self.sym[p] == left and self.sym[q] == right:
-                before = self.prv[p]
-                after = self.nxt[q]
-                if before != -1:
-                    self._sub(make_pair(self.sym[before], left), w)
-                    self._add(make_pair(self.sym[before], new_id), w, word)
-                if after != -1:
-                    self._sub(make_pair(right, self.sym[after]), w)
-                    self._add(make_pair(new_id, self.sym[after]), w, word)
-                self._sub(make_pair(left, right), w)
-                self.sym[p] = new_id
-                self.nxt[p] = after
-                if after != -1:
-                    self.prv[after] = p
-                p = after
+                p = self._merge_here(p, q, left, right, new_id, w, word)
             else:
                 p = q
+        return visited
+
+    cdef Py_ssize_t _merge_positions(self, vector[int32_t]& positions, token_t left, token_t right,
+                                     token_t new_id) noexcept nogil:
+        # Long words list their pairs by position: merge at each listed position where (left, right)
+        # still stands, in increasing order (= left to right within each word), so a merge costs the
+        # occurrences, not the word's length. A symbol merged into its left neighbour is marked -1.
+        cdef size_t i
+        cdef int32_t p, q, last = -1
+        cdef Py_ssize_t k
+        _std_sort_i32(positions.begin(), positions.end())
+        for i in range(positions.size()):
+            p = positions[i]
+            if p == last:
+                continue
+            last = p
+            q = self.nxt[p]
+            if self.sym[p] != left or q == -1 or self.sym[q] != right:
+                continue
+            k = _std_upper_bound_i32(self.long_start.begin(), self.long_start.end(), p) - self.long_start.begin() - 1
+            self._merge_here(p, q, left, right, new_id, self.weight[self.long_word[k]], -1)
+            self.sym[q] = -1
+        return positions.size()
 
     cdef int run(self, token_t first_id, int n_merges, count_t min_frequency,
-                 count_t max_token_length, token_t* out, object progress) except -1:
+                 count_t max_token_length, vector[token_t]& out, object progress) except -1:
         cdef HeapEntry top
         cdef count_t current
         cdef token_t left, right, new_id
         cdef vector[int] words
+        cdef vector[int32_t] positions
         cdef int32_t list_id
         cdef size_t i
         cdef int done = 0
         cdef int report_every = max(1, n_merges // 100)
         cdef bint has_progress = progress is not None
+        cdef bint stopped = False
+        cdef Py_ssize_t budget = CHECK_EVERY, work
         while done < n_merges:
             with nogil:
                 while done < n_merges and not self.heap.empty():
@@ -135,25 +185,36 @@ cdef class _MergeLearner:
                     if max_token_length > 0 and self.length[left] + self.length[right] > max_token_length:
                         continue  # lengths never change, so this pair can never be merged
                     new_id = first_id + done
-                    out[2 * done] = left
-                    out[2 * done + 1] = right
+                    out.push_back(left)
+                    out.push_back(right)
                     self.length.push_back(self.length[left] + self.length[right])
                     list_id = self.slots[self._find(top.pair)].words
                     words.swap(self.word_lists[list_id])
                     vector[int]().swap(self.word_lists[list_id])  # the pair is gone: free its list
                     self.created.clear()
+                    work = 1
+                    positions.clear()
                     for i in range(words.size()):
-                        if self.stamp[words[i]] != done:
+                        if words[i] < 0:
+                            positions.push_back(-1 - words[i])
+                        elif self.stamp[words[i]] != done:
                             self.stamp[words[i]] = done
-                            self._merge_word(words[i], left, right, new_id)
+                            work += self._merge_word(words[i], left, right, new_id)
+                    if not positions.empty():
+                        work += self._merge_positions(positions, left, right, new_id)
                     words.clear()
                     for i in range(self.created.size()):
                         current = self._count(self.created[i])
                         if current > 0:
                             heap_push(self.heap, count_entry(current, self.created[i]))
                     done += 1
+                    if interrupted_after(&budget, work):
+                        stopped = True
+                        break
                     if has_progress and done % report_every == 0:
                         break
+            if stopped:
+                raise_pending()
             if has_progress:
                 progress(done, n_merges)
             if self.heap.empty():
@@ -183,8 +244,16 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
     cdef Py_ssize_t n = symbols.shape[0]
     cdef Py_ssize_t w, p
     cdef pos_t start, end
-    cdef object out = np.zeros((max(n_merges, 0), 2), dtype=np.int32)
-    cdef token_t[:, ::1] out_view = out
+    cdef bint is_long
+    cdef count_t n_pairs_total = 0
+    # A pair's count is at most the sum over words of count * (length - 1): check that once.
+    for w in range(n_words):
+        if offsets[w + 1] > offsets[w] and not add_product(&n_pairs_total, counts[w],
+                                                           offsets[w + 1] - offsets[w] - 1):
+            raise CountOverflowError("the word counts add up to more than 2**63 - 1 pairs; the trainer's "
+                                     "64-bit pair counts cannot hold them")
+    # Grown as merges are made, not sized by n_merges: an absurd vocab_size on a small corpus costs nothing.
+    cdef vector[token_t] merges
     for p in range(first_id):
         st.length.push_back(base_length[p])
     with nogil:
@@ -200,18 +269,21 @@ def learn_merges(const token_t[::1] symbols, const pos_t[::1] offsets, const cou
             end = offsets[w + 1]
             st.head[w] = start if end > start else -1
             st.weight[w] = counts[w]
+            is_long = end - start > LONG_WORD
+            if is_long:
+                st.long_start.push_back(<int32_t>start)
+                st.long_word.push_back(<int32_t>w)
             for p in range(start, end):
                 st.prv[p] = p - 1 if p > start else -1
                 st.nxt[p] = p + 1 if p + 1 < end else -1
                 if p > start:
-                    st._add(make_pair(symbols[p - 1], symbols[p]), counts[w], <int>w)
+                    st._add(make_pair(symbols[p - 1], symbols[p]), counts[w], <int>(-p if is_long else w))
         for p in range(<Py_ssize_t>st.created.size()):
             heap_push(st.heap, count_entry(st._count(st.created[p]), st.created[p]))
         st.created.clear()
-    if n_merges <= 0:
-        return out[:0]
-    done = st.run(first_id, n_merges, min_frequency, max_token_length, &out_view[0, 0], progress)
-    return out[:done]
+    if n_merges > 0:
+        st.run(first_id, n_merges, min_frequency, max_token_length, merges, progress)
+    return _to_array(merges.data(), merges.size()).reshape(-1, 2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -343,9 +415,10 @@ cdef class MergeTable:
                 ranks[best_i] = self._rank(w[best_i], w[best_i + 1], &ids[best_i])
         return n
 
-    cdef void _merge_long(self, vector[token_t]& w) noexcept nogil:
+    cdef bint _merge_long(self, vector[token_t]& w, Py_ssize_t* budget) noexcept nogil:
         # The trainer's heap, reused: an entry (count=-rank, pair=position) pops the lowest rank
         # first and, among equal ranks, the leftmost position, which is the merge order.
+        # True when a signal handler raised (w is then left half merged; see fasttok/_signals.pxd).
         cdef Py_ssize_t n = w.size()
         cdef vector[pos_t] nxt, prv
         cdef vector[HeapEntry] heap
@@ -356,6 +429,8 @@ cdef class MergeTable:
         nxt.resize(n)
         prv.resize(n)
         for i in range(n):
+            if interrupted_after(budget, 1):
+                return True
             nxt[i] = i + 1 if i + 1 < n else -1
             prv[i] = i - 1
             if i + 1 < n:
@@ -363,6 +438,8 @@ cdef class MergeTable:
                 if rank != NO_RANK:
                     heap_push(heap, count_entry(-<count_t>rank, <pair_t>i))
         while not heap.empty():
+            if interrupted_after(budget, 1):
+                return True
             top = heap_pop(heap)
             p = <pos_t>top.pair
             if w[p] < 0:
@@ -391,8 +468,11 @@ cdef class MergeTable:
                 w[q] = w[i]
                 q += 1
         w.resize(q)
+        return False
 
-    cdef void merge_word(self, const token_t* symbols, Py_ssize_t n, vector[token_t]& out) noexcept nogil:
+    cdef bint merge_word(self, const token_t* symbols, Py_ssize_t n, vector[token_t]& out,
+                         Py_ssize_t* budget) noexcept nogil:
+        # True when interrupted (a long word checks for signals as it merges).
         cdef token_t buf[SHORT_WORD]
         cdef vector[token_t] w
         cdef Py_ssize_t m
@@ -400,27 +480,32 @@ cdef class MergeTable:
             memcpy(buf, symbols, n * sizeof(token_t))
             m = self._merge_short(buf, n)
             out.insert(out.end(), buf, buf + m)
-        else:
-            w.assign(symbols, symbols + n)
-            self._merge_long(w)
-            out.insert(out.end(), w.begin(), w.end())
+            return False
+        w.assign(symbols, symbols + n)
+        if self._merge_long(w, budget):
+            return True
+        out.insert(out.end(), w.begin(), w.end())
+        return False
 
-    cdef void _encode_piece(self, const unsigned char* key, Py_ssize_t key_bytes, const token_t* symbols,
-                            Py_ssize_t n, _PieceCache cache, vector[token_t]& out) noexcept nogil:
+    cdef bint _encode_piece(self, const unsigned char* key, Py_ssize_t key_bytes, const token_t* symbols,
+                            Py_ssize_t n, _PieceCache cache, vector[token_t]& out,
+                            Py_ssize_t* budget) noexcept nogil:
+        # True when interrupted.
         cdef uint64_t h
         cdef size_t before
         if n == 1:
             out.push_back(symbols[0])
-            return
+            return False
         if key_bytes > CACHE_MAX_KEY_BYTES:
-            self.merge_word(symbols, n, out)
-            return
+            return self.merge_word(symbols, n, out, budget)
         h = hash_bytes(key, key_bytes)
         if cache.get(key, key_bytes, h, out):
-            return
+            return False
         before = out.size()
-        self.merge_word(symbols, n, out)
+        if self.merge_word(symbols, n, out, budget):
+            return True
         cache.put(key, key_bytes, h, out.data() + before, out.size() - before)
+        return False
 
     def encode_words(self, const token_t[::1] symbols, const pos_t[::1] offsets):
         """Apply the merges to each word.
@@ -431,7 +516,8 @@ cdef class MergeTable:
         cdef vector[token_t] out
         cdef vector[pos_t] ends
         cdef Py_ssize_t n_words = offsets.shape[0] - 1
-        cdef Py_ssize_t w, n
+        cdef Py_ssize_t w, n, budget = CHECK_EVERY
+        cdef bint stopped = False
         cdef _PieceCache cache = _PieceCache()
         if n_words <= 0 or symbols.shape[0] == 0:
             return np.zeros(0, dtype=np.int32), np.zeros(max(n_words, 0) + 1, dtype=np.int64)
@@ -443,9 +529,16 @@ cdef class MergeTable:
             ends.push_back(0)
             for w in range(n_words):
                 n = offsets[w + 1] - offsets[w]
-                self._encode_piece(<const unsigned char*>(base + offsets[w]), n * sizeof(token_t),
-                                   base + offsets[w], n, cache, out)
+                if self._encode_piece(<const unsigned char*>(base + offsets[w]), n * sizeof(token_t),
+                                      base + offsets[w], n, cache, out, &budget):
+                    stopped = True
+                    break
                 ends.push_back(out.size())
+                if interrupted_after(&budget, n + 1):
+                    stopped = True
+                    break
+        if stopped:
+            raise_pending()
         return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
 
     def encode_utf8(self, const unsigned char[::1] data, const pos_t[::1] text_offsets, int pattern,
@@ -471,6 +564,8 @@ cdef class MergeTable:
         with nogil:
             bad = self._encode_utf8(&data[0], &text_offsets[0], n_texts, pattern, &byte_ids[0], cc, cache,
                                     out, ends)
+        if bad == -2:
+            raise_pending()
         if bad >= 0:
             raise ValueError(f"invalid UTF-8 at byte offset {bad}")
         return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
@@ -478,8 +573,9 @@ cdef class MergeTable:
     cdef Py_ssize_t _encode_utf8(self, const unsigned char* data, const pos_t* text_offsets, Py_ssize_t n_texts,
                                  int pattern, const token_t* byte_ids, const CharClasses* cc, _PieceCache cache,
                                  vector[token_t]& out, vector[pos_t]& ends) noexcept nogil:
+        # Returns -1, the byte offset of invalid UTF-8, or -2 when interrupted (see fasttok/_signals.pxd).
         cdef vector[token_t] word
-        cdef Py_ssize_t t, pos, end, n, k
+        cdef Py_ssize_t t, pos, end, n, k, budget = CHECK_EVERY
         cdef const unsigned char* text
         ends.reserve(n_texts + 1)
         ends.push_back(0)
@@ -497,7 +593,10 @@ cdef class MergeTable:
                     word.resize(end - pos)
                     for k in range(end - pos):
                         word[k] = byte_ids[text[pos + k]]
-                    self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out)
+                    if self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out, &budget):
+                        return -2
+                if interrupted_after(&budget, end - pos):
+                    return -2
                 pos = end
             ends.push_back(out.size())
         return -1
@@ -527,19 +626,20 @@ def _py_merge_word(MergeTable table not None, const token_t[::1] symbols, *, bin
     cdef vector[token_t] out
     cdef vector[token_t] w
     cdef token_t buf[SHORT_WORD]
-    cdef Py_ssize_t n = symbols.shape[0], m
+    cdef Py_ssize_t n = symbols.shape[0], m, budget = CHECK_EVERY
     if n == 0:
         return []
     if long_path:
         w.assign(&symbols[0], &symbols[0] + n)
-        table._merge_long(w)
+        if table._merge_long(w, &budget):
+            raise_pending()
         out.swap(w)
     elif n <= SHORT_WORD:
         memcpy(buf, &symbols[0], n * sizeof(token_t))
         m = table._merge_short(buf, n)
         out.assign(buf, buf + m)
-    else:
-        table.merge_word(&symbols[0], n, out)
+    elif table.merge_word(&symbols[0], n, out, &budget):
+        raise_pending()
     return [out[m] for m in range(<Py_ssize_t>out.size())]
 
 

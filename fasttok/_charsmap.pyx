@@ -17,6 +17,7 @@ from libcpp.string cimport string
 from libcpp.unordered_set cimport unordered_set
 
 from fasttok._types cimport int64_t, uint8_t, uint32_t
+from fasttok._utf8 cimport check_offsets
 
 import numpy as np
 
@@ -206,11 +207,7 @@ cdef class CharsMapNormalizer:
         """Normalize texts text[offsets[i]:offsets[i+1]]; returns (joined bytes, offsets)."""
         cdef Py_ssize_t n_texts = offsets.shape[0] - 1, i
         cdef string one, out
-        if n_texts < 0:
-            raise ValueError("offsets needs at least one entry")
-        for i in range(n_texts):
-            if not 0 <= offsets[i] <= offsets[i + 1] <= text.shape[0]:
-                raise ValueError("text offsets out of order or beyond the text")
+        check_offsets(offsets, text.shape[0])
         out_offsets = np.zeros(n_texts + 1, dtype=np.int64)
         cdef int64_t[::1] ends = out_offsets
         with nogil:

@@ -69,6 +69,8 @@ cdef class WordCounter:
     cdef Py_ssize_t n_words
     cdef bint busy                   # a scan is running without the GIL: refuse concurrent use
     cdef bint too_long               # a word of 4 GiB or more was skipped: the caller must raise
+    cdef bint overflow               # a count would have exceeded 2**63 - 1 (left unchanged): the caller must raise
+    cdef bint stopped                # a signal handler raised during a scan: the caller must raise
 
     # Adds count (> 0) to the word piece[0:length]. readable: bytes readable from piece (>= length);
     # 8 or more allows one 8-byte load for a short word. A word of 4 GiB or more sets too_long.
@@ -80,7 +82,7 @@ cdef class WordCounter:
                        uint64_t head, uint64_t hash) noexcept nogil
     cdef void _grow(self) noexcept nogil
     cdef int _check_idle(self) except -1
-    cdef int _raise_if_too_long(self) except -1
+    cdef int _raise_flagged(self) except -1
     cdef Py_ssize_t _count_buffer(self, const unsigned char* data, Py_ssize_t n, bint final,
                                   owner) except? -1
     # Scans and counts data[0:n]. final: returns n, like scan_utf8. Not final: counts only the pieces

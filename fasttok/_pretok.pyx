@@ -19,7 +19,10 @@ from libcpp.vector cimport vector
 
 from fasttok._hash cimport (WordSlot, bytes_grow, bytes_probe, hash_bytes_head, home, load_head, n_slots,
                             prefetch, table_shift)
-from fasttok._types cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from fasttok._signals cimport CHECK_EVERY, interrupted_after, raise_pending
+from fasttok._types cimport COUNT_MAX, add_count, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+
+from fasttok.errors import CountOverflowError
 
 import numpy as np
 
@@ -546,6 +549,8 @@ cdef class WordCounter:
         self.n_words = 0
         self.busy = False
         self.too_long = False
+        self.overflow = False
+        self.stopped = False
 
     @property
     def pattern(self):
@@ -563,7 +568,8 @@ cdef class WordCounter:
         cdef size_t i = bytes_probe(self.slots, self.slot_shift, self.arena.data(), piece, length, head, hash)
         cdef WordSlot* slot = &self.slots[i]
         if slot.count != 0:
-            slot.count += count
+            if not add_count(&slot.count, count):
+                self.overflow = True
             return
         self._add_new(slot, piece, length, count, head, hash)
 
@@ -587,7 +593,8 @@ cdef class WordCounter:
         bytes_grow(self.slots, &self.slot_shift)
 
     cdef Py_ssize_t count_utf8(self, const unsigned char* data, Py_ssize_t n, bint final) noexcept nogil:
-        cdef Py_ssize_t stop = n, pos = 0, end, readable = n
+        # On a signal (see fasttok/_signals.pxd) stops early with self.stopped set.
+        cdef Py_ssize_t stop = n, pos = 0, end, readable = n, budget = CHECK_EVERY
         cdef const CharClasses* cc = &_classes
         cdef const unsigned char* previous = NULL
         cdef Py_ssize_t previous_length = 0
@@ -615,6 +622,9 @@ cdef class WordCounter:
                 previous_head = head
                 previous_hash = hash
                 pos = end
+                if interrupted_after(&budget, previous_length):
+                    self.stopped = True
+                    break
         else:
             while pos < stop:
                 end = _next_gpt4(data, n, pos, cc)
@@ -630,6 +640,9 @@ cdef class WordCounter:
                 previous_head = head
                 previous_hash = hash
                 pos = end
+                if interrupted_after(&budget, previous_length):
+                    self.stopped = True
+                    break
         if previous != NULL:
             self._insert(previous, previous_length, 1, previous_head, previous_hash)
         if pos < stop and end < 0:
@@ -677,15 +690,22 @@ cdef class WordCounter:
                 r = self.count_utf8(data, n, final)
         finally:
             self.busy = False
-        self._raise_if_too_long()
+        if self.stopped:
+            self.stopped = False
+            raise_pending()
+        self._raise_flagged()
         if r < 0:
             raise _invalid_utf8(owner, -1 - r)
         return r
 
-    cdef int _raise_if_too_long(self) except -1:
+    cdef int _raise_flagged(self) except -1:
         if self.too_long:
             self.too_long = False
             raise ValueError("a pre-token of 4 GiB or more cannot be counted (it was skipped)")
+        if self.overflow:
+            self.overflow = False
+            raise CountOverflowError("a word count would exceed 2**63 - 1 (counts are 64-bit); it was left "
+                                     "at its last value")
         return 0
 
     def add_counts(self, words, counts):
@@ -703,7 +723,7 @@ cdef class WordCounter:
                 raise TypeError(f"words must be non-empty bytes, got {words[i]!r}")
             word = words[i]
             self.count_piece(&word[0], word.shape[0], values[i], word.shape[0])
-        self._raise_if_too_long()
+        self._raise_flagged()
 
     def merge(self, WordCounter other not None):
         """Add every count of other (made with the same pattern) to this counter."""
@@ -717,6 +737,9 @@ cdef class WordCounter:
                 f"with {self.pattern!r}")
         if other is self:
             for k in range(self.slots.size()):
+                if self.slots[k].count > COUNT_MAX // 2:
+                    raise CountOverflowError("a word count would exceed 2**63 - 1 when doubled (counts are 64-bit)")
+            for k in range(self.slots.size()):
                 self.slots[k].count *= 2
             return
         # Size the table for the union first. Inserting another table's slots in its (hash) order
@@ -727,6 +750,7 @@ cdef class WordCounter:
             if other.slots[k].count != 0:
                 self.count_piece(other.arena.data() + other.slots[k].offset,
                                  other.slots[k].length, other.slots[k].count, other.slots[k].length)
+        self._raise_flagged()
 
     def __len__(self):
         """Number of distinct pieces."""
@@ -737,7 +761,8 @@ cdef class WordCounter:
         cdef int64_t total = 0
         cdef size_t k
         for k in range(self.slots.size()):
-            total += self.slots[k].count
+            if not add_count(&total, self.slots[k].count):  # above 2**63 - 1: exact as a Python int
+                return sum(self.slots[k].count for k in range(self.slots.size()))
         return total
 
     def items(self):

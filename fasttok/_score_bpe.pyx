@@ -22,19 +22,9 @@ from libcpp.vector cimport vector
 from fasttok._hash cimport EMPTY_KEY, IdSlot, int_init, int_probe, mix64
 from fasttok._heap cimport ScoreEntry, heap_pop, heap_push
 from fasttok._types cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from fasttok._utf8 cimport char_length, check_offsets
 
 import numpy as np
-
-
-cdef inline Py_ssize_t char_length(uint8_t lead) noexcept nogil:
-    # sentencepiece's OneCharLen (no validation; the text is normalized UTF-8)
-    if lead < 0xC0:
-        return 1
-    if lead < 0xE0:
-        return 2
-    if lead < 0xF0:
-        return 3
-    return 4
 
 
 cdef inline uint64_t char_code(const uint8_t* p, Py_ssize_t n) noexcept nogil:
@@ -243,11 +233,7 @@ cdef class ScoreMerger:
         cdef vector[ScoreEntry] heap
         cdef unordered_map[int32_t, uint64_t] made_from
         cdef vector[int32_t] stack
-        if n_texts < 0:
-            raise ValueError("offsets needs at least one entry")
-        for i in range(n_texts):
-            if not 0 <= offsets[i] <= offsets[i + 1] <= text.shape[0]:
-                raise ValueError("text offsets out of order or beyond the text")
+        check_offsets(offsets, text.shape[0])
         ends_arr = np.zeros(n_texts + 1, dtype=np.int64)
         cdef int64_t[::1] ends = ends_arr
         with nogil:

@@ -14,19 +14,9 @@ from libcpp.vector cimport vector
 
 from fasttok._hash cimport EMPTY_KEY, IdSlot, int_init, int_probe, mix64
 from fasttok._types cimport int32_t, int64_t, token_t, uint8_t, uint64_t
+from fasttok._utf8 cimport char_length, check_offsets
 
 import numpy as np
-
-
-cdef inline Py_ssize_t char_length(uint8_t lead) noexcept nogil:
-    # sentencepiece's OneCharLen: the UTF-8 length from the lead byte's top four bits (no validation)
-    if lead < 0xC0:
-        return 1
-    if lead < 0xE0:
-        return 2
-    if lead < 0xF0:
-        return 3
-    return 4
 
 
 cdef class UnigramLattice:
@@ -154,11 +144,7 @@ cdef class UnigramLattice:
         token k has id ids[k] and starts at byte starts[k] of its text; text i owns tokens
         ends[i]:ends[i+1]. Releases the GIL."""
         cdef Py_ssize_t n_texts = offsets.shape[0] - 1, i, a, b, count, k, total = 0
-        if n_texts < 0:
-            raise ValueError("offsets needs at least one entry")
-        for i in range(n_texts):
-            if not 0 <= offsets[i] <= offsets[i + 1] <= text.shape[0]:
-                raise ValueError("text offsets out of order or beyond the text")
+        check_offsets(offsets, text.shape[0])
         cdef Py_ssize_t n_bytes = offsets[n_texts] - offsets[0] if n_texts else 0
         ids_arr = np.empty(n_bytes, dtype=np.int32)      # at most one token per byte
         starts_arr = np.empty(n_bytes, dtype=np.int64)

@@ -27,9 +27,13 @@ from fasttok._hash cimport (EMPTY_KEY, CacheSlot, IdSlot, WordSlot, bytes_grow, 
                             hash_bytes_head, int_claim, int_init, int_probe, load_head, mix64, n_slots,
                             over_half, table_shift)
 from fasttok._heap cimport ScoreEntry, heap_make, heap_pop, heap_push
-from fasttok._types cimport int32_t, int64_t, make_pair, pair_left, pair_right, uint8_t, uint32_t, uint64_t
+from fasttok._signals cimport CHECK_EVERY, interrupted_after, raise_pending
+from fasttok._types cimport (add_count, add_product, int32_t, int64_t, make_pair, pair_left, pair_right, uint8_t,
+                             uint32_t, uint64_t)
 
 import numpy as np
+
+from fasttok.errors import CountOverflowError
 
 cdef extern from "Python.h":
     object PyUnicode_FromKindAndData(int kind, const void *buffer, Py_ssize_t size)
@@ -60,6 +64,9 @@ cdef enum:
 cdef enum:
     CACHE_SLOTS = 1 << 16   # word cache slots (at most half are filled; the table never grows)
     CACHE_MAX_WORD = 32     # longer words skip the cache (so its 32-bit offsets cannot overflow)
+
+cdef enum:
+    FLAT_POPS = 16  # a trie node's failure pops are stored flat up to this many ids (see WordPieceEncoder._build)
 
 cdef enum:
     SCORE_PMI = 0
@@ -154,24 +161,37 @@ cdef class WordCounter:
     """Unique pre-tokenized words with int64 counts, filled from text chunks or single words.
 
     The table is the shared byte-string table of fasttok/_hash.pxd (WordSlot): a word's key is its
-    code points as little-endian-or-native UTF-32 bytes, kept back to back in `arena`."""
+    code points as little-endian-or-native UTF-32 bytes, kept back to back in `arena`.
+
+    max_word_chars >= 0: longer words are not counted, only tallied in `n_skipped` (a tokenizer whose
+    max_input_chars_per_word is that limit encodes them as its unk token, so a trainer has nothing to
+    learn from them, and one word of n characters would cost the trainer O(n) per merge)."""
     cdef vector[WordSlot] slots
     cdef int shift
     cdef vector[unsigned char] arena  # every distinct word's code points (4 bytes each)
     cdef size_t n_words
     cdef bint too_long                # a word of 2**30 code points or more was skipped
+    cdef bint overflow                # a count would have exceeded 2**63 - 1 (it was left unchanged)
+    cdef int64_t max_word_chars       # < 0: no limit
+    cdef public int64_t n_skipped     # occurrences of words longer than max_word_chars
     cdef vector[uint32_t] buf
     cdef vector[int64_t] spans
 
-    def __cinit__(self):
+    def __cinit__(self, int64_t max_word_chars=-1):
+        self.max_word_chars = max_word_chars
+        self.n_skipped = 0
         self.shift = table_shift(0, 1024)
         self.slots.resize(n_slots(self.shift))  # zeroed: every count is 0, i.e. free
         self.n_words = 0
         self.too_long = False
+        self.overflow = False
 
     cdef void count_word(self, const uint32_t* chars, Py_ssize_t n, int64_t count,
                          Py_ssize_t readable) noexcept nogil:
         """Add count (> 0) to the word chars[0:n]; readable: code points readable from chars (>= n)."""
+        if self.max_word_chars >= 0 and n > self.max_word_chars:
+            self.n_skipped += count
+            return
         cdef const unsigned char* key = <const unsigned char*>chars
         cdef Py_ssize_t n_bytes = 4 * n
         cdef uint64_t head = load_head(key, n_bytes, 4 * readable)
@@ -179,7 +199,8 @@ cdef class WordCounter:
         cdef WordSlot* slot = &self.slots[bytes_probe(self.slots, self.shift, self.arena.data(), key, n_bytes,
                                                       head, h)]
         if slot.count != 0:
-            slot.count += count
+            if not add_count(&slot.count, count):
+                self.overflow = True
             return
         if (n_bytes >> 32) != 0:
             self.too_long = True
@@ -198,12 +219,17 @@ cdef class WordCounter:
         if self.too_long:
             self.too_long = False
             raise ValueError("a word of 2**30 code points or more cannot be counted (it was skipped)")
+        if self.overflow:
+            self.overflow = False
+            raise CountOverflowError("a word count would exceed 2**63 - 1 (counts are 64-bit); it was left "
+                                     "at its last value")
         return 0
 
     def add_text(self, const uint32_t[::1] text, const uint8_t[::1] classes, bint lower_ascii, bint strip_marks):
         """Count the words of one text (prepared as for `split_words`)."""
         cdef size_t k
-        cdef Py_ssize_t n = text.shape[0]
+        cdef Py_ssize_t n = text.shape[0], budget = CHECK_EVERY
+        cdef bint stopped = False
         if n == 0:
             return
         _check_table(text, classes.shape[0])
@@ -212,6 +238,11 @@ cdef class WordCounter:
             for k in range(0, self.spans.size(), 2):
                 self.count_word(&self.buf[self.spans[k]], self.spans[k + 1], 1,
                                 <Py_ssize_t>self.buf.size() - self.spans[k])
+                if interrupted_after(&budget, self.spans[k + 1] + 1):
+                    stopped = True
+                    break
+        if stopped:
+            raise_pending()
         self._raise_if_too_long()
 
     def add_word(self, str word, int64_t count):
@@ -297,6 +328,13 @@ cdef class WordPieceTrainer:
         self.max_token_length = max_token_length  # <= 0: no limit
         self.no_pair.key = EMPTY_KEY
         self.no_pair.id = -1
+        # Every unit and pair count is at most the corpus's total number of characters: check that once.
+        cdef int64_t n_chars = 0
+        cdef size_t s
+        for s in range(counter.slots.size()):
+            if not add_product(&n_chars, counter.slots[s].count, counter.slots[s].length // 4):
+                raise CountOverflowError("the word counts add up to more than 2**63 - 1 characters; the "
+                                         "trainer's 64-bit unit and pair counts cannot hold them")
         with nogil:
             int_init(self.pair_slots, &self.pair_shift, 0, 1024, self.no_pair)
             self._build(counter)
@@ -619,14 +657,22 @@ cdef class WordPieceTrainer:
         cdef int64_t done = 0
         cdef int32_t p
         cdef size_t before
+        cdef Py_ssize_t budget = CHECK_EVERY, work
+        cdef bint stopped = False
         with nogil:
             while done < n_new_tokens:
                 p = self._pop_best()
                 if p < 0:
                     break
+                work = <Py_ssize_t>self.p_words[p].size() + 1
                 before = self.vocab.size()
                 self._apply(p)
                 done += <int64_t>(self.vocab.size() - before)
+                if interrupted_after(&budget, work):
+                    stopped = True
+                    break
+        if stopped:
+            raise_pending()
         return done
 
     def vocab_units(self, size_t start=0):
@@ -723,7 +769,9 @@ cdef class WordPieceEncoder:
     cdef vector[IdSlot] slots
     cdef int shift
     cdef int32_t root_ascii[256]   # children of the two roots for ASCII characters: no probing
-    cdef vector[int32_t] tok, fail, pops_start, pops_len, pops
+    # pops_len[v] ids; up to FLAT_POPS at pops[pops_start[v]:], else the pops of the pop_nodes_len[v]
+    # nodes at pop_nodes[pops_start[v]:], concatenated (see _build)
+    cdef vector[int32_t] tok, fail, pops_start, pops_len, pops, pop_nodes_len, pop_nodes
     cdef int32_t unk_id
     cdef int64_t max_chars
     cdef readonly bint use_cache
@@ -753,6 +801,7 @@ cdef class WordPieceEncoder:
         self.fail.push_back(-1)
         self.pops_start.push_back(0)
         self.pops_len.push_back(0)
+        self.pop_nodes_len.push_back(0)
         return self.tok.size() - 1
 
     cdef inline int32_t child(self, int32_t node, uint32_t c) noexcept nogil:
@@ -776,7 +825,6 @@ cdef class WordPieceEncoder:
         cdef int32_t u, v, z
         cdef vector[int32_t] parent, depth, order
         cdef vector[uint32_t] edge
-        cdef vector[vector[int32_t]] node_pops
         parent.push_back(-1); parent.push_back(-1)
         depth.push_back(0); depth.push_back(0)
         edge.push_back(0); edge.push_back(0)
@@ -810,29 +858,69 @@ cdef class WordPieceEncoder:
         for v in range(n_nodes):
             order[bucket_start[depth[v]]] = v
             bucket_start[depth[v]] += 1
-        node_pops.resize(n_nodes)
+        # Failure pops (the recurrence of Song et al.): pops(v) = pops(parent) ++ pops(z1) ++ ... ++
+        # pops(zk), z1 = fail[parent] and each next z = fail[z] while z has no edge for v's character.
+        # Copying those lists per node costs O(depth) per node, O(L**2) for one token of length L, so
+        # a node's pops are stored by size: up to FLAT_POPS ids flat in `pops`; longer, as the list of
+        # nodes (parent, z1, ..., zk) whose pops concatenate to them, in `pop_nodes`; and when k == 0,
+        # as its parent's storage, shared. The z steps sum to O(total length) as in Aho-Corasick (each
+        # step lowers the failure depth, each character raises it by at most one), so the build is
+        # linear in the vocabulary's total length. Every node with a failure link has non-empty pops
+        # and every node list has at least two entries, so expanding one costs O(ids emitted).
+        cdef vector[int32_t] chain
+        cdef int64_t total
+        cdef size_t x
         for i in range(n_nodes):
             v = order[i]
             if v < 2:
                 continue
             if self.tok[v] >= 0:
-                node_pops[v].push_back(self.tok[v])
+                self.pops_start[v] = self.pops.size()
+                self.pops_len[v] = 1
+                self.pops.push_back(self.tok[v])
                 self.fail[v] = 1
                 continue
             u = parent[v]
-            node_pops[v] = node_pops[u]
+            chain.clear()
+            chain.push_back(u)
+            total = self.pops_len[u]
             z = self.fail[u]
             while z >= 0 and self.child(z, edge[v]) < 0:
-                node_pops[v].insert(node_pops[v].end(), node_pops[z].begin(), node_pops[z].end())
+                chain.push_back(z)
+                total += self.pops_len[z]
                 z = self.fail[z]
-            if z >= 0:
-                self.fail[v] = self.child(z, edge[v])
+            if z < 0:
+                continue  # no failure link: failing here means [UNK] (pops_len stays 0)
+            self.fail[v] = self.child(z, edge[v])
+            self.pops_len[v] = <int32_t>total  # at most the node's depth
+            if chain.size() == 1:
+                self.pops_start[v] = self.pops_start[u]
+                self.pop_nodes_len[v] = self.pop_nodes_len[u]
+            elif total <= FLAT_POPS:  # then every part is flat too
+                self.pops_start[v] = self.pops.size()
+                for x in range(chain.size()):
+                    z = chain[x]
+                    for j in range(self.pops_len[z]):
+                        self.pops.push_back(self.pops[self.pops_start[z] + j])
             else:
-                node_pops[v].clear()  # never used: failing here means [UNK]
-        for v in range(n_nodes):
-            self.pops_start[v] = self.pops.size()
-            self.pops_len[v] = node_pops[v].size()
-            self.pops.insert(self.pops.end(), node_pops[v].begin(), node_pops[v].end())
+                self.pops_start[v] = self.pop_nodes.size()
+                self.pop_nodes_len[v] = chain.size()
+                self.pop_nodes.insert(self.pop_nodes.end(), chain.begin(), chain.end())
+
+    cdef void _pop_long(self, int32_t u, vector[int32_t]& out) noexcept nogil:
+        """Append the pops of a node whose pops are stored as a node list (more than FLAT_POPS ids)."""
+        cdef vector[int32_t] stack
+        cdef int32_t x, k
+        stack.push_back(u)
+        while not stack.empty():
+            x = stack.back()
+            stack.pop_back()
+            if self.pops_len[x] <= FLAT_POPS:
+                for k in range(self.pops_len[x]):
+                    out.push_back(self.pops[self.pops_start[x] + k])
+            else:
+                for k in range(self.pop_nodes_len[x] - 1, -1, -1):
+                    stack.push_back(self.pop_nodes[self.pops_start[x] + k])
 
     cdef inline int32_t _fail(self, int32_t u, size_t mark, vector[int32_t]& out) noexcept nogil:
         """Follow node u's failure link: append the tokens it pops and return the node it leads to,
@@ -842,6 +930,9 @@ cdef class WordPieceEncoder:
             out.resize(mark)
             out.push_back(self.unk_id)
             return -1
+        if self.pops_len[u] > FLAT_POPS:
+            self._pop_long(u, out)
+            return self.fail[u]
         for k in range(self.pops_len[u]):
             out.push_back(self.pops[self.pops_start[u] + k])
         return self.fail[u]
@@ -894,9 +985,12 @@ cdef class WordPieceEncoder:
         # Word cache, local to this call (so threads share nothing): natural text repeats a few
         # thousand words most of the time, and a hit (hash + compare) is cheaper than the trie walk.
         # The shared byte-string table of fasttok/_hash.pxd (CacheSlot), keyed by the word's code
-        # points as bytes; fixed at CACHE_SLOTS slots, it stops taking words once half full.
+        # points as bytes; it stops taking words once half full. Sized by the call's text (a text of n
+        # code points holds at most n words), up to CACHE_SLOTS: zeroing 2**16 slots for one short
+        # sentence cost ten times the sentence's encoding.
         cdef vector[CacheSlot] cache
-        cdef int cache_shift = table_shift(0, CACHE_SLOTS)
+        cdef int cache_shift = table_shift(min(<size_t>text.shape[0], <size_t>(CACHE_SLOTS // 2)), 16)
+        cdef size_t cache_capacity = n_slots(cache_shift) // 2
         cdef vector[uint32_t] cache_words
         cdef vector[int32_t] cache_ids
         cdef size_t n_cached = 0
@@ -904,6 +998,8 @@ cdef class WordPieceEncoder:
         cdef uint64_t h
         cdef const uint32_t* word
         cdef int64_t n, start
+        cdef Py_ssize_t budget = CHECK_EVERY
+        cdef bint stopped = False
         id_offsets.push_back(0)
         with nogil:
             if self.use_cache:
@@ -915,6 +1011,9 @@ cdef class WordPieceEncoder:
                     for k in range(0, spans.size(), 2):
                         word = &buf[spans[k]]
                         n = spans[k + 1]
+                        if interrupted_after(&budget, n + 1):
+                            stopped = True
+                            break
                         if not self.use_cache or n > CACHE_MAX_WORD:
                             self.encode_word(word, n, out)
                             continue
@@ -927,7 +1026,7 @@ cdef class WordPieceEncoder:
                             continue
                         start = out.size()
                         self.encode_word(word, n, out)
-                        if n_cached < CACHE_SLOTS // 2:
+                        if n_cached < cache_capacity:
                             n_cached += 1
                             slot.hash = h
                             slot.key_offset = <uint32_t>(4 * cache_words.size())
@@ -936,7 +1035,11 @@ cdef class WordPieceEncoder:
                             slot.value_length = <uint32_t>(out.size() - start)
                             cache_words.insert(cache_words.end(), word, word + n)
                             cache_ids.insert(cache_ids.end(), out.begin() + start, out.end())
+                if stopped:
+                    break
                 id_offsets.push_back(out.size())
+        if stopped:
+            raise_pending()
         if as_lists:  # one list of ids per text, built straight from the C++ buffer
             return [[out[k] for k in range(<size_t>id_offsets[t], <size_t>id_offsets[t + 1])]
                     for t in range(n_texts)]

@@ -6,9 +6,13 @@ encoder.json + vocab.bpe) and its trainer, train_bpe (the policy around one core
     ['low', 'e', 's', 't']
 """
 import dataclasses
-import json
 import re
 import warnings
+
+try:  # the standard library's regex parser, used only to bound a pattern's match width (see _may_match_empty)
+    from re import _parser as _sre_parser
+except ImportError:  # Python 3.10
+    import sre_parse as _sre_parser
 
 import numpy as np
 
@@ -49,6 +53,14 @@ def bytes_to_token(data):
     return "".join(BYTE_TO_CHAR[b] for b in data)
 
 
+_OPTIONAL_STR = (str, type(None))
+# The native settings line: {key: (JSON types, required)}. Any other key is refused.
+_NATIVE_SETTINGS = {"byte_level": ((bool,), True), "pattern": (_OPTIONAL_STR, True),
+                    "special_tokens": ((dict,), True), "continuing_subword_prefix": (_OPTIONAL_STR, False),
+                    "end_of_word_suffix": (_OPTIONAL_STR, False), "unk_token": (_OPTIONAL_STR, False),
+                    "info": ((dict,), False)}
+
+
 class BPETokenizer(Tokenizer):
     """A byte-pair-encoding tokenizer: base symbols plus merges applied in rank order.
 
@@ -57,6 +69,8 @@ class BPETokenizer(Tokenizer):
     continuing-subword prefix on non-initial characters and an end-of-word suffix on final ones).
     """
     model = "bpe"
+    native_versions = (1, 2)  # 2: the closing record carries the content hash
+    native_hash_since = 2
 
     def __init__(self, *, base, merges, special_tokens=None, pattern="gpt2", byte_level=True,
                  continuing_subword_prefix=None, end_of_word_suffix=None, unk_token=None, info=None):
@@ -70,34 +84,33 @@ class BPETokenizer(Tokenizer):
         self._suffix = end_of_word_suffix or ""
         self.unk_token = unk_token
         self.info = dict(info or {})
-        merges = np.ascontiguousarray(np.asarray(merges, dtype=np.int32).reshape(-1, 3))  # (n_merges, 3)
-        self._merges = merges
-        merges.setflags(write=False)
-
+        base, merges = _checked_parts(base, merges, self._special, self.byte_level)
+        self._merges = merges  # (n_merges, 3) int32, read-only
         n = len(base) + len(merges) + len(self._special)
         data = [None] * n   # id -> bytes (byte-level) or str (character-level)
         for i, tok in base.items():
             data[i] = tok
         for left, right, new in merges.tolist():
-            if data[left] is None or data[right] is None or data[new] is not None:
-                raise ModelFileError(f"merge ({left}, {right}) -> {new} refers to an unknown id or reuses id {new}")
             data[new] = self._join(data[left], data[right])
-        for s, i in self._special.items():
-            if not 0 <= i < n or data[i] is not None:
-                raise ModelFileError(f"special token {s!r} has id {i}, which is taken or out of range 0..{n - 1}")
         self._data = data
         if self.byte_level:
             self._byte_ids = np.full(256, -1, dtype=np.int32)
             for i, tok in base.items():
-                if len(tok) == 1:
+                if tok:
                     self._byte_ids[tok[0]] = i
-            if (self._byte_ids < 0).any():
-                raise ModelFileError("a byte-level BPE needs one base token for each of the 256 bytes")
             self._id_to_token = [None if t is None else bytes_to_token(t) for t in data]
         else:
             self._char_ids = {tok: i for i, tok in base.items()}
+            for tok in base.values():
+                if tok != unk_token and len(_without_markers(tok, self._prefix, self._suffix)) != 1:
+                    raise ModelFileError(f"base token {tok!r} is not one character (with its markers): no text "
+                                         f"can ever encode to it")
             self._id_to_token = list(data)
+        taken = {t: i for i, t in enumerate(self._id_to_token) if t is not None}
         for s, i in self._special.items():
+            if s in taken:
+                raise ValueError(f"special token {s!r} is also the vocabulary token {taken[s]}; a tokenizer.json "
+                                 f"could not tell them apart (Hugging Face gives other ids): choose another string")
             self._id_to_token[i] = s
         self._token_to_id = {}
         for i, tok in enumerate(self._id_to_token):
@@ -106,7 +119,7 @@ class BPETokenizer(Tokenizer):
         if unk_token is not None:
             self._unk_id = self._token_to_id.get(unk_token)
             if self._unk_id is None:
-                raise ValueError(f"unk_token {unk_token!r} is not in the vocabulary")
+                raise ModelFileError(f"unk_token {unk_token!r} is not in the vocabulary")
         self._table = _bpe.MergeTable(merges)
         self._split = splitter(self._pattern)
         self._base = dict(base)
@@ -278,12 +291,16 @@ class BPETokenizer(Tokenizer):
         return settings, _format.with_end(records)
 
     @classmethod
-    def from_native(cls, settings, records, version=1, *, trust_pattern=True):
+    def from_native(cls, settings, records, version=2, *, trust_pattern=True):
         """trust_pattern=False refuses a custom split regex (see pretokenize.check_stored_pattern)."""
-        byte_level = settings.get("byte_level", True)
-        pattern = check_stored_pattern(settings.get("pattern"), trust_pattern=trust_pattern)
+        _format.check_settings(settings, _NATIVE_SETTINGS)
+        byte_level = settings["byte_level"]
+        special = settings["special_tokens"]
+        for tok, i in special.items():
+            _format.check_id(i, f"the id of special token {tok!r}")
+        pattern = check_stored_pattern(settings["pattern"], trust_pattern=trust_pattern)
         base, merges = _parse_records(_format.without_end(records), byte_level=byte_level)
-        return cls(base=base, merges=merges, special_tokens=settings.get("special_tokens") or {},
+        return cls(base=base, merges=merges, special_tokens=special,
                    pattern=pattern, byte_level=byte_level,
                    continuing_subword_prefix=settings.get("continuing_subword_prefix"),
                    end_of_word_suffix=settings.get("end_of_word_suffix"),
@@ -315,23 +332,57 @@ class BPETokenizer(Tokenizer):
 
     @classmethod
     def from_hf_json(cls, data, *, trust_pattern=True):
-        """The tokenizer of a Hugging Face tokenizer.json with a BPE model (ModelFileError for what it cannot read).
+        """The tokenizer of a Hugging Face tokenizer.json with a BPE model (ModelFileError for what it cannot
+        read, or would read as a different model).
 
         trust_pattern=False refuses a custom Split regex (see pretokenize.check_stored_pattern)."""
         model = data["model"]
-        if model.get("byte_fallback") or model.get("dropout") or model.get("ignore_merges"):
-            raise ModelFileError("BPE options byte_fallback, dropout and ignore_merges are not supported")
+        unknown = set(model) - _HF_MODEL_KEYS
+        if unknown:
+            raise ModelFileError(f"BPE model option {sorted(unknown)[0]!r} is not supported")
+        if model.get("byte_fallback") or model.get("dropout") or model.get("ignore_merges") or model.get("fuse_unk"):
+            raise ModelFileError("BPE options byte_fallback, dropout, ignore_merges and fuse_unk are not supported")
         if data.get("normalizer"):
             raise ModelFileError("tokenizer.json normalizers are not supported for BPE models")
-        byte_level, pattern = _read_hf_pre_tokenizer(data.get("pre_tokenizer"))
-        pattern = check_stored_pattern(pattern, trust_pattern=trust_pattern)
-        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-        special = {t["content"]: t["id"] for t in data.get("added_tokens", [])}
-        vocab = {t: i for t, i in model["vocab"].items() if t not in special}
-        return _from_string_vocab(vocab, merges, special_tokens=special, pattern=pattern, byte_level=byte_level,
-                                  continuing_subword_prefix=model.get("continuing_subword_prefix"),
-                                  end_of_word_suffix=model.get("end_of_word_suffix"),
-                                  unk_token=model.get("unk_token"))
+        options = {}
+        for key in ("unk_token", "continuing_subword_prefix", "end_of_word_suffix"):
+            if not isinstance(model.get(key), _OPTIONAL_STR):
+                raise ModelFileError(f"model {key} is {str(model[key])[:40]!r}, not a string or null")
+            options[key] = model.get(key)
+        byte_level, pattern = _read_hf_pre_tokenizer(data.get("pre_tokenizer"), trust_pattern)
+        vocab, merges = model.get("vocab"), model.get("merges")
+        if not isinstance(vocab, dict) or not isinstance(merges, list):
+            raise ModelFileError("a BPE model needs a 'vocab' object and a 'merges' list")
+        for token, i in vocab.items():
+            _format.check_id(i, f"the id of token {token[:40]!r}")
+        pairs = []
+        for k, m in enumerate(merges):
+            pair = m.split(" ") if isinstance(m, str) else m
+            if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(t, str) for t in pair):
+                raise ModelFileError(f"merge {k} is {str(m)[:40]!r}, not 'left right' or [left, right]")
+            pairs.append(tuple(pair))
+        special = _hf_special_tokens(data.get("added_tokens", []), vocab)
+        vocab = {t: i for t, i in vocab.items() if t not in special}
+        return _from_string_vocab(vocab, pairs, special_tokens=special, pattern=pattern, byte_level=byte_level,
+                                  **options)
+
+
+_HF_MODEL_KEYS = {"type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk",
+                  "byte_fallback", "ignore_merges", "vocab", "merges"}
+
+
+def _hf_special_tokens(added_tokens, vocab):
+    """{content: id} of tokenizer.json's added_tokens, checked (and against the model's vocab)."""
+    if not isinstance(added_tokens, list):
+        raise ModelFileError("added_tokens is not a list")
+    special = {}
+    for entry in added_tokens:
+        if not isinstance(entry, dict) or not isinstance(entry.get("content"), str) or not entry["content"]:
+            raise ModelFileError(f"an added token is {str(entry)[:60]!r}, not an object with a non-empty 'content'")
+        token, i = entry["content"], _format.check_id(entry.get("id"), f"the id of added token {entry['content'][:40]!r}")
+        if special.setdefault(token, i) != i or vocab.get(token, i) != i:
+            raise ModelFileError(f"added token {token[:40]!r} has two ids")
+    return special
 
 
 # ------------------------------------------------------------------------------------------------
@@ -376,32 +427,149 @@ def _char_level_decoder(prefix, suffix):
 
 
 def _find_pretokenizers(node):
-    if not node:
-        return []
-    if node.get("type") == "Sequence":
-        return [p for child in node.get("pretokenizers", []) for p in _find_pretokenizers(child)]
-    return [node]
+    """The steps of a tokenizer.json pre_tokenizer, Sequences flattened (at most 8 deep), in order."""
+    steps, stack = [], [(node, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node is None:
+            continue
+        if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+            raise ModelFileError(f"a pre-tokenizer is {str(node)[:60]!r}, not an object with a 'type'")
+        if node["type"] != "Sequence":
+            steps.append(node)
+            continue
+        children = node.get("pretokenizers")
+        if depth >= 8 or not isinstance(children, list):
+            raise ModelFileError("a Sequence pre-tokenizer needs a list of pretokenizers (nested at most 8 deep)")
+        stack.extend((child, depth + 1) for child in reversed(children))
+    return steps
 
 
-def _read_hf_pre_tokenizer(node):
-    """(byte_level, pattern) of a tokenizer.json pre_tokenizer; ModelFileError for one fasttok cannot run."""
-    pres = _find_pretokenizers(node)
-    byte_level = any(p.get("type") == "ByteLevel" for p in pres)
-    if byte_level and any(p.get("type") == "ByteLevel" and p.get("add_prefix_space") for p in pres):
-        raise ModelFileError("ByteLevel add_prefix_space=True is not supported")
-    pattern = None
-    for p in pres:
-        if p.get("type") == "Split":
-            if (p.get("behavior"), p.get("invert")) not in (("Removed", True), ("Isolated", False)):
-                raise ModelFileError(f"Split behavior {p.get('behavior')!r} invert={p.get('invert')} is not supported")
-            pattern = pattern_from_hf(p["pattern"]["Regex"]) if "Regex" in p["pattern"] \
-                else re.escape(p["pattern"]["String"])
-        elif p.get("type") == "ByteLevel" and p.get("use_regex", True):
-            pattern = GPT2_PATTERN
-        elif p.get("type") == "Whitespace":
-            pattern = "whitespace"
-        elif p.get("type") != "ByteLevel":
-            raise ModelFileError(f"pre-tokenizer {p.get('type')!r} is not supported")
+_NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+# HF's Split behaviours, as tokenizer.json spells them.
+SPLIT_BEHAVIORS = ("Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous")
+# Patterns that match at every position of every text, so that a Split with them never leaves a gap.
+_GAPLESS = {PATTERNS["gpt2"], PATTERNS["gpt4"]}
+# What a pattern may not contain when split_pattern writes it twice into one regex: references to
+# groups by number or name, recursion, and anchors to the previous match.
+_NOT_REPEATABLE = re.compile(r"\\(?:[1-9]|g|k|G|K)|\(\?(?:P[=>]|&|R\)|[0-9]|[+-][0-9])")
+
+
+def split_pattern(source, behavior, invert):
+    r"""A pattern whose matches (regex findall) are exactly the pieces HF's Split(pattern=source,
+    behavior, invert) makes, or ModelFileError when there is none.
+
+    Writing M for the pattern and G = (?:(?!M)[\s\S])++ for a gap (the text up to where M next matches):
+
+    - Removed, invert (the matches): M;   Isolated (matches and gaps): M|G;
+    - MergedWithPrevious, or MergedWithNext + invert (a gap with the match after it): (?:(?!M)[\s\S])*+M|G;
+    - MergedWithNext, or MergedWithPrevious + invert (a match with the gap after it): M(?:(?!M)[\s\S])*+|G;
+    - Contiguous (runs of matches, and gaps): (?>M+)|G;
+    - Removed without invert (only the gaps) has no such pattern and is refused.
+
+    With GPT-2's and GPT-4's patterns there are no gaps, so all but Contiguous are the pattern itself.
+    The way a pattern is matched is fasttok.pretokenize's; this is only how matches and gaps become pieces.
+
+    >>> regex.findall(split_pattern("X", "MergedWithPrevious", False), "aXXb")  # doctest: +SKIP
+    ['aX', 'X', 'b']
+    """
+    if behavior not in SPLIT_BEHAVIORS or not isinstance(invert, bool):
+        raise ModelFileError(f"Split behavior {str(behavior)[:40]!r} invert={str(invert)[:10]} is not a Split "
+                             f"pre-tokenizer (behaviors: {', '.join(SPLIT_BEHAVIORS)}; invert: true or false)")
+    if behavior == "Removed":
+        if not invert:
+            raise ModelFileError("Split behavior 'Removed' without invert (keep only the text between matches) "
+                                 "is not supported")
+        return source
+    if source in _GAPLESS and behavior != "Contiguous":
+        return source
+    if _NOT_REPEATABLE.search(source):
+        raise ModelFileError(f"Split behavior {behavior!r} is supported for patterns without backreferences, "
+                             f"recursion, \\G or \\K; this one has one: {source[:60]!r}")
+    if _may_match_empty(source):
+        raise ModelFileError(f"Split behavior {behavior!r} is supported for patterns that cannot match the empty "
+                             f"string (Oniguruma and `regex` step past empty matches differently); this one may: "
+                             f"{source[:60]!r}")
+    m = f"(?:{source})"
+    gap = rf"(?:(?!{m})[\s\S])"
+    if behavior == "Isolated":
+        piece = m
+    elif behavior == "Contiguous":
+        piece = rf"(?>{m}+)"
+    elif (behavior == "MergedWithPrevious") != invert:
+        piece = rf"{gap}*+{m}"
+    else:
+        piece = rf"{m}{gap}*+"
+    return rf"{piece}|{gap}++"
+
+
+_ONE_CHAR_ESCAPES = re.compile(r"\\(?:[pPN]\{[^}]*\}|[pP][A-Za-z]|x\{[0-9A-Fa-f]+\}|X)|\\.")
+
+
+def _may_match_empty(source):
+    """Whether a match of `source` may be empty: its minimum width as the standard library's parser
+    measures it (lookarounds and anchors have none) is 0, or the parser cannot read it. The `regex`
+    escapes it does not know (\\p{..}, \\x{..}, \\X) each match one character or more, so each is
+    measured as one.
+
+    >>> _may_match_empty(r" ?\\p{L}+"), _may_match_empty(r"\\b"), _may_match_empty("a|")
+    (False, True, True)
+    """
+    one = _ONE_CHAR_ESCAPES.sub(lambda e: e.group() if len(e.group()) == 2 and e.group() != "\\X" else "x", source)
+    try:
+        return _sre_parser.parse(one).getwidth()[0] == 0
+    except Exception:  # noqa: BLE001 -- any failure to parse means "cannot tell", which refuses
+        return True
+
+
+def _read_hf_pre_tokenizer(node, trust_pattern=True):
+    """(byte_level, pattern) of a tokenizer.json pre_tokenizer; ModelFileError for one fasttok cannot run.
+
+    trust_pattern=False refuses a Split regex that is not a named pattern or a literal
+    (pretokenize.check_stored_pattern), checked as the file states it, before the Split behaviour is
+    written around it (split_pattern only adds possessive and atomic steps, so a safe pattern stays safe).
+
+    fasttok runs at most one splitting step (a Split, Whitespace, or ByteLevel with use_regex), before the
+    ByteLevel byte mapping if there is one: a Split after it would see byte glyphs, not the text.
+    """
+    byte_level, pattern, n_splits = False, None, 0
+    for p in _find_pretokenizers(node):
+        kind = p["type"]
+        if byte_level:
+            raise ModelFileError(f"pre-tokenizer {kind!r} after ByteLevel is not supported (it would see byte "
+                                 f"glyphs, not the text)")
+        if kind == "Split":
+            unknown = set(p) - {"type", "pattern", "behavior", "invert"}
+            if unknown:
+                raise ModelFileError(f"Split option {sorted(unknown)[0]!r} is not supported")
+            spec = p.get("pattern")
+            if not isinstance(spec, dict) or len(spec) != 1 or not isinstance(next(iter(spec.values())), str) \
+                    or next(iter(spec)) not in ("Regex", "String") or not next(iter(spec.values())):
+                raise ModelFileError(f"Split pattern {str(spec)[:60]!r} is not {{'Regex': str}} or {{'String': str}} "
+                                     f"(non-empty)")
+            source = pattern_from_hf(spec["Regex"]) if "Regex" in spec else re.escape(spec["String"])
+            source = check_stored_pattern(source, trust_pattern=trust_pattern)
+            if _NAME_LIKE.fullmatch(source):
+                source = f"(?:{source})"  # a regex that matches a word, not the pattern of that name
+            pattern = split_pattern(pattern_source(source), p.get("behavior"), p.get("invert", False))
+        elif kind == "ByteLevel":
+            for key, default in (("add_prefix_space", True), ("use_regex", True), ("trim_offsets", True)):
+                if not isinstance(p.get(key, default), bool):
+                    raise ModelFileError(f"ByteLevel {key} is {str(p[key])[:20]!r}, not true or false")
+            if p.get("add_prefix_space", True):
+                raise ModelFileError("ByteLevel add_prefix_space=True is not supported")
+            byte_level = True
+            if not p.get("use_regex", True):
+                continue
+            pattern = GPT2_PATTERN  # HF's ByteLevel regex is GPT-2's pattern, Isolated
+        elif kind == "Whitespace":
+            pattern = WHITESPACE_PATTERN
+        else:
+            raise ModelFileError(f"pre-tokenizer {kind!r} is not supported")
+        n_splits += 1
+        if n_splits > 1:
+            raise ModelFileError("more than one splitting pre-tokenizer (Split, Whitespace, ByteLevel with "
+                                 "use_regex) is not supported")
     return byte_level, pattern
 
 
@@ -438,15 +606,13 @@ def _from_string_vocab(vocab, merges, *, special_tokens, pattern, byte_level, **
 
 def load_gpt2(encoder_json, vocab_bpe):
     """Load OpenAI's GPT-2 `encoder.json` + `vocab.bpe` (ids identical to tiktoken's "gpt2")."""
-    try:
-        with open(encoder_json, encoding="utf-8") as f:
-            encoder = json.load(f)
-        with open(vocab_bpe, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-    except OSError as e:
-        raise ModelFileError(f"cannot read GPT-2 files: {e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"{encoder_json}: corrupt encoder.json ({e})") from None
+    encoder = _format.json_loads(_format.read_text(encoder_json, "encoder.json"),
+                                 f"{encoder_json}: corrupt encoder.json")
+    if not isinstance(encoder, dict):
+        raise ModelFileError(f"{encoder_json}: an encoder.json is a JSON object of token: id")
+    for token, i in encoder.items():
+        _format.check_id(i, f"{encoder_json}: the id of token {token[:40]!r}")
+    lines = _format.read_text(vocab_bpe, "vocab.bpe").split("\n")
     if not lines or not lines[0].startswith("#version"):
         raise ModelFileError(f"{vocab_bpe}: missing '#version' header line")
     merges = [tuple(line.split(" ")) for line in lines[1:] if line]
@@ -454,29 +620,123 @@ def load_gpt2(encoder_json, vocab_bpe):
         raise ModelFileError(f"{vocab_bpe}: a merge line does not have exactly two tokens")
     special = {t: i for t, i in encoder.items() if t.startswith("<|") and t.endswith("|>")}
     vocab = {t: i for t, i in encoder.items() if t not in special}
-    return _from_string_vocab(vocab, merges, special_tokens=special, pattern="gpt2", byte_level=True)
+    try:
+        return _from_string_vocab(vocab, merges, special_tokens=special, pattern="gpt2", byte_level=True)
+    except (ModelFileError, ValueError) as e:
+        raise ModelFileError(f"{encoder_json}, {vocab_bpe}: {e}") from None
 
 
 # ------------------------------------------------------------------------------------------------
 # Native records
 # ------------------------------------------------------------------------------------------------
 
+# Bounds on what a file may make us build (checked before anything is built, in O(n_merges) integer
+# arithmetic): real vocabularies have tokens of at most a few hundred bytes, but 40 self-doubling merges
+# in a 3 KB file describe a 2**40-byte token.
+MAX_TOKEN_BYTES = 1 << 20            # one token
+MAX_VOCAB_BYTES = 64 << 20           # all tokens together, plus 256 bytes per token
+
+
+def _without_markers(tok, prefix, suffix):
+    if prefix and tok.startswith(prefix) and len(tok) > len(prefix):
+        tok = tok[len(prefix):]
+    if suffix and tok.endswith(suffix) and len(tok) > len(suffix):
+        tok = tok[:-len(suffix)]
+    return tok
+
+
+def _checked_parts(base, merges, special, byte_level):
+    """(base, merges) checked before anything is built: ModelFileError (or ValueError for a caller's bad
+    special token) unless every id is an int in range and used once, every merge joins ids defined before
+    it, no pair is merged twice, byte-level base tokens are the 256 bytes once each, and no token is longer
+    than MAX_TOKEN_BYTES nor all of them together than MAX_VOCAB_BYTES + 256 per token. The merges come
+    back as a read-only (n_merges, 3) int32 array."""
+    # 1. the merge rows as integers small enough for the core
+    try:
+        rows = np.asarray(merges, dtype=np.int64)
+    except (OverflowError, ValueError, TypeError):
+        raise ModelFileError("merge ids must be integers 0..2**31-2") from None
+    if rows.size % 3 or (rows.ndim != 2 and rows.size) or (rows.size and rows.shape[1] != 3):
+        raise ModelFileError("merges must be (left, right, new id) rows")
+    rows = rows.reshape(-1, 3)
+    n = len(base) + len(rows) + len(special)
+    if rows.size and (rows.min() < 0 or rows.max() >= n):
+        raise ModelFileError(f"a merge refers to id {int(rows.max() if rows.max() >= n else rows.min())}, "
+                             f"outside 0..{n - 1}")
+    # 2. base tokens: ids in range, tokens of the right kind, distinct
+    sizes = np.full(n, -1, dtype=np.int64)   # token byte lengths, -1 while undefined
+    for i, tok in base.items():
+        _format.check_id(i, "a base token id")
+        if i >= n or sizes[i] >= 0:
+            raise ModelFileError(f"base token id {i} is out of range 0..{n - 1} or used twice")
+        if not isinstance(tok, bytes if byte_level else str) or not (tok or byte_level):
+            raise ModelFileError(f"base token {i} is {tok!r}: expected {'bytes' if byte_level else 'a non-empty str'}")
+        sizes[i] = len(tok) if byte_level else len(tok.encode("utf-8", "surrogatepass"))
+    if len(set(base.values())) != len(base):
+        raise ModelFileError("two base tokens are the same token (one of them could never be produced)")
+    # A byte-level base is the 256 bytes; the empty token, which no text encodes to, is let through
+    # because a published vocabulary has one (whisper's multilingual.tiktoken, rank 50256).
+    odd = [t for t in base.values() if len(t) > 1] if byte_level else []
+    if byte_level and (odd or sum(len(t) == 1 for t in base.values()) != 256):
+        raise ModelFileError("a byte-level BPE has exactly one base token for each of the 256 bytes and no "
+                             f"other, except the empty one (found {len(base)} base tokens"
+                             + (f", among them {odd[0]!r}, which no merge makes" if odd else "") + ")")
+    # 3. merges in rank order: parts defined before, new id fresh, lengths bounded
+    total = int(sizes[sizes > 0].sum())
+    budget = MAX_VOCAB_BYTES + 256 * n
+    seen = set()
+    for k, (left, right, new) in enumerate(rows.tolist()):
+        if sizes[left] < 0 or sizes[right] < 0 or sizes[new] >= 0:
+            raise ModelFileError(f"merge {k} ({left}, {right}) -> {new} uses an id not defined before it "
+                                 f"or reuses id {new}")
+        if (left, right) in seen:
+            raise ModelFileError(f"merge {k} ({left}, {right}) repeats an earlier merge (it could never apply)")
+        seen.add((left, right))
+        size = int(sizes[left] + sizes[right])
+        if size > MAX_TOKEN_BYTES:
+            raise ModelFileError(f"merge {k} makes a token of {size} bytes; fasttok refuses tokens longer than "
+                                 f"{MAX_TOKEN_BYTES} bytes")
+        total += size
+        if total > budget:
+            raise ModelFileError(f"the merges make more than {budget} bytes of tokens in all; fasttok refuses "
+                                 f"vocabularies larger than {MAX_VOCAB_BYTES} bytes + 256 per token")
+        sizes[new] = size
+    # 4. special tokens: strings with ids the base and the merges leave free
+    for tok, i in special.items():
+        if not isinstance(tok, str) or not tok:
+            raise ValueError(f"special tokens must be non-empty strings, got {tok!r}")
+        _format.check_id(i, f"the id of special token {tok!r}")
+        if i >= n or sizes[i] >= 0:
+            raise ModelFileError(f"special token {tok!r} has id {i}, which is taken or out of range 0..{n - 1}")
+        sizes[i] = 0
+    rows = np.ascontiguousarray(rows.astype(np.int32))
+    rows.setflags(write=False)
+    return base, rows
+
+
 def _parse_records(records, *, byte_level):
-    """Native BPE records (without `end N`) -> ({id: bytes|str}, (n, 3) int32 merges)."""
+    """Native BPE records (without `end N`) -> ({id: bytes|str}, [(left, right, new)]), every number a
+    plain ASCII decimal id below 2**31 - 1."""
     base, merges = {}, []
     for k, line in enumerate(records):
         parts = line.split(" ")
         try:
-            if parts[0] == "b" and len(parts) == 3:
+            if parts[0] == "b" and len(parts) == 3 and _is_id(parts[1]):
                 raw = bytes.fromhex(parts[2])
+                if int(parts[1]) in base or raw.hex() != parts[2].lower():
+                    raise ValueError
                 base[int(parts[1])] = raw if byte_level else raw.decode("utf-8")
-            elif parts[0] == "m" and len(parts) == 4:
+            elif parts[0] == "m" and len(parts) == 4 and all(map(_is_id, parts[1:])):
                 merges.append((int(parts[1]), int(parts[2]), int(parts[3])))
             else:
                 raise ValueError
-        except ValueError:
+        except ValueError:  # UnicodeDecodeError included
             raise ModelFileError(f"corrupt record on line {k + 3}: {line[:60]!r}") from None
-    return base, np.array(merges, dtype=np.int32).reshape(-1, 3)
+    return base, merges
+
+
+def _is_id(text):
+    return text.isascii() and text.isdigit() and len(text) <= 10 and int(text) < 2**31 - 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -550,6 +810,10 @@ def _word_table(counts, options):
     if not pieces:
         raise CorpusError("the corpus is empty: no pre-tokens to learn from")
     if options.byte_level:
+        clash = set(options.special_tokens) & set(BYTE_TO_CHAR.values())
+        if clash:
+            raise ValueError(f"special tokens {sorted(clash)} are also byte tokens of a byte-level vocabulary; a "
+                             f"tokenizer.json could not tell them apart: choose other strings")
         lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
         symbols = np.frombuffer(b"".join(pieces), dtype=np.uint8).astype(np.int32)  # (n_symbols,)
         base = {b: bytes([b]) for b in range(256)}

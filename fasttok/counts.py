@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 
-from fasttok import _pretok
+from fasttok import _format, _pretok
 from fasttok._checks import check_num_threads
 from fasttok._files import (BLOCK_SIZE, atomic_write, corpus_and_files, corpus_items, open_corpus_file,
                             read_blocks, utf8_error)
@@ -18,7 +18,8 @@ from fasttok.errors import ModelFileError
 from fasttok.pretokenize import check_stored_pattern, pattern_name, pattern_source, safe_cut, splitter
 
 _FORMAT = "fasttok-counts"
-_VERSION = 1
+_VERSION = 2  # 2 ends with `end N sha256=...` (see fasttok/_format.py); version 1 files, without it, still load
+_READS = (1, 2)
 
 # Files larger than this are split into byte ranges so that several workers can share one file.
 _SPLIT_BYTES = 8 << 20
@@ -169,45 +170,71 @@ class WordCounts:
         return (_from_items, (self._source, words, counts))
 
     def save(self, path):
-        """Write atomically: a header line, a settings line, then `<count> <hex bytes>` per word."""
+        """Write atomically: a header line, a settings line, `<count> <hex bytes>` per word, then
+        `end N sha256=...` (the number of words and the content hash)."""
         words, counts = self.items()
+        lines = [f"{_FORMAT} {_VERSION}", json.dumps({"pattern": self.pattern, "n_words": len(words)}),
+                 *(f"{c} {w.hex()}" for w, c in zip(words, counts.tolist())), f"end {len(words)}"]
         with atomic_write(path) as f:
-            f.write(f"{_FORMAT} {_VERSION}\n")
-            f.write(json.dumps({"pattern": self.pattern, "n_words": len(words)}) + "\n")
-            for w, c in zip(words, counts.tolist()):
-                f.write(f"{c} {w.hex()}\n")
+            f.write(_format.hashed_text(lines))
 
     @classmethod
     def load(cls, path, *, trust_pattern=False):
-        """Read a file written by `save`. Its pattern is chosen by the file: as with fasttok.load, only
-        named patterns and literals are accepted unless trust_pattern=True (pretokenize.check_stored_pattern)."""
+        """Read a file `save` wrote; ModelFileError naming it for anything else (a damaged, truncated or
+        changed file: a wrong hash, a malformed or repeated word, a count that is not a positive int64).
+        Its pattern is chosen by the file: as with fasttok.load, only named patterns and literals are
+        accepted unless trust_pattern=True (pretokenize.check_stored_pattern)."""
         path = os.fspath(path)
+        text = _format.read_text(path, "word counts")
+        header = text[:text.find("\n")] if "\n" in text else text
+        version = next((v for v in _READS if header == f"{_FORMAT} {v}"), None)
+        if version is None:
+            raise ModelFileError(f"{path}: not a {_FORMAT} file of version {' or '.join(map(str, _READS))} "
+                                 f"(header {header[:40]!r})")
+        if not text.endswith("\n"):
+            raise ModelFileError(f"{path}: truncated word-counts file (the last line is incomplete)")
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            raise ModelFileError(f"cannot read word counts {path!r}: {e.strerror}") from None
-        except UnicodeDecodeError:
-            raise ModelFileError(f"{path}: not a word-counts file") from None
-        lines = text.split("\n")
-        if lines[0] != f"{_FORMAT} {_VERSION}":
-            raise ModelFileError(f"{path}: not a {_FORMAT} {_VERSION} file (header {lines[0][:40]!r})")
-        try:
-            settings = json.loads(lines[1])
-            words, counts = [], []
-            for line in lines[2:-1]:
-                c, h = line.split(" ")
-                counts.append(int(c))
-                words.append(bytes.fromhex(h))
-        except (ValueError, IndexError):
-            raise ModelFileError(f"{path}: corrupt word-counts file") from None
-        if lines[-1] != "" or len(words) != settings.get("n_words"):
-            raise ModelFileError(f"{path}: truncated word-counts file")
-        try:
-            pattern = check_stored_pattern(settings["pattern"], trust_pattern=trust_pattern)
+            text, hashed = _format.check_hash(text, "word-counts file")
         except ModelFileError as e:
             raise ModelFileError(f"{path}: {e}") from None
-        return _from_items(pattern_source(pattern), words, np.array(counts, dtype=np.int64))
+        if version >= 2 and not hashed:
+            raise ModelFileError(f"{path}: truncated word-counts file (no 'end N sha256=...' line)")
+        lines = text.split("\n")[:-1]
+        if len(lines) < 2:
+            raise ModelFileError(f"{path}: truncated word-counts file")
+        settings = _format.json_loads(lines[1], f"{path}: corrupt word-counts settings")
+        if not isinstance(settings, dict):
+            raise ModelFileError(f"{path}: corrupt word-counts settings (not a JSON object)")
+        try:
+            _format.check_settings(settings, {"pattern": ((str, type(None)), True), "n_words": ((int,), True)})
+            records = _format.without_end(lines[2:]) if version >= 2 else lines[2:]
+            words, counts = _parse_counts(records)
+            if len(words) != settings["n_words"]:
+                raise ModelFileError("truncated word-counts file (n_words says otherwise)")
+            source = pattern_source(check_stored_pattern(settings["pattern"], trust_pattern=trust_pattern))
+        except (ModelFileError, ValueError) as e:
+            raise ModelFileError(f"{path}: {e}") from None
+        return _from_items(source, words, np.array(counts, dtype=np.int64))
+
+
+def _parse_counts(records):
+    """The `<count> <hex>` records as (words, counts): counts positive int64 in plain decimal, words
+    distinct non-empty UTF-8 in lowercase hex."""
+    words, counts, seen = [], [], set()
+    for k, line in enumerate(records):
+        c, _, h = line.partition(" ")
+        try:
+            word = bytes.fromhex(h)
+            word.decode("utf-8")
+        except ValueError:
+            word = None
+        if not (c.isascii() and c.isdigit() and len(c) <= 19 and 0 < int(c) < 2**63 and c[0] != "0") or not word \
+                or word.hex() != h or word in seen:
+            raise ModelFileError(f"corrupt word-counts record on line {k + 3}: {line[:60]!r}")
+        seen.add(word)
+        counts.append(int(c))
+        words.append(word)
+    return words, counts
 
 
 def _from_items(source, words, counts):

@@ -17,6 +17,10 @@ class PatternTimeoutError(FasttokError):
     """A custom split regex ran longer than its time bound on one text (fasttok.pretokenize.TIMEOUT_SECONDS)."""
 
 
+class CountOverflowError(FasttokError, OverflowError):
+    """A word count, or a pair count training derives from the word counts, would exceed 2**63 - 1."""
+
+
 class UnknownTokenError(FasttokError, KeyError):
     """A token id or token string is not in the vocabulary."""
 

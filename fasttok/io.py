@@ -4,7 +4,6 @@ Each model reads and writes its own formats (fasttok/bpe.py, fasttok/wordpiece.p
 share is fasttok/_format.py. This module only tells the formats apart.
 """
 import functools
-import json
 import os
 
 from fasttok import _format, sentencepiece
@@ -17,6 +16,8 @@ __all__ = ["load", "MODELS"]
 # The model classes by their name in native files, and by their type in a tokenizer.json.
 MODELS = {"bpe": BPETokenizer, "wordpiece": WordPieceTokenizer}
 _HF_MODELS = {"BPE": BPETokenizer, "WordPiece": WordPieceTokenizer}
+_HF_KEYS = {"version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor",
+            "decoder", "model"}
 
 
 def load(path, *, lowercase=None, strip_accents=None, trust_pattern=False):
@@ -46,11 +47,13 @@ def load(path, *, lowercase=None, strip_accents=None, trust_pattern=False):
 
 
 def _load_any(path, lowercase, strip_accents, trust_pattern):
-    if sentencepiece.is_model_file(path):  # binary: sniffed before the file is read as text
-        return sentencepiece.load_model(path)
-    text = _format.read_text(path)
+    raw = _format.read_bytes(path)  # a regular file, at most MAX_FILE_BYTES: read once, then sniffed
+    if sentencepiece.looks_like_model(raw[:64]):  # binary: sniffed before the bytes are read as text
+        return _read(path, "sentencepiece model", sentencepiece.SentencePieceTokenizer.from_bytes, raw)
+    text = _format.decode_text(raw, path)
     if _format.is_native(text):
-        model, version, settings, records = _format.read_native(text, path)
+        model, version, settings, records = _format.read_native(
+            text, path, hash_since=lambda name: MODELS[name].native_hash_since if name in MODELS else None)
         if model not in MODELS:
             raise ModelFileError(f"{path}: unknown model {model!r} in header")
         cls = MODELS[model]
@@ -60,15 +63,15 @@ def _load_any(path, lowercase, strip_accents, trust_pattern):
         reader = functools.partial(cls.from_native, trust_pattern=trust_pattern) if cls is BPETokenizer else cls.from_native
         return _read(path, "record", reader, settings, records, version)
     if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ModelFileError(f"{path}: truncated or corrupt JSON ({e.msg} at line {e.lineno})") from None
+        data = _format.json_loads(text, f"{path}: truncated or corrupt JSON")
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
             raise ModelFileError(f"{path}: JSON without a 'model' object is not a tokenizer.json")
+        unknown = sorted(set(data) - _HF_KEYS)
+        if unknown:
+            raise ModelFileError(f"{path}: unknown tokenizer.json key {unknown[0][:40]!r}")
         kind = data["model"].get("type")
-        if kind not in _HF_MODELS:
-            raise ModelFileError(f"{path}: tokenizer.json model type {kind!r} is not supported (BPE, WordPiece)")
+        if not isinstance(kind, str) or kind not in _HF_MODELS:
+            raise ModelFileError(f"{path}: tokenizer.json model type {str(kind)[:40]!r} is not supported (BPE, WordPiece)")
         cls = _HF_MODELS[kind]
         reader = functools.partial(cls.from_hf_json, trust_pattern=trust_pattern) if cls is BPETokenizer else cls.from_hf_json
         return _read(path, "tokenizer.json", reader, data)
@@ -84,6 +87,6 @@ def _read(path, what, reader, *args):
         return reader(*args)
     except ModelFileError as e:
         raise ModelFileError(f"{path}: {e}") from None
-    except (KeyError, TypeError, ValueError, IndexError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as e:
         kind = "corrupt record" if what == "record" else f"malformed {what}"
         raise ModelFileError(f"{path}: {kind} ({type(e).__name__}: {e})") from None

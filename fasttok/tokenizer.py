@@ -40,6 +40,7 @@ class Tokenizer:
     model = None
     formats = ("native", "tokenizer.json")
     native_versions = (1,)  # the native format versions from_native reads; the last is the one written
+    native_hash_since = None  # the first of them whose files must end with `end N sha256=...`
     default_allowed_special = frozenset()
 
     def __init__(self, *, special_tokens):

@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +40,9 @@ BERT_CONFIG_NAME = "tokenizer_config.json"
 # The special-token roles of HF's BertTokenizer and the token each defaults to.
 _BERT_ROLES = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
                "mask_token": "[MASK]"}
+# The trained tokenizer's max_input_chars_per_word (WordPieceTokenizer's default): train_wordpiece counts
+# no longer word, since the tokenizer encodes it as [UNK].
+_MAX_WORD_CHARS = 100
 # transformers' "no length limit" (int(1e30)), what save_pretrained writes when no model set one.
 _NO_MAX_LENGTH = int(1e30)
 
@@ -87,7 +91,8 @@ class WordPieceTokenizer(Tokenizer):
 
     model = "wordpiece"
     formats = ("native", "tokenizer.json", "vocab.txt")
-    native_versions = (1, 2)  # 2 ends with `end N`
+    native_versions = (1, 2, 3)  # 2 ends with `end N`; 3 with `end N sha256=...`
+    native_hash_since = 3
     default_allowed_special = "all"  # BERT matches typed special tokens like [SEP]
 
     def __init__(self, vocab, *, special_tokens=BERT_SPECIAL_TOKENS, unk_token="[UNK]",
@@ -107,9 +112,16 @@ class WordPieceTokenizer(Tokenizer):
             token_to_id[token] = i
         if unk_token not in token_to_id:
             raise ModelFileError(f"the unknown token {unk_token!r} is not in the vocabulary")
+        if isinstance(special_tokens, (str, dict)) or len(set(special_tokens)) != len(special_tokens):
+            raise ModelFileError(f"special_tokens must be a list of distinct tokens, got {str(special_tokens)[:80]}")
+        special_tokens = list(special_tokens)
         missing = [t for t in special_tokens if t not in token_to_id]
         if missing:
             raise ModelFileError(f"special tokens {missing} are not in the vocabulary")
+        if not isinstance(continuing_subword_prefix, str):
+            raise ModelFileError(f"continuing_subword_prefix must be a str, got {continuing_subword_prefix!r}")
+        if not isinstance(lowercase, bool):
+            raise TypeError(f"lowercase must be True or False, got {lowercase!r}")
         if strip_accents not in (None, True, False):
             raise TypeError(f"strip_accents must be None, True or False, got {strip_accents!r}")
         self._id_to_token = vocab
@@ -159,7 +171,7 @@ class WordPieceTokenizer(Tokenizer):
         return self._decode(self._check_ids(ids), errors)
 
     def _model_stream_cut(self):
-        return _cut_after_newline  # a BERT word never spans a newline
+        return _cut_after_space  # a BERT word never spans white space
 
     # -- the model hooks the base class calls --------------------------------------------------
 
@@ -229,13 +241,14 @@ class WordPieceTokenizer(Tokenizer):
         return self._settings(), _format.with_end([_quote(t) for t in self._id_to_token])
 
     @classmethod
-    def from_native(cls, settings: dict, records: list[str], version: int = 2):
+    def from_native(cls, settings: dict, records: list[str], version: int = 3):
         # Version 1 files, from before the `end N` record, are still read.
         records = _format.without_end(records) if version >= 2 else records
+        _format.check_settings(settings, _NATIVE_SETTINGS)
         try:
             vocab = [_unquote(r) for r in records]
             return cls(vocab, **settings)
-        except (TypeError, json.JSONDecodeError) as e:
+        except (TypeError, ValueError) as e:
             raise ModelFileError(f"corrupt WordPiece model file: {e}") from None
 
     def to_hf_json(self) -> dict:
@@ -258,27 +271,39 @@ class WordPieceTokenizer(Tokenizer):
     def from_hf_json(cls, data: dict):
         model = data.get("model") or {}
         if model.get("type") != "WordPiece":
-            raise ModelFileError(f"not a WordPiece tokenizer.json (model type {model.get('type')!r})")
+            raise ModelFileError(f"not a WordPiece tokenizer.json (model type {str(model.get('type'))[:40]!r})")
+        unknown = set(model) - {"type", "unk_token", "continuing_subword_prefix", "max_input_chars_per_word", "vocab"}
+        if unknown:
+            raise ModelFileError(f"WordPiece model option {sorted(unknown)[0]!r} is not supported")
         normalizer = data.get("normalizer") or {}
-        if normalizer.get("type") != "BertNormalizer" or not normalizer.get("clean_text", True) \
-                or not normalizer.get("handle_chinese_chars", True):
-            raise ModelFileError(f"unsupported normalizer {normalizer!r}: fasttok reads BertNormalizer "
-                                 "with clean_text and handle_chinese_chars on")
+        if not isinstance(normalizer, dict) or normalizer.get("type") != "BertNormalizer" \
+                or normalizer.get("clean_text", True) is not True \
+                or normalizer.get("handle_chinese_chars", True) is not True \
+                or not isinstance(normalizer.get("lowercase", True), bool) \
+                or not isinstance(normalizer.get("strip_accents"), (bool, type(None))):
+            raise ModelFileError(f"unsupported normalizer {str(normalizer)[:80]}: fasttok reads BertNormalizer "
+                                 "with clean_text and handle_chinese_chars on (and true/false/null options)")
         pre = data.get("pre_tokenizer") or {}
-        if pre.get("type") != "BertPreTokenizer":
-            raise ModelFileError(f"unsupported pre_tokenizer {pre!r}: fasttok reads BertPreTokenizer")
-        vocab_map = dict(model.get("vocab") or {})
-        for added in data.get("added_tokens") or []:
-            if vocab_map.setdefault(added["content"], added["id"]) != added["id"]:
-                raise ModelFileError(f"added token {added['content']!r} has id {added['id']} but the "
-                                     f"vocabulary gives it {vocab_map[added['content']]}")
+        if not isinstance(pre, dict) or pre.get("type") != "BertPreTokenizer":
+            raise ModelFileError(f"unsupported pre_tokenizer {str(pre)[:80]}: fasttok reads BertPreTokenizer")
+        vocab_map = model.get("vocab")
+        added = data.get("added_tokens") or []
+        if not isinstance(vocab_map, dict) or not isinstance(added, list) \
+                or not all(isinstance(a, dict) and isinstance(a.get("content"), str) for a in added):
+            raise ModelFileError("a WordPiece model needs a 'vocab' object and 'added_tokens' objects with a 'content'")
+        vocab_map = dict(vocab_map)
+        for entry in added:
+            _format.check_id(entry.get("id"), f"the id of added token {entry['content'][:40]!r}")
+            if vocab_map.setdefault(entry["content"], entry["id"]) != entry["id"]:
+                raise ModelFileError(f"added token {entry['content']!r} has id {entry['id']} but the "
+                                     f"vocabulary gives it {vocab_map[entry['content']]}")
         vocab = [None] * len(vocab_map)
         for token, i in vocab_map.items():
-            if not isinstance(i, int) or not 0 <= i < len(vocab) or vocab[i] is not None:
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(vocab) or vocab[i] is not None:
                 raise ModelFileError(f"vocabulary ids must be 0..{len(vocab) - 1}, each once; "
-                                     f"token {token!r} has id {i!r}")
+                                     f"token {token!r} has id {str(i)[:40]}")
             vocab[i] = token
-        specials = [a["content"] for a in data.get("added_tokens") or [] if a.get("special", True)]
+        specials = list(dict.fromkeys(a["content"] for a in added if a.get("special", True)))
         return cls(vocab, special_tokens=specials, unk_token=model.get("unk_token", "[UNK]"),
                    continuing_subword_prefix=model.get("continuing_subword_prefix", "##"),
                    max_input_chars_per_word=model.get("max_input_chars_per_word", 100),
@@ -325,6 +350,11 @@ class WordPieceTokenizer(Tokenizer):
         return config
 
 
+# The native settings line: {key: (JSON types, required)}. Any other key is refused.
+_NATIVE_SETTINGS = {"unk_token": ((str,), True), "continuing_subword_prefix": ((str,), True),
+                    "max_input_chars_per_word": ((int,), True), "lowercase": ((bool,), True),
+                    "strip_accents": ((bool, type(None)), True), "special_tokens": ((list,), True)}
+
 _CLEANUP = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
             (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"))
 
@@ -341,7 +371,12 @@ def _quote(token: str) -> str:
 
 
 def _unquote(record: str) -> str:
-    return json.loads(record) if record.startswith('"') else record
+    if not record.startswith('"'):
+        return record
+    token = _format.json_loads(record, f"corrupt quoted token {record[:40]!r}")
+    if not isinstance(token, str) or _quote(token) != record:
+        raise ModelFileError(f"corrupt quoted token {record[:40]!r}")
+    return token
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,6 +414,11 @@ def load_bert_vocab(vocab_txt, *, lowercase=None, strip_accents=None, unk_token=
 
 def _read_vocab_lines(path: Path) -> list[str]:
     text = _format.read_text(path, "vocabulary file")
+    if text.startswith("\ufeff"):
+        # HF (transformers' load_vocab, tokenizers' WordPiece.read_file) keeps the mark as part of the first
+        # token, which makes "[PAD]" an ordinary token; rather than differ from HF or repeat that, refuse.
+        raise ModelFileError(f"{path}: the file starts with a UTF-8 byte-order mark (U+FEFF), which Hugging Face "
+                             f"reads as part of the first token; remove it")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -389,6 +429,10 @@ def _read_vocab_lines(path: Path) -> list[str]:
         token = line.rstrip()  # HF trims trailing whitespace (and a \r)
         if not token:
             raise ModelFileError(f"{path}: line {n} is empty")
+        if any(ch.isspace() for ch in token):
+            # BERT's pre-tokenizer splits at whitespace, so such a token could never be matched: the file
+            # is something else (a damaged native file, say) or damaged itself.
+            raise ModelFileError(f"{path}: line {n} ({token[:40]!r}) holds whitespace; it is not a vocab.txt token")
         vocab.append(token)
     return vocab
 
@@ -398,10 +442,8 @@ def _settings_from_config(config_path: Path, vocab: list[str]) -> dict:
 
     Keys the config leaves out take BertTokenizer's defaults, as transformers does.
     """
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"{config_path}: unreadable or corrupt tokenizer config ({e})") from None
+    config = _format.json_loads(_format.read_text(config_path, "tokenizer config"),
+                                f"{config_path}: corrupt tokenizer config")
     if not isinstance(config, dict):
         raise ModelFileError(f"{config_path}: a tokenizer config is a JSON object")
 
@@ -472,18 +514,41 @@ def _settings_from_config(config_path: Path, vocab: list[str]) -> dict:
 # Training
 # ---------------------------------------------------------------------------------------------
 
-def _cut_after_newline(data):
-    # A BERT word never spans a newline, so any newline is a safe place to end a block.
-    return data.rfind(b"\n") + 1
+# A BERT word never spans ASCII white space, so a block may end after any of these (and only these:
+# other controls vanish in BERT's clean-up without ending a word).
+_SPACES = (" ", "\n", "\t", "\r")
+_SPACE = re.compile(r"[ \n\t\r]")
+
+
+def _cut_after_space(data):
+    return max(data.rfind(c.encode()) for c in _SPACES) + 1
+
+
+def _split_text(text):
+    """A long text as pieces of about BLOCK_SIZE characters, each ending after white space (so each
+    has exactly its own words); a stretch without white space stays whole."""
+    start = 0
+    while len(text) - start > BLOCK_SIZE:
+        cut = max(text.rfind(c, start, start + BLOCK_SIZE) for c in _SPACES) + 1
+        if cut <= start:
+            found = _SPACE.search(text, start + BLOCK_SIZE)
+            if found is None:
+                break
+            cut = found.end()
+        yield text[start:cut]
+        start = cut
+    yield text[start:] if start else text
 
 
 def _iter_texts(corpus):
-    """Texts of a corpus: a str, a path, or an iterable of str texts and paths (files streamed)."""
+    """Texts of a corpus: a str, a path, or an iterable of str texts and paths (files streamed), in
+    pieces of about BLOCK_SIZE cut after white space, so that memory is bounded by the block, not by
+    the longest line."""
     for item in corpus_items(corpus):
         if isinstance(item, str):
-            yield item
+            yield from _split_text(item)
         else:
-            yield from read_blocks(item, cut=_cut_after_newline, block_size=BLOCK_SIZE)
+            yield from read_blocks(item, cut=_cut_after_space, block_size=BLOCK_SIZE)
 
 
 def _text_batches(texts):
@@ -500,8 +565,12 @@ def _text_batches(texts):
         yield "\n".join(batch)
 
 
-def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=1):
+def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=1, max_word_chars=None):
     """Unique BERT pre-tokenized words of `corpus` with their counts (a core WordCounter).
+
+    max_word_chars: words longer than this are not counted, only tallied in the counter's `n_skipped`
+    (train_wordpiece passes the trained tokenizer's max_input_chars_per_word, 100: it encodes such a word
+    as [UNK], so there is nothing to learn from it); None counts every word.
 
     The words are those of BERT's normaliser and pre-tokenizer (fasttok.pretokenize.bert_pre_tokenize),
     not the pre-tokens of a split pattern that fasttok.count_words counts. num_threads > 1 counts
@@ -509,7 +578,8 @@ def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=
     the tables up; the counts never depend on it.
     """
     num_threads = check_num_threads(num_threads)
-    counters = [_wordpiece.WordCounter() for _ in range(num_threads)]
+    limit = -1 if max_word_chars is None else max_word_chars
+    counters = [_wordpiece.WordCounter(limit)]  # one per thread, made as threads get work (not num_threads up front)
 
     def count(counter, text):
         cps, offsets, lower_ascii, classes, strip = _prepare([text], lowercase, strip_accents)
@@ -522,11 +592,13 @@ def count_bert_words(corpus, *, lowercase=True, strip_accents=None, num_threads=
         return counters[0]
     with ThreadPoolExecutor(num_threads) as pool:
         while group := list(itertools.islice(batches, num_threads)):
+            counters.extend(_wordpiece.WordCounter(limit) for _ in range(len(group) - len(counters)))
             list(pool.map(count, counters, group))  # one batch per thread and table
     total = counters[0]
     for counter in counters[1:]:
         for word, n in counter.items():
             total.add_word(word, n)
+        total.n_skipped += counter.n_skipped
     return total
 
 
@@ -566,7 +638,9 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "l
     smaller ids. `unk_token` is added to the special tokens when missing. num_threads: parallel word
     counting (see count_bert_words); the result does not depend on it. Options are checked by the
     same rules as train_bpe's (fasttok.tokenizer.TrainerOptions). If the corpus runs out of pairs
-    first, a TrainingWarning says so and `tok.info` records it.
+    first, a TrainingWarning says so and `tok.info` records it. Words longer than 100 characters (the
+    trained tokenizer's max_input_chars_per_word) are not counted: it encodes them as [UNK]. Files and
+    long texts are read in blocks cut after white space, so memory does not grow with line length.
     """
     options = WordPieceOptions(vocab_size=vocab_size, score=score, min_frequency=min_frequency,
                                special_tokens=special_tokens, unk_token=unk_token,
@@ -574,10 +648,14 @@ def train_wordpiece(corpus=None, *, files=None, vocab_size: int, score: str = "l
                                max_token_length=max_token_length, lowercase=lowercase,
                                strip_accents=strip_accents, progress=progress)
     num_threads = check_num_threads(num_threads)
+    # Words longer than the trained tokenizer's max_input_chars_per_word (100) encode as [UNK]: not counted.
     counter = count_bert_words(corpus_and_files(corpus, files), lowercase=options.lowercase,
-                               strip_accents=options.strip_accents, num_threads=num_threads)
+                               strip_accents=options.strip_accents, num_threads=num_threads,
+                               max_word_chars=_MAX_WORD_CHARS)
     if len(counter) == 0:
-        raise CorpusError("the corpus has no words to learn from")
+        skipped = (f" (words longer than {_MAX_WORD_CHARS} characters, which encode as {options.unk_token}, are "
+                   f"not counted: {counter.n_skipped} occurrences)") if counter.n_skipped else ""
+        raise CorpusError(f"the corpus has no words to learn from{skipped}")
     return _learn(counter, options)
 
 

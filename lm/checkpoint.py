@@ -51,7 +51,7 @@ def save(path, model, *, optimizer=None, step: int = 0, rng: np.random.Generator
             "extra": extra or {}, "tokenizer": None if tokenizer is None else tokenizer.record()}
     arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
     if optimizer is not None:
-        arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
+        arrays.update({f"optim/{k}": v for k, v in optimizer.state_arrays().items()})
     if tokenizer is not None:
         arrays["tokenizer"] = np.frombuffer(tokenizer.data, dtype=np.uint8)  # (n_bytes,)
     meta["sha256"] = content_hash(meta, arrays)
@@ -206,7 +206,7 @@ def load_into(path, model, *, optimizer=None, rng: np.random.Generator | None = 
     if optimizer is not None:
         if meta["optimizer"] != type(optimizer).__name__:
             raise CheckpointError(f"checkpoint optimiser is {meta['optimizer']}, not {type(optimizer).__name__}")
-        _restore(path, optimizer.load_state_dict, _prefixed(content, "optim/"), "optimiser state")
+        _restore(path, optimizer.load_state_arrays, _prefixed(content, "optim/"), "optimiser state")
     if rng is not None and meta["rng_state"] is not None:
         state = rng.bit_generator.state
         try:

@@ -216,8 +216,31 @@ def _gelu_backward_chunk(dy, x, t, dx, scratch):
     dx *= dy
 
 
-def gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """tanh-approximate GELU; returns (y, t) where t = tanh(·) is kept for the backward pass."""
+GELU_FORMS = ("tanh", "none")  # torch's `approximate` values: the tanh approximation, or exact erf
+
+
+def _check_gelu_form(approximate: str) -> None:
+    if approximate not in GELU_FORMS:
+        raise ValueError(f"approximate must be 'tanh' or 'none' (exact erf), got {approximate!r}")
+
+
+# math.erf element by element: numpy has no erf, and libm's is correct to an ulp. About 15× slower than the
+# tanh form's eight vector passes, which is why the models keep the tanh form (GPT-2's) by default.
+_erf = np.frompyfunc(math.erf, 1, 1)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def gelu(x: np.ndarray, *, approximate: str = "tanh") -> tuple[np.ndarray, np.ndarray]:
+    """GELU x·Φ(x); returns (y, kept) where ``kept`` is what the backward pass needs.
+
+    ``approximate="tanh"`` (the default here, GPT-2's): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), kept = the
+    tanh. ``approximate="none"`` (torch's default): exact 0.5·x·(1 + erf(x/√2)), kept = Φ(x).
+    """
+    _check_gelu_form(approximate)
+    if approximate == "none":
+        cdf = (0.5 * (1.0 + _erf(np.asarray(x, dtype=np.float64) * _INV_SQRT2).astype(np.float64))).astype(x.dtype)
+        return x * cdf, cdf
     y = np.empty_like(x)
     t = np.empty_like(x)
     xf, yf, tf = x.reshape(-1), y.reshape(-1), t.reshape(-1)
@@ -226,8 +249,12 @@ def gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return y, t
 
 
-def gelu_backward(dy: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """d gelu/dx = ½(1 + t) + ½·x·(1 − t²)·c·(1 + 3a·x²), with t from the forward pass."""
+def gelu_backward(dy: np.ndarray, x: np.ndarray, t: np.ndarray, *, approximate: str = "tanh") -> np.ndarray:
+    """d gelu/dx with ``t`` from the forward pass: for "tanh", ½(1 + t) + ½·x·(1 − t²)·c·(1 + 3a·x²); for
+    "none", Φ(x) + x·φ(x) with t = Φ(x) and φ the standard normal density."""
+    _check_gelu_form(approximate)
+    if approximate == "none":
+        return dy * (t + x * (np.exp(-0.5 * (x * x)) * _INV_SQRT_2PI))
     dx = np.empty_like(x)
     xf, tf, df, of = x.reshape(-1), t.reshape(-1), np.ascontiguousarray(dy).reshape(-1), dx.reshape(-1)
     run_chunks(lambda sl: _gelu_backward_chunk(df[sl], xf[sl], tf[sl], of[sl], np.empty(sl.stop - sl.start, x.dtype)),
@@ -397,68 +424,97 @@ def attention_backward(dy, qs, k, v, probs, *, out=None):
 
 # ----------------------------------------------------------------------------- losses
 
-def cross_entropy(logits: np.ndarray, targets: np.ndarray, *, ignore_index: int = IGNORE_INDEX,
-                  label_smoothing: float = 0.0, grad: bool = False):
-    """Mean softmax cross-entropy over positions whose target is not ``ignore_index``.
+REDUCTIONS = ("mean", "sum", "none")
 
-    With label smoothing ε the target distribution is q = (1 − ε)·onehot + ε/K, so each position costs
-    −(1 − ε)·log p_y − (ε/K)·Σ_k log p_k. When every target is ignored the loss is 0 (and so is the
-    gradient). Returns the loss as a Python float, or (loss, dlogits) with ``grad=True``.
-    logits: (..., K); targets: (...) integer.
+
+def cross_entropy(logits: np.ndarray, targets: np.ndarray, *, ignore_index: int = IGNORE_INDEX,
+                  label_smoothing: float = 0.0, weight: np.ndarray | None = None, reduction: str = "mean",
+                  grad: bool = False):
+    """Softmax cross-entropy as torch's ``F.cross_entropy``: class ``weight``, ``ignore_index``, label
+    smoothing and ``reduction``. logits: (..., K); targets: (...) integer.
+
+    Position i with target y costs ℓ_i = (1 − ε)·w_y·(−log p_y) + (ε/K)·Σ_k w_k·(−log p_k) (w ≡ 1 without
+    ``weight``; ε = ``label_smoothing``, the target distribution (1 − ε)·onehot + ε/K); ignored positions
+    cost 0. ``reduction``: "mean" is Σ ℓ_i / Σ w_{y_i} over counted positions (the plain mean without
+    weights; 0 when nothing is counted, where torch gives NaN), "sum" is Σ ℓ_i, "none" the array of ℓ_i
+    (shape ``targets.shape``, dtype of ``logits``). "mean" and "sum" return a Python float.
+
+    With ``grad=True`` returns (loss, dlogits). For "mean" and "sum" dlogits is ∂loss/∂logits; for "none" its
+    row i is ∂ℓ_i/∂logits_i (ℓ_i depends on that row alone), so an upstream gradient g of the losses gives
+    ``dlogits * g[..., None]``.
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     k = logits.shape[-1]
     targets = np.asarray(targets)
     if targets.dtype.kind not in "iu":
         raise TypeError(f"targets must be integer ids, got dtype {targets.dtype}")
     if targets.shape != logits.shape[:-1]:
         raise ValueError(f"targets shape {targets.shape} does not match logits shape {logits.shape[:-1]}")
+    if weight is not None:
+        weight = np.asarray(weight)
+        if weight.shape != (k,) or weight.dtype.kind != "f" or np.any(weight < 0) or not np.isfinite(weight).all():
+            raise ValueError(f"weight must be {k} finite non-negative floats (one per class), got shape "
+                             f"{weight.shape} of {weight.dtype}")
+        weight = weight.astype(logits.dtype)
     x = logits.reshape(-1, k)  # (N, K)
     t = targets.reshape(-1)  # (N,)
     valid = t != ignore_index  # (N,)
     if np.any((t[valid] < 0) | (t[valid] >= k)):
         raise ValueError(f"target ids must be in [0, {k}) or equal ignore_index={ignore_index}")
-    n_valid = int(valid.sum())
-    if n_valid == 0:
-        return (0.0, np.zeros_like(logits)) if grad else 0.0
-    safe_t = np.where(valid, t, 0)
     n = x.shape[0]
+    safe_t = np.where(valid, t, 0)
+    w_y = np.where(valid, 1.0 if weight is None else weight[safe_t], 0.0)  # (N,) weight of each counted target
+    total = float(w_y.sum(dtype=np.float64)) if reduction == "mean" else 1.0
+    if total == 0.0 or not valid.any():  # nothing counted: 0 (the mean is 0/0; torch gives NaN)
+        loss = np.zeros(targets.shape, dtype=logits.dtype) if reduction == "none" else 0.0
+        return (loss, np.zeros_like(logits)) if grad else loss
     e = np.empty_like(x)  # becomes exp(z) and then the gradient
     lse = np.empty(n, dtype=x.dtype)
     sums = np.empty(n, dtype=x.dtype)  # Σ_k exp(z_k)
     z_t = np.empty(n, dtype=x.dtype)
-    z_mean = np.empty(n, dtype=x.dtype) if label_smoothing else None
+    wk = ones(k, x.dtype) if weight is None else weight  # (K,)
+    z_w = np.empty(n, dtype=x.dtype) if label_smoothing else None  # (1/K)·Σ_k w_k·z_k
     ones_k = ones(k, x.dtype)
 
     def forward_rows(sl):
         xs, es = x[sl], e[sl]
         np.subtract(xs, xs.max(axis=1)[:, None], out=es)  # shifted logits z
         z_t[sl] = es[np.arange(es.shape[0]), safe_t[sl]]
-        if z_mean is not None:
-            z_mean[sl] = (es @ ones_k) * (1.0 / k)
+        if z_w is not None:
+            z_w[sl] = (es @ wk) * (1.0 / k)
         np.exp(es, out=es)
         sums[sl] = es @ ones_k
         lse[sl] = np.log(sums[sl])
 
     run_chunks(forward_rows, n, item_size=k)
-    nll = lse - z_t  # (N,)
-    # −Σ_k q_k log p_k with q = (1 − ε)·onehot + ε/K, using −(1/K)·Σ_k log p_k = lse − mean z
-    per_pos = (1.0 - label_smoothing) * nll + label_smoothing * (lse - z_mean) if label_smoothing else nll
-    loss = float(per_pos[valid].sum(dtype=np.float64)) / n_valid
+    # −Σ_k q_k·w_k·log p_k, using −log p_k = lse − z_k: (1−ε)·w_y·(lse − z_y) + ε·((Σw/K)·lse − (1/K)·Σ w_k z_k)
+    w_mean = float(wk.sum(dtype=np.float64)) / k
+    per_pos = (1.0 - label_smoothing) * w_y * (lse - z_t)  # (N,)
+    if label_smoothing:
+        per_pos += label_smoothing * (w_mean * lse - z_w)
+    per_pos = np.where(valid, per_pos, 0.0).astype(x.dtype)
+    if reduction == "none":
+        loss = per_pos.reshape(targets.shape)
+    else:
+        loss = float(per_pos.sum(dtype=np.float64)) / total
     if not grad:
         return loss
-    # d/dlogits = (p − q) / n_valid on valid rows, 0 on ignored ones; p = exp(z − lse)
-    scale = (np.where(valid, 1.0 / n_valid, 0.0) / sums).astype(e.dtype)  # (N,)
-    hit = np.where(valid, (1.0 - label_smoothing) / n_valid, 0.0).astype(e.dtype)  # (N,)
-    smooth = np.where(valid, label_smoothing / (k * n_valid), 0.0).astype(e.dtype) if label_smoothing else None
+    # ∂ℓ_i/∂z_ik = a_i·p_ik − (1−ε)·w_y·[k = y] − (ε/K)·w_k with a_i = (1−ε)·w_y + ε·Σw/K; p = exp(z)/sums;
+    # each row scaled by r_i = 1/Σw_y ("mean") or 1, and 0 on ignored rows
+    r = np.where(valid, 1.0 / total, 0.0)  # (N,)
+    scale = (r * ((1.0 - label_smoothing) * w_y + label_smoothing * w_mean) / sums).astype(e.dtype)  # (N,)
+    hit = (r * (1.0 - label_smoothing) * w_y).astype(e.dtype)  # (N,)
+    smooth = (r * (label_smoothing / k)).astype(e.dtype) if label_smoothing else None  # (N,)
 
     def backward_rows(sl):
         es = e[sl]
         es *= scale[sl][:, None]
         es[np.arange(es.shape[0]), safe_t[sl]] -= hit[sl]
         if smooth is not None:
-            es -= smooth[sl][:, None]
+            es -= smooth[sl][:, None] * wk if weight is not None else smooth[sl][:, None]
 
     run_chunks(backward_rows, n, item_size=k)
     return loss, e.reshape(logits.shape)

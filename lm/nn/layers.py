@@ -104,17 +104,22 @@ class RMSNorm(Module):
 
 
 class GELU(Module):
-    def __init__(self):
+    """GELU with torch's ``approximate`` argument. The default here is "tanh" (GPT-2's, and every lm model's);
+    torch's default is "none", the exact erf form — pass it to match ``torch.nn.GELU()``."""
+
+    def __init__(self, approximate: str = "tanh"):
+        F._check_gelu_form(approximate)
+        self.approximate = approximate
         self._cache = None
 
     def forward(self, x):
-        y, t = F.gelu(x)
+        y, t = F.gelu(x, approximate=self.approximate)
         self._cache = (x, t)
         return y
 
     def backward(self, dy):
         x, t = self._cache
-        return F.gelu_backward(dy, x, t)
+        return F.gelu_backward(dy, x, t, approximate=self.approximate)
 
 
 class Tanh(Module):

@@ -1,7 +1,7 @@
 """The Cython trainer against the slow reference, and the tie rule pinned by golden outputs."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import fasttok
 from fasttok import _bpe
@@ -78,12 +78,34 @@ def test_character_level_trainer_matches_reference(corpus, extra, prefix, suffix
                              st.integers(1, 2**40), min_size=1, max_size=8),
        n_merges=st.integers(0, 20))
 def test_core_counts_are_64_bit(words, n_merges):
+    assert core_merges(words, 4, n_merges) == reference.learn_merges(words, n_base=4, n_merges=n_merges)
+
+
+def core_merges(words, n_base, n_merges):
+    """The core's merges for {tuple of base ids: count}, as a list of (left, right)."""
     items = list(words.items())
     symbols = np.array([s for w, _ in items for s in w], dtype=np.int32)
     offsets = np.concatenate([[0], np.cumsum([len(w) for w, _ in items])]).astype(np.int64)
     counts = np.array([c for _, c in items], dtype=np.int64)
-    got = _bpe.learn_merges(symbols, offsets, counts, np.ones(4, dtype=np.int64), n_merges=n_merges)
-    assert [tuple(m) for m in got.tolist()] == reference.learn_merges(words, n_base=4, n_merges=n_merges)
+    got = _bpe.learn_merges(symbols, offsets, counts, np.ones(n_base, dtype=np.int64), n_merges=n_merges)
+    return [tuple(m) for m in got.tolist()]
+
+
+# Words of more than 64 symbols list their pairs by position, not by word (the merge path for long words).
+@given(words=st.dictionaries(st.lists(st.integers(0, 2), min_size=1, max_size=200).map(tuple),
+                             st.integers(1, 5), min_size=1, max_size=5),
+       n_merges=st.integers(0, 40))
+@settings(max_examples=60, deadline=None)
+def test_long_word_merges_match_the_reference(words, n_merges):
+    assert core_merges(words, 3, n_merges) == reference.learn_merges(words, n_base=3, n_merges=n_merges)
+
+
+def test_long_word_merges_match_the_reference_on_runs_and_repeats():
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        words = {tuple(rng.integers(0, 3, int(rng.integers(65, 300))).tolist()): int(rng.integers(1, 4)),
+                 (0,) * int(rng.integers(65, 200)): 2, (0, 1) * 70 + (2,): 1, (1, 2, 1): 3}
+        assert core_merges(words, 3, 30) == reference.learn_merges(words, n_base=3, n_merges=30)
 
 
 def test_golden_generated_text(tmp_path):

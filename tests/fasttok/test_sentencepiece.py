@@ -37,28 +37,26 @@ HELD_OUT = _LINES[2500:2800] + generated_text(5_000, seed=7).splitlines() + [
     "<sep> foo bar ▁bar foo<sep>", "zero\u200bwidth and \u0301 combining", "\x00\x01\x1f controls \x7f\x85",
     "ＡＢＣ１２３ ｶﾀｶﾅ ㍻ ℌ", "İstanbul ǈ Σίσυφος ΣΑΣ", "\U0010ffff \ufffd \uffff"]
 
-MATRIX = {
-    "unigram": dict(model_type="unigram"),
-    "unigram-bytes": dict(model_type="unigram", byte_fallback=True),
-    "unigram-cf": dict(model_type="unigram", normalization_rule_name="nmt_nfkc_cf"),
-    "unigram-cf-bytes": dict(model_type="unigram", normalization_rule_name="nmt_nfkc_cf", byte_fallback=True),
-    "unigram-identity": dict(model_type="unigram", normalization_rule_name="identity"),
-    "unigram-identity-bytes": dict(model_type="unigram", normalization_rule_name="identity", byte_fallback=True),
-    "unigram-user": dict(model_type="unigram", split_digits=True, user_defined_symbols=["<sep>", "foo", "▁bar"]),
-    "unigram-suffix": dict(model_type="unigram", treat_whitespace_as_suffix=True, byte_fallback=True),
+# Every option both model types take, crossed with the two types; then the two whitespace options,
+# each with one byte-fallback setting per type.
+_OPTIONS = {
+    "": {},
+    "-bytes": dict(byte_fallback=True),
+    "-cf": dict(normalization_rule_name="nmt_nfkc_cf"),
+    "-cf-bytes": dict(normalization_rule_name="nmt_nfkc_cf", byte_fallback=True),
+    "-identity": dict(normalization_rule_name="identity"),
+    "-identity-bytes": dict(normalization_rule_name="identity", byte_fallback=True),
+    "-user": dict(split_digits=True, user_defined_symbols=["<sep>", "foo", "▁bar"]),
+    "-suffix": dict(treat_whitespace_as_suffix=True, byte_fallback=True),
+}
+MATRIX = {f"{kind}{name}": dict(model_type=kind, **options)
+          for kind in ("unigram", "bpe") for name, options in _OPTIONS.items()}
+MATRIX.update({
     "unigram-no-prefix": dict(model_type="unigram", add_dummy_prefix=False),
     "unigram-keep-spaces": dict(model_type="unigram", remove_extra_whitespaces=False, byte_fallback=True),
-    "bpe": dict(model_type="bpe"),
-    "bpe-bytes": dict(model_type="bpe", byte_fallback=True),
-    "bpe-cf": dict(model_type="bpe", normalization_rule_name="nmt_nfkc_cf"),
-    "bpe-cf-bytes": dict(model_type="bpe", normalization_rule_name="nmt_nfkc_cf", byte_fallback=True),
-    "bpe-identity": dict(model_type="bpe", normalization_rule_name="identity"),
-    "bpe-identity-bytes": dict(model_type="bpe", normalization_rule_name="identity", byte_fallback=True),
-    "bpe-user": dict(model_type="bpe", split_digits=True, user_defined_symbols=["<sep>", "foo", "▁bar"]),
-    "bpe-suffix": dict(model_type="bpe", treat_whitespace_as_suffix=True, byte_fallback=True),
     "bpe-no-prefix": dict(model_type="bpe", add_dummy_prefix=False, byte_fallback=True),
     "bpe-keep-spaces": dict(model_type="bpe", remove_extra_whitespaces=False),
-}
+})
 
 # Text that stresses the normalizer and the unknown rules: accents and combining marks, CJK, emoji,
 # fullwidth forms, ligatures, every kind of whitespace, control characters; never a surrogate.
@@ -236,16 +234,7 @@ def test_truncated_model_is_an_error_or_the_same_prefix(spm):
 def test_mutated_model_is_an_error_or_a_model(data):
     """A byte changed anywhere: ModelFileError, or a model that encodes, decodes and writes itself back
     identically; never another exception or a crash."""
-    raw = bytearray(_mutation_base())
-    for _ in range(data.draw(st.integers(1, 3))):
-        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-    try:
-        tok = SentencePieceTokenizer.from_bytes(bytes(raw))
-    except ModelFileError:
-        return
-    ids = tok.encode("Hello wörld 東京 😀 12")
-    tok.decode(ids)
-    assert SentencePieceTokenizer.from_bytes(tok.to_bytes()).to_bytes() == tok.to_bytes()
+    _mutate_and_check(data, _mutation_base(), 3, "Hello wörld 東京 😀 12")
 
 
 def _mutation_base():
@@ -296,14 +285,20 @@ def test_unused_pieces_agree(spm, name):
 def test_mutated_trained_model_is_an_error_or_a_model(spm, data):
     """The same on a real model, whose bytes are mostly the nmt_nfkc character map: a damaged map
     must not make the core read out of bounds (sentencepiece itself is not run on these)."""
-    raw = bytearray(train(spm, "unigram-user"))
-    for _ in range(data.draw(st.integers(1, 4))):
+    _mutate_and_check(data, train(spm, "unigram-user"), 4, "Hello ｗörld 東京 😀 12 <sep> ﬁ\t\u3000")
+
+
+def _mutate_and_check(data, model_bytes, max_changes, text):
+    """Change 1..max_changes bytes of a model: loading gives ModelFileError, or a model that encodes
+    `text`, decodes and writes itself back identically."""
+    raw = bytearray(model_bytes)
+    for _ in range(data.draw(st.integers(1, max_changes))):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     try:
         tok = SentencePieceTokenizer.from_bytes(bytes(raw))
     except ModelFileError:
         return
-    tok.decode(tok.encode("Hello ｗörld 東京 😀 12 <sep> ﬁ\t\u3000"))
+    tok.decode(tok.encode(text))
     assert SentencePieceTokenizer.from_bytes(tok.to_bytes()).to_bytes() == tok.to_bytes()
 
 

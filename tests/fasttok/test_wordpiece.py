@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fasttok
-from fasttok import _wordpiece, normalize
+from fasttok import _format, _wordpiece, normalize
 from fasttok._reference import wordpiece as reference
 from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
 from fasttok.pretokenize import bert_pre_tokenize
@@ -351,20 +351,28 @@ def test_bad_constructor_arguments():
         WordPieceTokenizer(["[UNK]"], special_tokens=["[UNK]"], max_input_chars_per_word=0)
 
 
-def test_a_truncated_native_file_is_an_error_and_a_version_1_file_still_loads(small_tok, tmp_path):
+def test_a_truncated_native_file_is_an_error_and_versions_1_and_2_still_load(small_tok, tmp_path):
     path = tmp_path / "tok"
     small_tok.save(path)
     lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines[0] == "fasttok wordpiece 2" and lines[-2] == f"end {small_tok.vocab_size}"
+    assert lines[0] == "fasttok wordpiece 3" and lines[-2].startswith(f"end {small_tok.vocab_size} sha256=")
     path.write_text("\n".join(lines[:-3]) + "\n", encoding="utf-8")  # the last token and `end` are gone
+    with pytest.raises(ModelFileError, match="not 'end N sha256=...'"):
+        fasttok.load(path)
+    # version 2, as written before the hash: `end N` only, still checked
+    v2 = ["fasttok wordpiece 2"] + lines[1:-2]
+    path.write_text("\n".join(v2[:-2]) + "\n", encoding="utf-8")
     with pytest.raises(ModelFileError, match="no 'end' record"):
         fasttok.load(path)
-    path.write_text("\n".join(lines[:-3] + [f"end {small_tok.vocab_size}", ""]), encoding="utf-8")
+    path.write_text("\n".join(v2[:-2] + [f"end {small_tok.vocab_size}", ""]), encoding="utf-8")
     with pytest.raises(ModelFileError, match=f"'end' says {small_tok.vocab_size} records"):
         fasttok.load(path)
+    path.write_text("\n".join(v2 + [f"end {small_tok.vocab_size}", ""]), encoding="utf-8")
+    assert fasttok.load(path) == small_tok
     # version 1, as written before the `end` record
     path.write_text("\n".join(["fasttok wordpiece 1"] + lines[1:-2]) + "\n", encoding="utf-8")
     assert fasttok.load(path) == small_tok
-    path.write_text("\n".join(["fasttok wordpiece 3"] + lines[1:]), encoding="utf-8")
-    with pytest.raises(ModelFileError, match="wordpiece format version 3 is not supported"):
+    path.write_text(_format.hashed_text(["fasttok wordpiece 4"] + lines[1:-2] + [f"end {small_tok.vocab_size}"]),
+                    encoding="utf-8")
+    with pytest.raises(ModelFileError, match="wordpiece format version 4 is not supported"):
         fasttok.load(path)

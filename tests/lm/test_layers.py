@@ -7,6 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lm import functional as F
+from tests.conftest import missing
+
+
+def _torch():
+    """torch, the oracle of a few tests here (skip without it; under CI, fail)."""
+    try:
+        import torch
+    except ImportError:
+        missing("torch is not installed: pip install 'fasttok[torch]' (it is the oracle here)")
+    return torch
 from lm.nn import GELU, Block, Dropout, Embedding, LayerNorm, Linear, MultiHeadAttention, RMSNorm, Tanh
 
 SETTINGS = settings(max_examples=12, deadline=None)
@@ -72,7 +82,7 @@ def test_rms_norm(b, t, c, seed):
 @given(shape=st.lists(dims, min_size=1, max_size=3), seed=st.integers(0, 2**16))
 def test_gelu_and_tanh(shape, seed):
     rng = np.random.default_rng(seed)
-    for layer in (GELU(), Tanh()):
+    for layer in (GELU(), GELU(approximate="none"), Tanh()):
         check_layer(layer, rng.standard_normal(shape) * 3, rng=rng)
 
 
@@ -185,6 +195,71 @@ def test_cross_entropy_gradient(n, k, eps, seed):
     assert_close(d, num, tol=1e-6) if np.any(num) else np.testing.assert_array_equal(d, 0)
 
 
+@SETTINGS
+@given(n=st.integers(1, 5), k=st.integers(2, 6), eps=st.sampled_from([0.0, 0.1, 0.5]),
+       reduction=st.sampled_from(["mean", "sum", "none"]), weighted=st.booleans(), seed=st.integers(0, 2**16))
+def test_cross_entropy_gradient_for_every_reduction_and_weight(n, k, eps, reduction, weighted, seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((n, k)) * 2
+    targets = rng.integers(0, k, n)
+    targets[rng.random(n) < 0.3] = F.IGNORE_INDEX
+    weight = rng.random(k) + 0.1 if weighted else None
+    g = rng.standard_normal(n)  # an upstream gradient of the "none" losses
+
+    def scalar():
+        out = F.cross_entropy(logits, targets, label_smoothing=eps, weight=weight, reduction=reduction)
+        return float(np.dot(out, g)) if reduction == "none" else out
+
+    loss, d = F.cross_entropy(logits, targets, label_smoothing=eps, weight=weight, reduction=reduction, grad=True)
+    if reduction == "none":
+        assert loss.shape == targets.shape and np.all(loss[targets == F.IGNORE_INDEX] == 0)
+        d = d * g[:, None]  # row i of d is ∂ℓ_i/∂logits_i
+    num = numeric_grad(scalar, logits)
+    assert_close(d, num, tol=1e-6) if np.any(num) else np.testing.assert_array_equal(d, 0)
+
+
+def test_cross_entropy_matches_torch_for_every_option():
+    torch = _torch()
+    TF = torch.nn.functional
+    rng = np.random.default_rng(7)
+    logits = rng.standard_normal((2, 4, 6)) * 2
+    targets = rng.integers(0, 6, (2, 4))
+    targets[0, 1] = targets[1, 3] = 3  # a custom ignore_index below
+    for reduction in ("mean", "sum", "none"):
+        for weight in (None, rng.random(6) + 0.2):
+            for eps in (0.0, 0.15):
+                for ignore in (-100, 3):
+                    tl = torch.tensor(logits, requires_grad=True)
+                    w = None if weight is None else torch.tensor(weight)
+                    ref = TF.cross_entropy(tl.permute(0, 2, 1), torch.tensor(targets), weight=w, ignore_index=ignore,
+                                           label_smoothing=eps, reduction=reduction)
+                    upstream = torch.tensor(rng.standard_normal(targets.shape)) if reduction == "none" else 1.0
+                    (ref * upstream).sum().backward()
+                    loss, d = F.cross_entropy(logits, targets, weight=weight, ignore_index=ignore,
+                                              label_smoothing=eps, reduction=reduction, grad=True)
+                    np.testing.assert_allclose(loss, ref.detach().numpy(), rtol=1e-12, atol=1e-14)
+                    if reduction == "none":
+                        d = d * upstream.numpy()[..., None]
+                    np.testing.assert_allclose(d, tl.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_gelu_exact_and_tanh_match_torch():
+    torch = _torch()
+    x = np.linspace(-8, 8, 401)
+    for approximate in ("none", "tanh"):
+        tx = torch.tensor(x, requires_grad=True)
+        ty = torch.nn.functional.gelu(tx, approximate=approximate)
+        ty.sum().backward()
+        y, kept = F.gelu(x, approximate=approximate)
+        np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(F.gelu_backward(np.ones_like(x), x, kept, approximate=approximate),
+                                   tx.grad.numpy(), rtol=1e-13, atol=1e-13)  # the tails cancel in 1 + t
+    assert GELU().approximate == "tanh"  # lm's default (GPT-2's); torch's is "none"
+    assert F.gelu(x.astype(np.float32), approximate="none")[0].dtype == np.float32
+    with pytest.raises(ValueError, match="approximate"):
+        GELU("erf")
+
+
 def test_cross_entropy_matches_definition():
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((2, 3, 5))
@@ -205,6 +280,13 @@ def test_cross_entropy_matches_definition():
     assert F.cross_entropy(logits[0], [0, 4, -100]) == pytest.approx(F.cross_entropy(logits[0], np.array([0, 4, -100])))
     with pytest.raises(ValueError, match="label_smoothing"):
         F.cross_entropy(logits, targets, label_smoothing=1.0)
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(logits, targets, reduction="avg")
+    with pytest.raises(ValueError, match="weight"):
+        F.cross_entropy(logits, targets, weight=np.ones(4))
+    # nothing counted: 0 for every reduction (torch's mean is NaN there)
+    assert F.cross_entropy(logits, np.full((2, 3), -100), reduction="sum") == 0.0
+    np.testing.assert_array_equal(F.cross_entropy(logits, np.full((2, 3), -100), reduction="none"), 0.0)
 
 
 @SETTINGS
