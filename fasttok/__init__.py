@@ -21,10 +21,11 @@ from fasttok.errors import (CorpusError, CountOverflowError, FasttokError, Model
 from fasttok.io import load
 from fasttok.sentencepiece import SentencePieceTokenizer
 from fasttok.tokenizer import Tokenizer, TrainingWarning
+from fasttok.unigram_train import train_unigram
 from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab, train_wordpiece
 
 __all__ = [
-    "train_bpe", "train_bpe_from_counts", "train_wordpiece", "count_words", "WordCounts",
+    "train_bpe", "train_bpe_from_counts", "train_wordpiece", "train_unigram", "count_words", "WordCounts",
     "load", "load_gpt2", "load_bert_vocab", "Tokenizer", "BPETokenizer", "WordPieceTokenizer",
     "SentencePieceTokenizer",
     "FasttokError", "CorpusError", "ModelFileError", "PatternTimeoutError", "UnknownTokenError",

@@ -16,7 +16,9 @@ from fasttok._files import check_corpus_file, check_output_path, decode_utf8, st
 from fasttok._progress import Progress
 from fasttok.errors import FasttokError
 from fasttok.io import MODELS
+from fasttok.sentencepiece import SentencePieceTokenizer
 from fasttok.tokenizer import FORMAT_ALIASES
+from fasttok.unigram_train import train_unigram
 
 # Input is read in blocks of this many bytes (more when no safe cut is found in a block), and this
 # many blocks go to one encode_batch call, enough texts for its threads to share.
@@ -41,13 +43,21 @@ def _is_wordpiece(args):
     return args.model == "wordpiece"
 
 
+def _is_trained_by_merges(args):
+    return args.model != "unigram"
+
+
 def _has_unk(args):
     return args.model == "wordpiece" or bool(args.char_level)
 
 
+# The models `train` makes: the loadable ones, and Unigram, which is saved as a sentencepiece .model.
+_TRAINED_MODELS = {**MODELS, "unigram": SentencePieceTokenizer}
+
 # Options only some trainings take: given anywhere else they are an error, never silently ignored.
 # (argparse dest, flag, applies(args), where it applies)
 _OPTION_SCOPES = [
+    ("min_frequency", "--min-frequency", _is_trained_by_merges, "--model bpe or wordpiece"),
     ("pattern", "--pattern", _is_bpe, "--model bpe"),
     ("char_level", "--char-level", _is_bpe, "--model bpe"),
     ("score", "--score", _is_wordpiece, "--model wordpiece"),
@@ -69,9 +79,13 @@ def _check_train_args(args):
     for dest, flag, applies, where in _OPTION_SCOPES:
         if getattr(args, dest) is not None and not applies(args):
             parser.error(f"{flag} is only for {where}")
-    if FORMAT_ALIASES.get(args.format, args.format) not in MODELS[args.model].formats:
-        parser.error(f"--format {args.format} holds a WordPiece vocabulary, not a {args.model} tokenizer "
-                     f"(use --format {' or '.join(MODELS[args.model].formats)})")
+    if args.format is None:
+        args.format = "sentencepiece" if args.model == "unigram" else "native"
+    formats = _TRAINED_MODELS[args.model].formats
+    if FORMAT_ALIASES.get(args.format, args.format) not in formats:
+        holds = "holds a WordPiece vocabulary, not" if args.format == "vocab.txt" else "does not hold"
+        parser.error(f"--format {args.format} {holds} a {args.model} tokenizer "
+                     f"(use --format {' or '.join(formats)})")
     check_output_path(args.output)
     for path in args.files:
         check_corpus_file(path)
@@ -88,6 +102,10 @@ def _train(args, progress):
                   num_threads=1 if args.threads is None else args.threads)
     if args.min_frequency is not None:
         common["min_frequency"] = args.min_frequency
+    if args.model == "unigram":
+        return train_unigram(files=args.files, vocab_size=args.vocab_size, special_tokens=args.special_token,
+                             max_piece_length=args.max_token_length or 16, num_threads=common["num_threads"],
+                             progress=progress)
     if args.model == "bpe":
         return fasttok.train_bpe(**common, pattern="gpt2" if args.pattern is None else args.pattern,
                                  byte_level=not args.char_level, unk_token=args.unk_token,
@@ -102,7 +120,7 @@ def _train(args, progress):
 
 def cmd_train(args):
     # The Progress clock starts with the command, so the time reported covers all of it.
-    with Progress("training", unit="merges", enabled=not args.quiet, min_interval=0.5) as progress:
+    with Progress("training", unit="rounds" if args.model == "unigram" else "merges", enabled=not args.quiet, min_interval=0.5) as progress:
         _check_train_args(args)
         tok = _train(args, progress)
         tok.save(args.output, format=args.format)
@@ -270,7 +288,8 @@ def build_parser():
     # model is caught; the trainers' own defaults apply otherwise.
     t = sub.add_parser("train", help="train a tokenizer on UTF-8 text files")
     t.add_argument("files", nargs="*", help="UTF-8 text files to train on")
-    t.add_argument("--model", choices=sorted(MODELS), default="bpe")
+    t.add_argument("--model", choices=sorted(_TRAINED_MODELS), default="bpe",
+                   help="unigram: a sentencepiece Unigram LM model, saved as a .model file")
     t.add_argument("--vocab-size", type=int, required=True)
     t.add_argument("--special-token", action="append", default=[], metavar="T")
     t.add_argument("--min-frequency", type=int, default=None, help="default: 1 for BPE, 2 for WordPiece")
@@ -290,9 +309,10 @@ def build_parser():
     w.add_argument("--no-lowercase", action="store_true", default=None)
     w.add_argument("--strip-accents", choices=["auto", "yes", "no"], default=None,
                    help="auto (default): strip when lowercasing (BERT)")
-    t.add_argument("--format", choices=["native", "tokenizer.json", "vocab.txt", *FORMAT_ALIASES], default="native",
-                   metavar="{native,tokenizer.json,vocab.txt}",
-                   help="tokenizer.json: Hugging Face's (also spelt hf); vocab.txt: WordPiece only")
+    t.add_argument("--format", choices=["native", "tokenizer.json", "vocab.txt", "sentencepiece", *FORMAT_ALIASES],
+                   default=None, metavar="{native,tokenizer.json,vocab.txt,sentencepiece}",
+                   help="tokenizer.json: Hugging Face's (also spelt hf); vocab.txt: WordPiece only; "
+                        "sentencepiece: --model unigram only (its default; native for the others)")
     t.add_argument("-o", "--output", required=True)
     t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     t.set_defaults(func=cmd_train, parser=t)
