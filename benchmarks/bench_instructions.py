@@ -103,8 +103,9 @@ def count(python, op, args, lib, directory) -> int:
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}", python,
            __file__, "--child", json.dumps([op, OPS[op][2], args.corpus, str(args.gpt2_dir), str(args.bert_dir), lib])]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=directory)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
+    if done.returncode != 0:  # the child's own last line, not valgrind's summary ("==pid== ...")
+        said = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("==")]
+        raise RuntimeError(said[-1] if said else f"exit status {done.returncode}")
     total = 0
     for part in pathlib.Path(directory).glob(out.name + "*"):
         for line in part.read_text().splitlines():
