@@ -791,7 +791,7 @@ def looks_like_tiktoken(head):
 
 
 def read_tiktoken_ranks(raw):
-    """{token bytes: rank} of a `.tiktoken` file's bytes (ModelFileError naming the bad line).
+    r"""{token bytes: rank} of a `.tiktoken` file's bytes (ModelFileError naming the bad line).
 
     >>> read_tiktoken_ranks(b"IQ== 0\nIg== 1\n")
     {b'!': 0, b'"': 1}
