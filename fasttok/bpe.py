@@ -333,9 +333,9 @@ class BPETokenizer(Tokenizer):
 
     def decode_single_token_bytes(self, token):
         """The bytes of one id (KeyError when the id is not in the vocabulary)."""
-        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < self.vocab_size:
+        if isinstance(token, bool) or not hasattr(token, "__index__") or not 0 <= token.__index__() < self.vocab_size:
             raise KeyError(token)
-        return self.token_bytes(token)
+        return self.token_bytes(token.__index__())
 
     def decode_tokens_bytes(self, tokens):
         return [self.decode_single_token_bytes(t) for t in tokens]
@@ -778,9 +778,11 @@ def load_gpt2(encoder_json, vocab_bpe):
 # tiktoken: building from its inputs, and `.tiktoken` rank files
 # ------------------------------------------------------------------------------------------------
 
-# Deriving a token's merge runs BPE over its bytes in Python, quadratic in its length: published rank
-# files have tokens of at most a few hundred bytes (cl100k: 128), so a longer one is refused.
+# Deriving a token's merge runs BPE over its bytes in Python, quadratic in its length, so a file's work is
+# bounded before it starts: tokens of at most 1024 bytes (published files: 128), and the sum of their squared
+# lengths at most 2**26 (whisper's gpt2.tiktoken: 2.5 million; 2**26 is about 3 s of work).
 MAX_TIKTOKEN_TOKEN_BYTES = 1024
+MAX_TIKTOKEN_WORK = 1 << 26
 _TIKTOKEN_LINE = re.compile(rb"([A-Za-z0-9+/]*={0,2}) ([0-9]{1,10})")
 
 
@@ -820,13 +822,17 @@ def tiktoken_merges(ranks):
     >>> tiktoken_merges({b"a": 0, b"b": 1, b"ab": 2, b"abb": 3})
     [(0, 1, 2), (2, 1, 3)]
     """
+    longest = max(map(len, ranks), default=0)
+    if longest > MAX_TIKTOKEN_TOKEN_BYTES:
+        raise ModelFileError(f"a token has {longest} bytes; fasttok reads tiktoken tokens of at most "
+                             f"{MAX_TIKTOKEN_TOKEN_BYTES}")
+    if sum(len(token) ** 2 for token in ranks) > MAX_TIKTOKEN_WORK:
+        raise ModelFileError(f"the tokens' squared lengths sum to more than {MAX_TIKTOKEN_WORK}: deriving their "
+                             f"merges would take too long (published vocabularies need a tenth of that)")
     rows = []
     for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
         if len(token) < 2:
             continue
-        if len(token) > MAX_TIKTOKEN_TOKEN_BYTES:
-            raise ModelFileError(f"token of rank {rank} has {len(token)} bytes; fasttok reads tiktoken tokens of "
-                                 f"at most {MAX_TIKTOKEN_TOKEN_BYTES}")
         parts = [token[i:i + 1] for i in range(len(token))]
         while len(parts) > 2:
             best, i = min((ranks.get(parts[i] + parts[i + 1], rank), i) for i in range(len(parts) - 1))

@@ -144,6 +144,16 @@ def test_merges_derived_from_ranks():
         tiktoken_merges({b"a": 0, b"b": 1, b"c": 2, b"abc": 3})
 
 
+def test_merge_derivation_is_bounded():
+    """A rank file of 1024 ever-longer tokens is 0.7 MB and would take 18 s to derive: refused at once."""
+    ranks = {bytes([b]): b for b in range(256)}
+    ranks.update({b"a" * n: 254 + n for n in range(2, 1025)})
+    with pytest.raises(ModelFileError, match="squared lengths"):
+        tiktoken_merges(ranks)
+    with pytest.raises(ModelFileError, match="at most 1024"):
+        tiktoken_merges({b"a": 0, b"a" * 1025: 1})
+
+
 def _byte_ranks():
     return {bytes([b]): b for b in range(256)}
 
