@@ -5,6 +5,7 @@ encoder.json + vocab.bpe) and its trainer, train_bpe (the policy around one core
     >>> [tok.id_to_token(i) for i in tok.encode("lowest")]
     ['low', 'e', 's', 't']
 """
+import base64
 import dataclasses
 import re
 import warnings
@@ -16,7 +17,7 @@ except ImportError:  # Python 3.10
 
 import numpy as np
 
-from fasttok import _bpe, _format, _pretok
+from fasttok import _bpe, _files, _format, _pretok
 from fasttok._checks import check_num_threads
 from fasttok.counts import WordCounts, count_words
 from fasttok.errors import CorpusError, ModelFileError, UnknownTokenError
@@ -24,7 +25,8 @@ from fasttok.pretokenize import (GPT2_PATTERN, PATTERNS, WHITESPACE_PATTERN, che
                                  pattern_from_hf, pattern_name, pattern_source, safe_cut, splitter)
 from fasttok.tokenizer import Tokenizer, TrainerOptions
 
-__all__ = ["BPETokenizer", "BPEOptions", "train_bpe", "train_bpe_from_counts", "load_gpt2",
+__all__ = ["BPETokenizer", "BPEOptions", "train_bpe", "train_bpe_from_counts", "load_gpt2", "from_tiktoken",
+           "load_tiktoken", "read_tiktoken_ranks", "tiktoken_merges",
            "BYTE_TO_CHAR", "CHAR_TO_BYTE", "bytes_to_token"]
 
 
@@ -69,6 +71,7 @@ class BPETokenizer(Tokenizer):
     continuing-subword prefix on non-initial characters and an end-of-word suffix on final ones).
     """
     model = "bpe"
+    formats = ("native", "tokenizer.json", "tiktoken")
     native_versions = (1, 2)  # 2: the closing record carries the content hash
     native_hash_since = 2
 
@@ -268,6 +271,151 @@ class BPETokenizer(Tokenizer):
                 raise ValueError(f"tokens {ranks[tok]} and {i} both decode to {tok!r}; tiktoken needs unique bytes")
             ranks[tok] = i
         return ranks
+
+    # -- tiktoken's surface ------------------------------------------------------------------------
+    # The names and semantics of tiktoken.Encoding, for code written against it (README: "tiktoken ->
+    # fasttok"). Errors are tiktoken's too: KeyError for a token or id that is not there.
+
+    @classmethod
+    def from_tiktoken(cls, *, pat_str, mergeable_ranks, special_tokens, name=None):
+        """What `tiktoken.Encoding(name, pat_str=..., mergeable_ranks=..., special_tokens=...)` takes."""
+        return from_tiktoken(pat_str=pat_str, mergeable_ranks=mergeable_ranks, special_tokens=special_tokens,
+                             name=name)
+
+    def to_tiktoken(self):
+        """A `tiktoken.Encoding` with the same ranks, special tokens and split pattern (same ids)."""
+        try:
+            import tiktoken
+        except ImportError:
+            raise ImportError("to_tiktoken needs the tiktoken package: pip install tiktoken") from None
+        if self._pattern is None:
+            raise ValueError("tiktoken needs a split pattern; this tokenizer has none (pattern=None)")
+        return tiktoken.Encoding(self.name or "fasttok", pat_str=self._pattern,
+                                 mergeable_ranks=self.to_tiktoken_ranks(), special_tokens=dict(self._special))
+
+    @property
+    def name(self):
+        """The name given to from_tiktoken (tiktoken's `Encoding.name`), else None."""
+        return self.info.get("name")
+
+    @property
+    def pat_str(self):
+        """The split pattern's regex source (tiktoken's `pat_str`); `pattern` is its name when it has one."""
+        return self._pattern
+
+    @property
+    def n_vocab(self):
+        """tiktoken's n_vocab: the largest id + 1 (= vocab_size: fasttok's ids have no gaps)."""
+        return self.vocab_size
+
+    @property
+    def max_token_value(self):
+        return self.vocab_size - 1
+
+    @property
+    def eot_token(self):
+        """The id of `<|endoftext|>` (KeyError when there is none, as in tiktoken)."""
+        return self._special["<|endoftext|>"]
+
+    @property
+    def special_tokens_set(self):
+        return set(self._special)
+
+    def encode_single_token(self, text_or_bytes):
+        """The id of one whole token, ordinary or special (KeyError(bytes) when it is not one token)."""
+        raw = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        i = self._tiktoken_ids.get(raw)
+        if i is None:
+            i = self._special.get(raw.decode("utf-8", "replace"))
+            if i is None or self._special_by_id[i].encode("utf-8") != raw:
+                raise KeyError(raw)
+        return i
+
+    def decode_single_token_bytes(self, token):
+        """The bytes of one id (KeyError when the id is not in the vocabulary)."""
+        if isinstance(token, bool) or not hasattr(token, "__index__") or not 0 <= token.__index__() < self.vocab_size:
+            raise KeyError(token)
+        return self.token_bytes(token.__index__())
+
+    def decode_tokens_bytes(self, tokens):
+        return [self.decode_single_token_bytes(t) for t in tokens]
+
+    def encode_ordinary_batch(self, text, *, num_threads=None):
+        """encode_ordinary over a list of texts (special tokens are ordinary text)."""
+        return self.encode_batch(text, num_threads=num_threads, allowed_special=(), disallowed_special=())
+
+    def decode_batch(self, batch, *, errors="replace", num_threads=None):
+        return [self.decode(ids, errors=errors) for ids in batch]
+
+    def decode_bytes_batch(self, batch, *, num_threads=None):
+        return [self.decode_bytes(ids) for ids in batch]
+
+    def is_special_token(self, token):
+        return token in self._special_by_id
+
+    def decode_with_offsets(self, tokens):
+        """(text, offsets): offsets[k] is the index in `text` of the character where token k starts; a token
+        that starts inside a character (a UTF-8 continuation byte) gets that character's index. Strict UTF-8."""
+        pieces = self.decode_tokens_bytes(tokens)
+        n_chars, offsets = 0, []
+        for piece in pieces:
+            offsets.append(max(0, n_chars - (bool(piece) and 0x80 <= piece[0] < 0xC0)))
+            n_chars += sum(1 for c in piece if not 0x80 <= c < 0xC0)
+        return b"".join(pieces).decode("utf-8", errors="strict"), offsets
+
+    def encode_bytes(self, data):
+        """Ids of raw bytes, as tiktoken's `Encoding._encode_bytes` gives them: valid UTF-8 is encode_ordinary; otherwise
+        the valid prefix is split and encoded, and its last piece (with the all-whitespace tokens before it)
+        is joined to the rest of the bytes and byte-pair encoded as one piece."""
+        if not self.byte_level:
+            raise ValueError("encode_bytes needs a byte-level tokenizer")
+        data = bytes(data)
+        try:
+            return self.encode_ordinary(data.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            valid = e.start
+        per_piece = self._encode_pieces([p.encode("utf-8") for p in self._split(data[:valid].decode("utf-8"))])
+        ids = [i for piece in per_piece for i in piece]
+        last = len(per_piece[-1]) if per_piece else 0
+        if last and _all_space(self._data[ids[-last]]):
+            while last < len(ids) and _all_space(self._data[ids[-last - 1]]):
+                last += 1
+        rest = data[valid:]
+        if last:
+            rest = b"".join(self._data[i] for i in ids[-last:]) + rest
+            del ids[-last:]
+        whole = self._tiktoken_ids.get(rest)
+        return ids + ([whole] if whole is not None else self._encode_pieces([rest])[0])
+
+    @property
+    def _tiktoken_ids(self):
+        """{token bytes: id}, built on first use (the vocabulary's inverse; never in files)."""
+        ids = self.__dict__.get("_tiktoken_ids_cache")
+        if ids is None:
+            ids = self.__dict__["_tiktoken_ids_cache"] = self.to_tiktoken_ranks()
+        return ids
+
+    def _encode_pieces(self, pieces):
+        """Byte-level BPE of each bytes piece on its own (no splitting): a list of id lists."""
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        symbols = self._byte_ids[np.frombuffer(b"".join(pieces), dtype=np.uint8)]  # (n_bytes,)
+        offsets = np.zeros(len(pieces) + 1, dtype=np.int64)  # (n_pieces + 1,)
+        np.cumsum(lengths, out=offsets[1:])
+        ids, ends = self._table.encode_words(symbols, offsets)
+        return [ids[a:b].tolist() for a, b in zip(ends[:-1].tolist(), ends[1:].tolist())]
+
+    def to_tiktoken_file(self):
+        """The bytes of a `.tiktoken` rank file: `<base64 token> <rank>` per line in rank order, the empty
+        token as `=` as whisper writes it (special tokens are not in such a file; tiktoken takes them apart)."""
+        ranks = sorted(self.to_tiktoken_ranks().items(), key=lambda kv: kv[1])
+        return b"".join((base64.b64encode(tok) or b"=") + b" " + str(i).encode() + b"\n" for tok, i in ranks)
+
+    def _write(self, path, format):
+        if format != "tiktoken":
+            return super()._write(path, format)
+        data = self.to_tiktoken_file()
+        with _files.atomic_write(path, "wb") as f:
+            f.write(data)
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -624,6 +772,121 @@ def load_gpt2(encoder_json, vocab_bpe):
         return _from_string_vocab(vocab, merges, special_tokens=special, pattern="gpt2", byte_level=True)
     except (ModelFileError, ValueError) as e:
         raise ModelFileError(f"{encoder_json}, {vocab_bpe}: {e}") from None
+
+
+# ------------------------------------------------------------------------------------------------
+# tiktoken: building from its inputs, and `.tiktoken` rank files
+# ------------------------------------------------------------------------------------------------
+
+# Deriving a token's merge runs BPE over its bytes in Python, quadratic in its length, so a file's work is
+# bounded before it starts: tokens of at most 1024 bytes (published files: 128), and the sum of their squared
+# lengths at most 2**26 (whisper's gpt2.tiktoken: 2.5 million; 2**26 is about 3 s of work).
+MAX_TIKTOKEN_TOKEN_BYTES = 1024
+MAX_TIKTOKEN_WORK = 1 << 26
+_TIKTOKEN_LINE = re.compile(rb"([A-Za-z0-9+/]*={0,2}) ([0-9]{1,10})")
+
+
+def looks_like_tiktoken(head):
+    """Whether bytes that open a file look like a `.tiktoken` rank file: its first line `<base64> <int>`."""
+    line = head.split(b"\n", 1)[0]
+    return bool(line) and _TIKTOKEN_LINE.fullmatch(line) is not None and len(line.split(b" ")[0]) % 4 == 0
+
+
+def read_tiktoken_ranks(raw):
+    r"""{token bytes: rank} of a `.tiktoken` file's bytes (ModelFileError naming the bad line).
+
+    >>> read_tiktoken_ranks(b"IQ== 0\nIg== 1\n")
+    {b'!': 0, b'"': 1}
+    """
+    ranks = {}
+    for k, line in enumerate(raw.split(b"\n"), 1):
+        if not line:
+            continue
+        m = _TIKTOKEN_LINE.fullmatch(line)
+        try:  # whisper's multilingual.tiktoken writes the empty token as "=", which base64 does not
+            token = (b"" if m.group(1) == b"=" else base64.b64decode(m.group(1), validate=True)) if m else None
+        except ValueError:
+            token = None
+        if token is None:
+            raise ModelFileError(f"line {k} is not '<base64 token> <rank>': {line[:60]!r}")
+        if ranks.setdefault(token, int(m.group(2))) != int(m.group(2)):
+            raise ModelFileError(f"line {k}: token {token[:40]!r} is listed twice")
+    return ranks
+
+
+def tiktoken_merges(ranks):
+    """The merges equivalent to tiktoken's ranks, as (left, right, new) id rows in rank order: the merge
+    that makes the token of rank r is what is left of its bytes after BPE with the ranks below r only,
+    which is exactly two parts.
+
+    >>> tiktoken_merges({b"a": 0, b"b": 1, b"ab": 2, b"abb": 3})
+    [(0, 1, 2), (2, 1, 3)]
+    """
+    longest = max(map(len, ranks), default=0)
+    if longest > MAX_TIKTOKEN_TOKEN_BYTES:
+        raise ModelFileError(f"a token has {longest} bytes; fasttok reads tiktoken tokens of at most "
+                             f"{MAX_TIKTOKEN_TOKEN_BYTES}")
+    if sum(len(token) ** 2 for token in ranks) > MAX_TIKTOKEN_WORK:
+        raise ModelFileError(f"the tokens' squared lengths sum to more than {MAX_TIKTOKEN_WORK}: deriving their "
+                             f"merges would take too long (published vocabularies need a tenth of that)")
+    rows = []
+    for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
+        if len(token) < 2:
+            continue
+        parts = [token[i:i + 1] for i in range(len(token))]
+        while len(parts) > 2:
+            best, i = min((ranks.get(parts[i] + parts[i + 1], rank), i) for i in range(len(parts) - 1))
+            if best >= rank:
+                break
+            parts[i:i + 2] = [parts[i] + parts[i + 1]]
+        left, right = (ranks.get(p, rank) for p in parts[:2]) if len(parts) == 2 else (rank, rank)
+        if left >= rank or right >= rank:
+            raise ModelFileError(f"token {token[:40]!r} (rank {rank}) is not made by merging two tokens of lower "
+                                 f"rank, so BPE could never produce it")
+        rows.append((left, right, rank))
+    return rows
+
+
+def from_tiktoken(*, pat_str, mergeable_ranks, special_tokens, name=None, trust_pattern=True):
+    """A BPETokenizer from what `tiktoken.Encoding` takes: the split regex, {token bytes: rank} and
+    {special token: id}. Ids are the ranks, so the ids are tiktoken's.
+
+    fasttok numbers its ids 0..n-1 without holes: the ranks must be 0..len(ranks)-1 and the special
+    tokens must take the ids right after them (whisper's files: yes; cl100k_base, whose specials are
+    100257-100260 and 100276 after ranks 0..100255, is refused by name).
+    """
+    if not isinstance(mergeable_ranks, dict) or not isinstance(special_tokens, dict):
+        raise TypeError("mergeable_ranks and special_tokens must be dicts ({bytes: rank}, {str: id})")
+    n = len(mergeable_ranks)
+    if sorted(mergeable_ranks.values()) != list(range(n)):
+        raise ValueError(f"the ranks must be 0..{n - 1}, each once: fasttok's ids have no gaps")
+    if sorted(special_tokens.values()) != list(range(n, n + len(special_tokens))):
+        raise ValueError(f"special token ids {sorted(special_tokens.values())[:8]} are not {n}.."
+                         f"{n + len(special_tokens) - 1}: fasttok's ids have no gaps, so the special tokens must "
+                         f"follow the {n} ranks directly (ids between ranks and specials are not supported)")
+    base = {rank: token for token, rank in mergeable_ranks.items() if len(token) < 2}
+    merges = np.array(tiktoken_merges(mergeable_ranks), dtype=np.int32).reshape(-1, 3)
+    pattern = check_stored_pattern(pat_str, trust_pattern=trust_pattern)
+    return BPETokenizer(base=base, merges=merges, special_tokens=special_tokens, pattern=pattern,
+                        byte_level=True, info={"name": name} if name is not None else None)
+
+
+def load_tiktoken(path, *, pattern="gpt2", special_tokens=None, name=None, trust_pattern=True):
+    """A `.tiktoken` rank file as a BPETokenizer. The file has no split pattern and no special tokens:
+    `pattern` is a name from fasttok.pretokenize.PATTERNS or a regex; special_tokens: {str: id} or None."""
+    return from_tiktoken_file(_format.read_bytes(path, ".tiktoken file"), pattern, special_tokens=special_tokens,
+                              name=name, trust_pattern=trust_pattern)
+
+
+def from_tiktoken_file(raw, pattern="gpt2", *, special_tokens=None, name=None, trust_pattern=True):
+    """load_tiktoken on a file's bytes (fasttok.load reads the file once and hands them here)."""
+    return from_tiktoken(pat_str=pattern_source(pattern), mergeable_ranks=read_tiktoken_ranks(raw),
+                         special_tokens=dict(special_tokens or {}), name=name, trust_pattern=trust_pattern)
+
+
+def _all_space(token):
+    """tiktoken's test for a token of only spaces, newlines and tabs (in encode_bytes)."""
+    return all(b in b" \n\t" for b in token)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -309,9 +309,10 @@ def build_parser():
     w.add_argument("--no-lowercase", action="store_true", default=None)
     w.add_argument("--strip-accents", choices=["auto", "yes", "no"], default=None,
                    help="auto (default): strip when lowercasing (BERT)")
-    t.add_argument("--format", choices=["native", "tokenizer.json", "vocab.txt", "sentencepiece", *FORMAT_ALIASES],
-                   default=None, metavar="{native,tokenizer.json,vocab.txt,sentencepiece}",
-                   help="tokenizer.json: Hugging Face's (also spelt hf); vocab.txt: WordPiece only; "
+    t.add_argument("--format", choices=["native", "tokenizer.json", "tiktoken", "vocab.txt", "sentencepiece", *FORMAT_ALIASES],
+                   default=None, metavar="{native,tokenizer.json,tiktoken,vocab.txt,sentencepiece}",
+                   help="tokenizer.json: Hugging Face's (also spelt hf); tiktoken: a .tiktoken rank file "
+                        "(byte-level BPE only); vocab.txt: WordPiece only; "
                         "sentencepiece: --model unigram only (its default; native for the others)")
     t.add_argument("-o", "--output", required=True)
     t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")

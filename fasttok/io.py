@@ -6,7 +6,7 @@ share is fasttok/_format.py. This module only tells the formats apart.
 import functools
 import os
 
-from fasttok import _format, sentencepiece
+from fasttok import _format, bpe, sentencepiece
 from fasttok.bpe import BPETokenizer
 from fasttok.errors import FasttokError, ModelFileError
 from fasttok.wordpiece import WordPieceTokenizer, load_bert_vocab
@@ -20,9 +20,9 @@ _HF_KEYS = {"version", "truncation", "padding", "added_tokens", "normalizer", "p
             "decoder", "model"}
 
 
-def load(path, *, lowercase=None, strip_accents=None, trust_pattern=False):
-    """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, a BERT vocab.txt, or a
-    SentencePiece `.model` file.
+def load(path, *, lowercase=None, strip_accents=None, trust_pattern=False, pattern="gpt2"):
+    """Load a tokenizer: fasttok's native file, a Hugging Face tokenizer.json, a BERT vocab.txt, a
+    SentencePiece `.model` file, or a tiktoken `.tiktoken` rank file.
 
     A `.txt` file that is neither native nor JSON is read as a BERT WordPiece vocab.txt by
     fasttok.load_bert_vocab, with the settings of the tokenizer_config.json beside it if there is one.
@@ -31,13 +31,15 @@ def load(path, *, lowercase=None, strip_accents=None, trust_pattern=False):
     trust_pattern: a BPE file's split pattern is a regex its author chose; only the named patterns and
     literal strings are run unless this is True (ModelFileError otherwise; fasttok.pretokenize,
     "Patterns read from files").
+    pattern: the split pattern of a `.tiktoken` file, which has none of its own (a name or a regex; ignored
+    for the other formats, which state theirs). Such a file has no special tokens either.
     """
     for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
         if value not in (None, True, False):
             raise TypeError(f"{name} must be None, True or False, got {value!r}")
     if trust_pattern not in (True, False):
         raise TypeError(f"trust_pattern must be True or False, got {trust_pattern!r}")
-    tok = _load_any(os.fspath(path), lowercase, strip_accents, trust_pattern)
+    tok = _load_any(os.fspath(path), lowercase, strip_accents, trust_pattern, pattern)
     if lowercase is None and strip_accents is None:
         return tok
     if not isinstance(tok, WordPieceTokenizer):
@@ -46,10 +48,12 @@ def load(path, *, lowercase=None, strip_accents=None, trust_pattern=False):
     return tok.with_normalizer(lowercase=lowercase, strip_accents=strip_accents)
 
 
-def _load_any(path, lowercase, strip_accents, trust_pattern):
+def _load_any(path, lowercase, strip_accents, trust_pattern, pattern):
     raw = _format.read_bytes(path)  # a regular file, at most MAX_FILE_BYTES: read once, then sniffed
     if sentencepiece.looks_like_model(raw[:64]):  # binary: sniffed before the bytes are read as text
         return _read(path, "sentencepiece model", sentencepiece.SentencePieceTokenizer.from_bytes, raw)
+    if bpe.looks_like_tiktoken(raw[:256]):  # `<base64> <rank>` lines: a tiktoken rank file
+        return _read(path, ".tiktoken file", bpe.from_tiktoken_file, raw, pattern)
     text = _format.decode_text(raw, path)
     if _format.is_native(text):
         model, version, settings, records = _format.read_native(
