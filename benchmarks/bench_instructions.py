@@ -55,6 +55,10 @@ void cg_stop(void) { CALLGRIND_TOGGLE_COLLECT; CALLGRIND_DUMP_STATS; }
 
 def child(op, n, corpus, gpt2_dir, bert_dir, toggle_lib):
     """Runs inside callgrind: set up, warm up, then count one run of `op`."""
+    # _harness puts this checkout first on sys.path for its drivers; a child measures the fasttok its
+    # own interpreter imports, or every column would measure this checkout.
+    while str(_harness.ROOT) in sys.path:
+        sys.path.remove(str(_harness.ROOT))
     import fasttok
     import warnings
     warnings.simplefilter("ignore")  # an early-stop TrainingWarning is not what is measured
@@ -128,6 +132,11 @@ def main():
     p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH")
     args = p.parse_args()
     pythons = [tuple(spec.split("=", 1)) for spec in args.python] or [("this", sys.executable)]
+    sources = []
+    for label, python in pythons:  # which fasttok each interpreter measures (imported as the child does)
+        where = subprocess.run([python, "-c", "import fasttok; print(fasttok.__file__)"], capture_output=True,
+                               text=True, cwd=tempfile.gettempdir())
+        sources.append(f"{label}: {where.stdout.strip() or where.stderr.strip().splitlines()[-1]}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="fasttok-cg-") as directory:
         lib = build_toggle(directory)
@@ -151,7 +160,7 @@ def main():
     columns += [(f"{label}: instructions / unit", label, "{:,.1f}") for label, _ in pythons]
     if len(pythons) > 1:
         columns.append((f"{pythons[0][0]} / {pythons[-1][0]}", "ratio", "{:.3f}"))
-    _harness.print_table(columns, rows, convention=False,
+    _harness.print_table(columns, rows, convention=False, notes=[f"({'; '.join(sources)})"],
                          title="instructions per unit (callgrind, PYTHONHASHSEED=0; the same on every run)")
     _harness.write_json(args.json, _harness.results(rows=rows, pythons=dict(pythons)))
     return 0
