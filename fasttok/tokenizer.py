@@ -50,6 +50,8 @@ class Tokenizer:
         if self._special:
             alternatives = sorted(self._special, key=len, reverse=True)  # longest match first
             self._special_regex = re.compile("|".join(re.escape(s) for s in alternatives))
+        self._special_firsts = tuple(sorted({s[0] for s in self._special if s}))
+        self._default_sets = None  # encode()'s (allowed, disallowed) for the default options, once computed
 
     # -- vocabulary -------------------------------------------------------------------------------
 
@@ -121,8 +123,23 @@ class Tokenizer:
         Special tokens in the text are encoded as such only when allowed (`allowed_special`: a set or
         "all"); a disallowed one raises ValueError; `disallowed_special=()` treats them as plain text.
         """
-        return self.encode_batch([text], allowed_special=allowed_special,
-                                 disallowed_special=disallowed_special, num_threads=1)[0]
+        text = checked_text(text)
+        if allowed_special is None and disallowed_special == "all":
+            # The default options: their sets never change, so they are checked once per tokenizer.
+            if self._default_sets is None:
+                self._default_sets = self._special_sets(None, "all")
+            allowed, disallowed = self._default_sets
+        else:
+            allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
+        if self._special_regex is None or not (allowed or disallowed) or not self._may_hold_special(text):
+            return self._encode_ordinary_many([text])[0]
+        return self.encode_batch([text], allowed_special=allowed_special, disallowed_special=disallowed_special,
+                                 num_threads=1)[0]
+
+    def _may_hold_special(self, text):
+        # False when no special token's first character is in the text: a scan in C for each distinct
+        # first character (one for GPT-2's "<|endoftext|>") instead of running the special regex.
+        return any(c in text for c in self._special_firsts)
 
     def encode_ordinary(self, text):
         """Encode text ignoring special tokens entirely."""
