@@ -179,6 +179,11 @@ class BPETokenizer(Tokenizer):
 
     # -- encoding ---------------------------------------------------------------------------------
 
+    def _encode_ordinary_one(self, text):
+        if self._scanner_id is not None:
+            return self._table.encode_text(text.encode("utf-8"), self._scanner_id, self._byte_ids)
+        return self._encode_ordinary_many([text])[0]
+
     def _encode_ordinary_many(self, texts):
         if self._scanner_id is not None:
             # Fused path: the core splits and merges; Python only encodes the texts to UTF-8 once.

@@ -131,19 +131,26 @@ class Tokenizer:
             allowed, disallowed = self._default_sets
         else:
             allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
-        if self._special_regex is None or not (allowed or disallowed) or not self._may_hold_special(text):
-            return self._encode_ordinary_many([text])[0]
+        if not (allowed or disallowed):
+            return self._encode_ordinary_one(text)
+        # The special regex runs only when the text holds a special token's first character: one scan
+        # in C per distinct first character (one for GPT-2's "<|endoftext|>", one for BERT's "[CLS]"...).
+        for first in self._special_firsts:
+            if first in text:
+                break
+        else:
+            return self._encode_ordinary_one(text)
         return self.encode_batch([text], allowed_special=allowed_special, disallowed_special=disallowed_special,
                                  num_threads=1)[0]
 
-    def _may_hold_special(self, text):
-        # False when no special token's first character is in the text: a scan in C for each distinct
-        # first character (one for GPT-2's "<|endoftext|>") instead of running the special regex.
-        return any(c in text for c in self._special_firsts)
-
     def encode_ordinary(self, text):
         """Encode text ignoring special tokens entirely."""
-        return self._encode_ordinary_many([checked_text(text)])[0]
+        return self._encode_ordinary_one(checked_text(text))
+
+    def _encode_ordinary_one(self, text):
+        # One text with no special tokens in it; a model overrides this when it has a path cheaper
+        # than a batch of one.
+        return self._encode_ordinary_many([text])[0]
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts; the core releases the GIL, so threads run in parallel.
