@@ -100,8 +100,8 @@ class Tokenizer:
 
     def _split_special(self, text, allowed, disallowed):
         """[(text_segment, None) | (None, special_id)], checking for disallowed specials."""
-        if self._special_regex is None:
-            return [(text, None)]
+        if self._special_regex is None or not any(map(text.__contains__, self._special_firsts)):
+            return [(text, None)]  # no special token's first character: the regex cannot match
         parts, start = [], 0
         for m in self._special_regex.finditer(text):
             token = m.group()
