@@ -8,6 +8,9 @@ import numpy as np
 
 from fasttok.errors import CountOverflowError
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
 from libc.string cimport memcpy
 from libcpp.vector cimport vector
 
@@ -297,6 +300,7 @@ DEF SHORT_WORD = 48
 DEF CACHE_MAX_KEY_BYTES = 256       # longer pieces are not cached
 DEF CACHE_MAX_ENTRIES = 1 << 20     # the per-call cache stops growing here
 DEF NO_RANK = 0x7FFFFFFF
+DEF SMALL_INPUT = 1024              # encode_texts: up to this many bytes, no piece cache and no GIL release
 
 
 cdef class _PieceCache:
@@ -498,6 +502,8 @@ cdef class MergeTable:
             return False
         if key_bytes > CACHE_MAX_KEY_BYTES:
             return self.merge_word(symbols, n, out, budget)
+        if cache is None:
+            return self.merge_word(symbols, n, out, budget)
         h = hash_bytes(key, key_bytes)
         if cache.get(key, key_bytes, h, out):
             return False
@@ -518,7 +524,7 @@ cdef class MergeTable:
         cdef Py_ssize_t n_words = offsets.shape[0] - 1
         cdef Py_ssize_t w, n, budget = CHECK_EVERY
         cdef bint stopped = False
-        cdef _PieceCache cache = _PieceCache()
+        cdef _PieceCache cache = _PieceCache() if symbols.shape[0] > SMALL_INPUT else None
         if n_words <= 0 or symbols.shape[0] == 0:
             return np.zeros(0, dtype=np.int32), np.zeros(max(n_words, 0) + 1, dtype=np.int64)
         if offsets[0] != 0 or offsets[n_words] != symbols.shape[0]:
@@ -541,65 +547,127 @@ cdef class MergeTable:
             raise_pending()
         return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
 
-    def encode_utf8(self, const unsigned char[::1] data, const pos_t[::1] text_offsets, int pattern,
-                    const token_t[::1] byte_ids):
-        """Fused byte-level path: split each text with the core scanner, then merge each piece.
-
-        data: (n_bytes,) the UTF-8 texts back to back; text_offsets: (n_texts + 1,) their bounds;
-        pattern: a scanner pattern id; byte_ids: (256,) the base id of each byte.
-        Returns (ids, ends): text t's ids are ids[ends[t]:ends[t + 1]].
-        """
-        cdef vector[token_t] out
-        cdef vector[pos_t] ends
-        cdef Py_ssize_t n_texts = text_offsets.shape[0] - 1
+    def encode_text(self, bytes data not None, int pattern, const token_t[::1] byte_ids):
+        """encode_texts for one text, without the lists around it: most callers encode one short string
+        at a time, so this path allocates nothing but the output vector and the list it returns."""
+        cdef vector[token_t] out, word
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data), bad, budget = CHECK_EVERY
+        cdef const unsigned char* text = <const unsigned char*>PyBytes_AS_STRING(data)
         cdef const CharClasses* cc = char_classes()
-        cdef Py_ssize_t bad = -1
-        cdef _PieceCache cache = _PieceCache()
+        cdef _PieceCache cache = None
         if byte_ids.shape[0] != 256:
             raise ValueError("byte_ids must have 256 entries")
-        if n_texts < 0 or text_offsets[0] != 0 or text_offsets[n_texts] != data.shape[0]:
-            raise ValueError("text_offsets must run from 0 to len(data)")
-        if data.shape[0] == 0:
-            return np.zeros(0, dtype=np.int32), np.zeros(n_texts + 1, dtype=np.int64)
-        with nogil:
-            bad = self._encode_utf8(&data[0], &text_offsets[0], n_texts, pattern, &byte_ids[0], cc, cache,
-                                    out, ends)
-        if bad == -2:
-            raise_pending()
-        if bad >= 0:
-            raise ValueError(f"invalid UTF-8 at byte offset {bad}")
-        return _to_array(out.data(), out.size()), _to_array(ends.data(), ends.size())
+        out.reserve(n)  # never more ids than bytes
+        if n <= SMALL_INPUT:
+            # Short input: holding the GIL and skipping the piece cache is cheaper than either.
+            bad = self._encode_text(text, n, pattern, &byte_ids[0], cc, None, out, word, &budget)
+        else:
+            cache = _PieceCache()
+            with nogil:
+                bad = self._encode_text(text, n, pattern, &byte_ids[0], cc, cache, out, word, &budget)
+        _check_encoded(bad)
+        return _id_list(out.data(), out.size())
 
-    cdef Py_ssize_t _encode_utf8(self, const unsigned char* data, const pos_t* text_offsets, Py_ssize_t n_texts,
+    def encode_texts(self, list texts, int pattern, const token_t[::1] byte_ids):
+        """Fused byte-level path: split each text with the core scanner, then merge each piece.
+
+        texts: list of bytes, each a UTF-8 text; pattern: a scanner pattern id; byte_ids: (256,) the
+        base id of each byte. Returns one list of ids per text, built here (no numpy arrays to slice).
+        """
+        cdef Py_ssize_t n_texts = len(texts), t, total = 0, bad = -1
+        cdef vector[const unsigned char*] starts
+        cdef const CharClasses* cc = char_classes()
+        cdef vector[Py_ssize_t] lengths
+        cdef vector[token_t] out
+        cdef vector[pos_t] ends
+        cdef _PieceCache cache = None
+        cdef list result
+        cdef object data
+        if byte_ids.shape[0] != 256:
+            raise ValueError("byte_ids must have 256 entries")
+        starts.reserve(n_texts)
+        lengths.reserve(n_texts)
+        for t in range(n_texts):
+            data = texts[t]
+            if not isinstance(data, bytes):
+                raise TypeError(f"texts must be bytes, not {type(data).__name__}")
+            starts.push_back(<const unsigned char*>PyBytes_AS_STRING(data))
+            lengths.push_back(PyBytes_GET_SIZE(data))
+            total += lengths.back()
+        if total <= SMALL_INPUT:
+            bad = self._encode_utf8(starts.data(), lengths.data(), n_texts, pattern, &byte_ids[0], cc, None, out, ends)
+        else:
+            cache = _PieceCache()
+            with nogil:
+                bad = self._encode_utf8(starts.data(), lengths.data(), n_texts, pattern, &byte_ids[0], cc, cache,
+                                        out, ends)
+        _check_encoded(bad)
+        result = PyList_New(n_texts)
+        for t in range(n_texts):
+            ids = _id_list(out.data() + ends[t], ends[t + 1] - ends[t])
+            Py_INCREF(ids)
+            PyList_SET_ITEM(result, t, ids)
+        return result
+
+    cdef Py_ssize_t _encode_utf8(self, const unsigned char** starts, const Py_ssize_t* lengths, Py_ssize_t n_texts,
                                  int pattern, const token_t* byte_ids, const CharClasses* cc, _PieceCache cache,
                                  vector[token_t]& out, vector[pos_t]& ends) noexcept nogil:
-        # Returns -1, the byte offset of invalid UTF-8, or -2 when interrupted (see fasttok/_signals.pxd).
+        # _encode_text for each text; ends: (n_texts + 1,) where each text's ids start in out, then the end.
         cdef vector[token_t] word
-        cdef Py_ssize_t t, pos, end, n, k, budget = CHECK_EVERY
-        cdef const unsigned char* text
+        cdef Py_ssize_t t, bad, budget = CHECK_EVERY
         ends.reserve(n_texts + 1)
         ends.push_back(0)
         for t in range(n_texts):
-            text = data + text_offsets[t]
-            n = text_offsets[t + 1] - text_offsets[t]
-            pos = 0
-            while pos < n:
-                end = next_piece(text, n, pos, pattern, cc)
-                if end < 0:
-                    return text_offsets[t] + (-1 - end)
-                if end - pos == 1:
-                    out.push_back(byte_ids[text[pos]])
-                else:
-                    word.resize(end - pos)
-                    for k in range(end - pos):
-                        word[k] = byte_ids[text[pos + k]]
-                    if self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out, &budget):
-                        return -2
-                if interrupted_after(&budget, end - pos):
-                    return -2
-                pos = end
+            bad = self._encode_text(starts[t], lengths[t], pattern, byte_ids, cc, cache, out, word, &budget)
+            if bad != -1:
+                return bad
             ends.push_back(out.size())
         return -1
+
+    cdef Py_ssize_t _encode_text(self, const unsigned char* text, Py_ssize_t n, int pattern, const token_t* byte_ids,
+                                 const CharClasses* cc, _PieceCache cache, vector[token_t]& out,
+                                 vector[token_t]& word, Py_ssize_t* budget) noexcept nogil:
+        # Appends the ids of one UTF-8 text to out (word: scratch for a piece's base ids). Returns -1, the
+        # byte offset (within the text) of invalid UTF-8, or -2 when interrupted (see fasttok/_signals.pxd).
+        # cache may be None: then every piece is merged afresh.
+        cdef Py_ssize_t pos = 0, end, k
+        while pos < n:
+            end = next_piece(text, n, pos, pattern, cc)
+            if end < 0:
+                return -1 - end
+            if end - pos == 1:
+                out.push_back(byte_ids[text[pos]])
+            else:
+                word.resize(end - pos)
+                for k in range(end - pos):
+                    word[k] = byte_ids[text[pos + k]]
+                if self._encode_piece(text + pos, end - pos, word.data(), end - pos, cache, out, budget):
+                    return -2
+            if interrupted_after(budget, end - pos):
+                return -2
+            pos = end
+        return -1
+
+
+cdef int _check_encoded(Py_ssize_t bad) except -1:
+    """Raise what an _encode_text result of `bad` reports (nothing for -1)."""
+    if bad == -2:
+        raise_pending()
+    if bad >= 0:
+        raise ValueError(f"invalid UTF-8 at byte offset {bad}")
+    return 0
+
+
+cdef list _id_list(const token_t* ids, Py_ssize_t n):
+    """A Python list of n ids, built directly (no numpy array and no .tolist())."""
+    cdef list result = PyList_New(n)
+    cdef object item
+    cdef Py_ssize_t k
+    for k in range(n):
+        item = ids[k]
+        Py_INCREF(item)
+        PyList_SET_ITEM(result, k, item)
+    return result
 
 
 ctypedef fused _array_item:

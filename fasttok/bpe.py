@@ -182,14 +182,15 @@ class BPETokenizer(Tokenizer):
 
     # -- encoding ---------------------------------------------------------------------------------
 
+    def _encode_ordinary_one(self, text):
+        if self._scanner_id is not None:
+            return self._table.encode_text(text.encode("utf-8"), self._scanner_id, self._byte_ids)
+        return self._encode_ordinary_many([text])[0]
+
     def _encode_ordinary_many(self, texts):
         if self._scanner_id is not None:
             # Fused path: the core splits and merges; Python only encodes the texts to UTF-8 once.
-            raw = [t.encode("utf-8") for t in texts]
-            offsets = np.zeros(len(raw) + 1, dtype=np.int64)  # (n_texts + 1,)
-            np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)), out=offsets[1:])
-            ids, ends = self._table.encode_utf8(b"".join(raw), offsets, self._scanner_id, self._byte_ids)
-            return [ids[a:b].tolist() for a, b in zip(ends[:-1].tolist(), ends[1:].tolist())]
+            return self._table.encode_texts([t.encode("utf-8") for t in texts], self._scanner_id, self._byte_ids)
         pieces_per_text = [self._split(t) for t in texts]
         pieces = [p for ps in pieces_per_text for p in ps]
         if self.byte_level:

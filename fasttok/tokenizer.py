@@ -50,6 +50,8 @@ class Tokenizer:
         if self._special:
             alternatives = sorted(self._special, key=len, reverse=True)  # longest match first
             self._special_regex = re.compile("|".join(re.escape(s) for s in alternatives))
+        self._special_firsts = tuple(sorted({s[0] for s in self._special if s}))
+        self._default_sets = None  # encode()'s (allowed, disallowed) for the default options, once computed
 
     # -- vocabulary -------------------------------------------------------------------------------
 
@@ -98,8 +100,8 @@ class Tokenizer:
 
     def _split_special(self, text, allowed, disallowed):
         """[(text_segment, None) | (None, special_id)], checking for disallowed specials."""
-        if self._special_regex is None:
-            return [(text, None)]
+        if self._special_regex is None or not any(map(text.__contains__, self._special_firsts)):
+            return [(text, None)]  # no special token's first character: the regex cannot match
         parts, start = [], 0
         for m in self._special_regex.finditer(text):
             token = m.group()
@@ -121,12 +123,34 @@ class Tokenizer:
         Special tokens in the text are encoded as such only when allowed (`allowed_special`: a set or
         "all"); a disallowed one raises ValueError; `disallowed_special=()` treats them as plain text.
         """
-        return self.encode_batch([text], allowed_special=allowed_special,
-                                 disallowed_special=disallowed_special, num_threads=1)[0]
+        text = checked_text(text)
+        if allowed_special is None and disallowed_special == "all":
+            # The default options: their sets never change, so they are checked once per tokenizer.
+            if self._default_sets is None:
+                self._default_sets = self._special_sets(None, "all")
+            allowed, disallowed = self._default_sets
+        else:
+            allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
+        if not (allowed or disallowed):
+            return self._encode_ordinary_one(text)
+        # The special regex runs only when the text holds a special token's first character: one scan
+        # in C per distinct first character (one for GPT-2's "<|endoftext|>", one for BERT's "[CLS]"...).
+        for first in self._special_firsts:
+            if first in text:
+                break
+        else:
+            return self._encode_ordinary_one(text)
+        return self.encode_batch([text], allowed_special=allowed_special, disallowed_special=disallowed_special,
+                                 num_threads=1)[0]
 
     def encode_ordinary(self, text):
         """Encode text ignoring special tokens entirely."""
-        return self._encode_ordinary_many([checked_text(text)])[0]
+        return self._encode_ordinary_one(checked_text(text))
+
+    def _encode_ordinary_one(self, text):
+        # One text with no special tokens in it; a model overrides this when it has a path cheaper
+        # than a batch of one.
+        return self._encode_ordinary_many([text])[0]
 
     def encode_batch(self, texts, *, num_threads=None, allowed_special=None, disallowed_special="all"):
         """Encode many texts; the core releases the GIL, so threads run in parallel.

@@ -1,5 +1,6 @@
 """Encoding and decoding: the core encoder against the reference, specials, batching, files."""
 import pickle
+import re
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -8,6 +9,7 @@ import fasttok
 from fasttok._reference import bpe as reference
 from fasttok._reference.bpe import split
 from fasttok.cli import default_corpus
+from fasttok.normalize import repair_surrogates
 from tests.fasttok.unicode_agreement import agreeing_text
 
 
@@ -55,6 +57,31 @@ def test_repeated_character_is_not_quadratic_and_correct(ab_tok):
 @settings(max_examples=20)
 def test_encode_batch_equals_encode_for_any_thread_count(tok, texts, threads):
     assert tok.encode_batch(texts, num_threads=threads) == [tok.encode(t) for t in texts]
+
+
+# Pieces for texts that cross the 1 KiB line below which encode skips the piece cache, with and
+# without a special token's first character, and with surrogates to repair.
+_ONE_TEXT_PARTS = ["a", "b", " ", "<", "<|endoftext|>", "<|pad|>", "\u00e9", "\U0001f44d", "\ud83d\udc4d", "\ud800",
+                   "ab" * 300, " ba" * 100]
+
+
+@given(parts=st.lists(st.sampled_from(_ONE_TEXT_PARTS), max_size=12))
+@settings(max_examples=60)
+def test_one_text_path_equals_batch_of_one_and_reference(tok, parts):
+    # encode/encode_ordinary take a path of their own for one text: it must agree with encode_batch
+    # (errors included) and, with or without the piece cache, with the reference encoder.
+    text = "".join(parts)
+    for options in ({}, {"allowed_special": "all"}, {"disallowed_special": ()}, {"allowed_special": {"<|pad|>"}}):
+        try:
+            expected = tok.encode_batch([text], **options)[0]
+        except ValueError as error:
+            with pytest.raises(ValueError, match=re.escape(str(error))):
+                tok.encode(text, **options)
+        else:
+            assert tok.encode(text, **options) == expected
+    ids = tok.encode_ordinary(text)
+    assert ids == tok.encode_batch([text], disallowed_special=())[0]
+    assert ids == reference_encode(tok, repair_surrogates(text))
 
 
 def test_special_tokens_follow_tiktoken_semantics(tok):
