@@ -928,7 +928,7 @@ def _checked_parts(base, merges, special, byte_level):
         raise ModelFileError(f"a merge refers to id {int(rows.max() if rows.max() >= n else rows.min())}, "
                              f"outside 0..{n - 1}")
     # 2. base tokens: ids in range, tokens of the right kind, distinct
-    sizes = np.full(n, -1, dtype=np.int64)   # token byte lengths, -1 while undefined
+    sizes = [-1] * n   # token byte lengths, -1 while undefined (a list: numpy scalar indexing is slow per merge)
     for i, tok in base.items():
         _format.check_id(i, "a base token id")
         if i >= n or sizes[i] >= 0:
@@ -946,7 +946,7 @@ def _checked_parts(base, merges, special, byte_level):
                              f"other, except the empty one (found {len(base)} base tokens"
                              + (f", among them {odd[0]!r}, which no merge makes" if odd else "") + ")")
     # 3. merges in rank order: parts defined before, new id fresh, lengths bounded
-    total = int(sizes[sizes > 0].sum())
+    total = sum(size for size in sizes if size > 0)
     budget = MAX_VOCAB_BYTES + 256 * n
     seen = set()
     for k, (left, right, new) in enumerate(rows.tolist()):
@@ -956,7 +956,7 @@ def _checked_parts(base, merges, special, byte_level):
         if (left, right) in seen:
             raise ModelFileError(f"merge {k} ({left}, {right}) repeats an earlier merge (it could never apply)")
         seen.add((left, right))
-        size = int(sizes[left] + sizes[right])
+        size = sizes[left] + sizes[right]
         if size > MAX_TOKEN_BYTES:
             raise ModelFileError(f"merge {k} makes a token of {size} bytes; fasttok refuses tokens longer than "
                                  f"{MAX_TOKEN_BYTES} bytes")
