@@ -160,7 +160,10 @@ def read_tokenizer(path) -> TokenizerFile | None:
     """The tokenizer file embedded in the checkpoint, or None when it was saved without one. The whole file
     is checked as by `load` (the header's record of the tokenizer's name, which decides how fasttok reads the
     bytes, is covered only by the SHA-256 of the whole), and the bytes against their own SHA-256."""
-    meta, content = _read(path)
+    return _embedded_tokenizer(path, *_read(path))
+
+
+def _embedded_tokenizer(path, meta: dict, content: dict) -> TokenizerFile | None:
     record = meta["tokenizer"]
     if record is None:
         return None
@@ -179,10 +182,21 @@ def load(path, *, rng: np.random.Generator | None = None):
     """Rebuild the model a checkpoint describes; returns (model, meta). Nothing is allocated before the
     header, the config and the arrays' sizes agree (see `_read`)."""
     meta, content = _read(path)
+    return _build(path, meta, content, rng), meta
+
+
+def load_with_tokenizer(path, *, rng: np.random.Generator | None = None):
+    """(model, meta, embedded TokenizerFile or None) from one read of the file: `load` and `read_tokenizer`
+    together, so the file is read and its SHA-256 checked once."""
+    meta, content = _read(path)
+    return _build(path, meta, content, rng), meta, _embedded_tokenizer(path, meta, content)
+
+
+def _build(path, meta: dict, content: dict, rng):
     cls = FAMILIES[meta["family"]][0]
     model = cls(_config(meta, path), rng=rng or np.random.default_rng(0))
     _restore(path, model.load_state_dict, _prefixed(content, "param/"), "parameters")
-    return model, meta
+    return model
 
 
 def _restore(path, load_state, state: dict, what: str) -> None:

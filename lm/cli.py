@@ -501,9 +501,9 @@ def run_training(args, progress, options: TrainingConfig, model, batches, eval_f
     return EXIT_OK
 
 
-def load_checkpoint(path, *, family, command):
-    """(model, meta) of the checkpoint at `path`, which must hold a `family` model: another family's
-    weights would give a traceback or a meaningless number."""
+def check_family(path, *, family, command):
+    """Refuse a checkpoint that holds another family's model (its header alone is read): its weights
+    would give a traceback or a meaningless number."""
     try:
         meta = ckpt.read_meta(path)
     except FileNotFoundError as exc:
@@ -511,14 +511,13 @@ def load_checkpoint(path, *, family, command):
     if meta["family"] != family:
         raise CommandError(f"{path} holds a {meta['family']} checkpoint, not a {family} one: "
                            f"`lm {family} {command}` reads {family} checkpoints only")
-    return ckpt.load(path)
 
 
 def load_checkpoint_and_tokenizer(path, tokenizer=None, *, command):
     """(model, meta, tokenizer): the tokenizer embedded in the checkpoint, or `tokenizer` (a path), which
     must then be that same file; a checkpoint from before tokenizers were embedded names a path."""
-    model, meta = load_checkpoint(path, family="gpt", command=command)
-    embedded = ckpt.read_tokenizer(path)
+    check_family(path, family="gpt", command=command)
+    model, meta, embedded = ckpt.load_with_tokenizer(path)
     if tokenizer is not None:
         tokenizer_file, tok = load_tokenizer(tokenizer)
         if embedded is not None:
