@@ -91,7 +91,10 @@ def test_absurd_vocab_size_and_num_threads_cost_nothing():
 # 2. Ctrl-C stops a long call into the core promptly (fasttok/_signals.pxd)
 
 _INTERRUPTED_CALL = """
-    import sys, time
+    import signal, sys, time
+    # A shell that starts a job in the background makes it ignore SIGINT, and Python then installs no
+    # KeyboardInterrupt handler; this test is about the core honouring one, so install it regardless.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import fasttok
     from fasttok.wordpiece import WordPieceTokenizer, count_bert_words
